@@ -1,0 +1,26 @@
+{
+  # The node-gyp build (the one prebuildify uses). libtorch comes from scripts/find-libtorch.js,
+  # as in CMakeLists.txt. libtorch needs RTTI and C++ exceptions, which Node's common.gypi
+  # turns off.
+  "targets": [
+    {
+      "target_name": "torchbridge",
+      "sources": [
+        "native/addon.cc",
+        "native/tensor_wrap.cc",
+        "native/creation.cc",
+        "native/ops.cc"
+      ],
+      "include_dirs": [
+        "<!(node -p \"require('node-addon-api').include_dir\")",
+        "<!@(node scripts/find-libtorch.js --include --write-info build/libtorch.json)"
+      ],
+      "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],
+      "defines": ["NAPI_VERSION=8", "_GLIBCXX_USE_CXX11_ABI=1"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-rtti", "-fno-exceptions", "-std=gnu++17"],
+      "cflags_cc": ["-frtti", "-fexceptions", "-std=c++17", "-Wno-unused-parameter", "-Wno-missing-field-initializers", "-Wno-cast-function-type"],
+      "libraries": ["<!@(node scripts/find-libtorch.js --libs)"]
+    }
+  ]
+}

@@ -1,0 +1,153 @@
+// Module entry point: registers the tensor handle class and the op tables, and exposes runtime
+// facts (versions, CUDA, threads, grad mode, memory accounting).
+#include <ATen/detail/CUDAHooksInterface.h>
+#include <torch/version.h>
+
+#include <cstdlib>
+#include <thread>
+
+#include "ops.h"
+
+namespace tb {
+
+namespace {
+
+struct DtypeName {
+  const char* name;
+  at::ScalarType type;
+};
+constexpr DtypeName dtypeNames[] = {
+    {"float32", at::kFloat}, {"float64", at::kDouble}, {"float16", at::kHalf}, {"bfloat16", at::kBFloat16},
+    {"int64", at::kLong},    {"int32", at::kInt},      {"uint8", at::kByte},   {"bool", at::kBool},
+};
+
+int cudaDeviceCount() { return at::hasCUDA() ? at::detail::getCUDAHooks().getNumGPUs() : 0; }
+
+std::string versionString(long v, int major, int minor) {
+  if (v <= 0) return "";
+  return std::to_string(v / major) + "." + std::to_string((v % major) / minor) + "." + std::to_string(v % minor);
+}
+
+// version(): libtorch's version and what it was built with.
+Napi::Value version(const Args& a) {
+  Napi::Object out = Napi::Object::New(a.env());
+  out.Set("libtorch", TORCH_VERSION);
+  out.Set("cuda", at::hasCUDA() ? Napi::Value(Napi::String::New(a.env(), versionString(
+                                      at::detail::getCUDAHooks().versionCUDART(), 1000, 10)))
+                                : a.env().Null());
+  long cudnn = at::hasCUDA() ? at::detail::getCUDAHooks().versionCuDNN() : 0;
+  out.Set("cudnn", cudnn > 0 ? Napi::Value(Napi::String::New(a.env(), versionString(cudnn, cudnn >= 10000 ? 10000 : 1000,
+                                                                                    cudnn >= 10000 ? 100 : 100)))
+                             : a.env().Null());
+  out.Set("cxx11Abi", Napi::Boolean::New(a.env(), _GLIBCXX_USE_CXX11_ABI == 1));
+  out.Set("config", at::show_config());
+  return out;
+}
+
+Napi::Value memory(const Args& a) {
+  TensorWrap::Stats s = TensorWrap::stats();
+  Napi::Object out = Napi::Object::New(a.env());
+  out.Set("liveTensors", Napi::Number::New(a.env(), static_cast<double>(s.liveTensors)));
+  out.Set("bytes", Napi::Number::New(a.env(), static_cast<double>(s.bytes)));
+  out.Set("cpuBytes", Napi::Number::New(a.env(), static_cast<double>(s.cpuBytes)));
+  return out;
+}
+
+Napi::Value setNumThreads(const Args& a) {
+  int64_t n = a.integer(0);
+  if (n < 1) throw ArgError("setNumThreads: the number of threads must be at least 1, got " + std::to_string(n));
+  at::set_num_threads(static_cast<int>(n));
+  return a.env().Undefined();
+}
+
+const OpEntry runtimeOps[] = {
+    {"version", version},
+    {"memory", memory},
+    {"cudaIsAvailable", [](const Args& a) -> Napi::Value { return Napi::Boolean::New(a.env(), cudaDeviceCount() > 0); }},
+    {"cudaDeviceCount", [](const Args& a) -> Napi::Value { return Napi::Number::New(a.env(), cudaDeviceCount()); }},
+    {"getNumThreads", [](const Args& a) -> Napi::Value { return Napi::Number::New(a.env(), at::get_num_threads()); }},
+    {"setNumThreads", setNumThreads},
+    {"isGradEnabled", [](const Args& a) -> Napi::Value { return Napi::Boolean::New(a.env(), at::GradMode::is_enabled()); }},
+    // setGradEnabled(enabled): returns the previous mode, so that callers can restore it.
+    {"setGradEnabled",
+     [](const Args& a) -> Napi::Value {
+       bool previous = at::GradMode::is_enabled();
+       at::GradMode::set_enabled(a.boolean(0));
+       return Napi::Boolean::New(a.env(), previous);
+     }},
+};
+
+// libtorch starts with one intra-op thread here unless OMP_NUM_THREADS says otherwise; use
+// every core unless the user chose (OMP_NUM_THREADS or TORCHBRIDGE_NUM_THREADS).
+void chooseDefaultThreads() {
+  if (const char* n = std::getenv("TORCHBRIDGE_NUM_THREADS")) {
+    int threads = std::atoi(n);
+    if (threads > 0) at::set_num_threads(threads);
+    return;
+  }
+  if (std::getenv("OMP_NUM_THREADS") != nullptr) return;
+  unsigned cores = std::thread::hardware_concurrency();
+  if (cores > 0) at::set_num_threads(static_cast<int>(cores));
+}
+
+}  // namespace
+
+at::ScalarType parseDtype(const std::string& name) {
+  for (const auto& d : dtypeNames) {
+    if (name == d.name) return d.type;
+  }
+  throw ArgError("unknown dtype '" + name +
+                 "': expected one of float32, float64, float16, bfloat16, int64, int32, uint8, bool");
+}
+
+const char* dtypeName(at::ScalarType type) {
+  for (const auto& d : dtypeNames) {
+    if (type == d.type) return d.name;
+  }
+  return c10::toString(type);
+}
+
+c10::Device parseDevice(const std::string& spec) {
+  std::optional<c10::Device> device;
+  try {
+    device = c10::Device(spec);
+  } catch (const c10::Error&) {
+  }
+  if (!device || !(device->is_cpu() || device->is_cuda()) || (device->is_cpu() && device->has_index())) {
+    throw ArgError("unknown device '" + spec + "': expected 'cpu', 'cuda' or 'cuda:N'");
+  }
+  if (device->is_cuda()) {
+    int count = cudaDeviceCount();
+    if (count == 0) {
+      throw std::runtime_error("device '" + spec +
+                               "' requested but CUDA is not available: this libtorch " +
+                               (at::hasCUDA() ? "sees no GPU" : "was built without CUDA") +
+                               "; use device 'cpu', or build torchbridge against a CUDA libtorch on a GPU "
+                               "machine (LIBTORCH=/path/to/libtorch npm run build:native)");
+    }
+    if (device->has_index() && device->index() >= count) {
+      throw std::runtime_error("device '" + spec + "' requested but this machine has " + std::to_string(count) +
+                               " GPU(s): use cuda:0 to cuda:" + std::to_string(count - 1));
+    }
+  }
+  return *device;
+}
+
+std::string deviceName(const c10::Device& device) { return device.str(); }
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  chooseDefaultThreads();
+  TensorWrap::Init(env, exports);
+  Napi::Object ops = Napi::Object::New(env);
+  exportCreationOps(env, ops);
+  exportTensorOps(env, ops);
+  exportOps(env, ops, runtimeOps, std::size(runtimeOps));
+  exports.Set("ops", ops);
+  return exports;
+}
+
+}  // namespace tb
+
+static Napi::Object InitTorchbridge(Napi::Env env, Napi::Object exports) { return tb::Init(env, exports); }
+
+NODE_API_MODULE(torchbridge, InitTorchbridge)

@@ -1,0 +1,127 @@
+#include "tensor_wrap.h"
+
+#include <mutex>
+#include <unordered_map>
+
+namespace tb {
+
+namespace {
+
+// Storages kept alive by live handles: several handles (views) can share one storage, whose
+// bytes are counted once. Worker threads may load the addon too, hence the mutex.
+struct StorageUse {
+  int64_t handles = 0;
+  int64_t bytes = 0;
+  bool cpu = false;
+};
+
+std::mutex statsMutex;
+std::unordered_map<const void*, StorageUse> storages;
+int64_t liveTensors = 0;
+int64_t liveBytes = 0;
+int64_t liveCpuBytes = 0;
+
+}  // namespace
+
+namespace {
+// Per JS environment (main thread or worker): the constructor of handles.
+struct EnvData {
+  Napi::FunctionReference tensorConstructor;
+};
+Napi::Function tensorConstructor(Napi::Env env) {
+  return env.GetInstanceData<EnvData>()->tensorConstructor.Value();
+}
+}  // namespace
+
+void TensorWrap::Init(Napi::Env env, Napi::Object exports) {
+  Napi::Function ctor = DefineClass(env, "NativeTensor",
+                                    {
+                                        InstanceMethod("dispose", &TensorWrap::Dispose),
+                                        InstanceMethod("isDisposed", &TensorWrap::IsDisposed),
+                                    });
+  auto data = std::make_unique<EnvData>();
+  data->tensorConstructor = Napi::Persistent(ctor);
+  env.SetInstanceData<EnvData>(data.release());  // the environment owns it and deletes it at exit
+  exports.Set("NativeTensor", ctor);
+}
+
+Napi::Object TensorWrap::New(Napi::Env env, at::Tensor tensor) {
+  if (!tensor.defined()) throw std::runtime_error("internal: an undefined tensor cannot be wrapped");
+  Napi::Object object = tensorConstructor(env).New({});
+  ObjectWrap<TensorWrap>::Unwrap(object)->attach(std::move(tensor));
+  return object;
+}
+
+bool TensorWrap::IsHandle(const Napi::Value& value) {
+  return value.IsObject() && value.As<Napi::Object>().InstanceOf(tensorConstructor(value.Env()));
+}
+
+at::Tensor& TensorWrap::Get(const Napi::Value& value, const char* what) {
+  if (!IsHandle(value)) throw ArgError(std::string(what) + " must be a Tensor");
+  TensorWrap* wrap = ObjectWrap<TensorWrap>::Unwrap(value.As<Napi::Object>());
+  if (!wrap->live_) {
+    throw std::runtime_error(std::string(what) +
+                             " was disposed: it was released by dispose() or by the tidy() scope "
+                             "that created it; keep() it or return it from the scope to use it later");
+  }
+  return wrap->tensor_;
+}
+
+TensorWrap::TensorWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TensorWrap>(info) {}
+
+TensorWrap::~TensorWrap() { release(); }
+
+void TensorWrap::attach(at::Tensor tensor) {
+  tensor_ = std::move(tensor);
+  live_ = true;
+  const c10::Storage& storage = tensor_.storage();
+  storageKey_ = storage.unsafeGetStorageImpl();
+  onCpu_ = tensor_.device().is_cpu();
+  int64_t newCpuBytes = 0;
+  {
+    std::lock_guard<std::mutex> lock(statsMutex);
+    ++liveTensors;
+    StorageUse& use = storages[storageKey_];
+    if (use.handles++ == 0) {
+      use.bytes = static_cast<int64_t>(storage.nbytes());
+      use.cpu = onCpu_;
+      liveBytes += use.bytes;
+      if (use.cpu) liveCpuBytes += newCpuBytes = use.bytes;
+    }
+  }
+  if (newCpuBytes > 0) Napi::MemoryManagement::AdjustExternalMemory(Env(), newCpuBytes);
+}
+
+void TensorWrap::release() {
+  if (!live_) return;
+  live_ = false;
+  int64_t freedCpuBytes = 0;
+  {
+    std::lock_guard<std::mutex> lock(statsMutex);
+    --liveTensors;
+    auto it = storages.find(storageKey_);
+    if (it != storages.end() && --it->second.handles == 0) {
+      liveBytes -= it->second.bytes;
+      if (it->second.cpu) liveCpuBytes -= freedCpuBytes = it->second.bytes;
+      storages.erase(it);
+    }
+  }
+  tensor_ = at::Tensor();
+  if (freedCpuBytes > 0) Napi::MemoryManagement::AdjustExternalMemory(Env(), -freedCpuBytes);
+}
+
+TensorWrap::Stats TensorWrap::stats() {
+  std::lock_guard<std::mutex> lock(statsMutex);
+  return {liveTensors, liveBytes, liveCpuBytes};
+}
+
+Napi::Value TensorWrap::Dispose(const Napi::CallbackInfo& info) {
+  release();
+  return info.Env().Undefined();
+}
+
+Napi::Value TensorWrap::IsDisposed(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), !live_);
+}
+
+}  // namespace tb
