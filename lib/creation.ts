@@ -1,0 +1,207 @@
+/**
+ * Factory functions: tensors from JS data, filled tensors, ranges, random tensors and their
+ * `*Like` variants. Options are `{dtype, device, requiresGrad}`; the default dtype is float32
+ * (int64 for randint and for integer data), the default device 'cpu'.
+ */
+import { ops } from './native';
+import { Tensor } from './tensor';
+import { DType, Shape, TensorOptions } from './types';
+
+/** Typed arrays a tensor can be built from (and shares memory with, see `tensor()`). */
+export type TypedArrayInput = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array;
+
+/** Nested arrays of numbers or booleans; every level rectangular. */
+export type NestedInput = number | boolean | readonly NestedInput[];
+
+/** Options of `tensor()`. */
+export interface TensorDataOptions extends TensorOptions {
+  /** Shape for typed-array data (default: 1-D). */
+  shape?: Shape;
+  /**
+   * Typed arrays only: copy the data even when it could be shared. By default a CPU tensor of
+   * the array's own dtype shares the array's memory, as `torch.from_numpy` does: writes to one
+   * show in the other, and the array must not be transferred to another thread meanwhile.
+   */
+  copy?: boolean;
+}
+
+function shapeOf(shape: number | Shape, what: string): number[] {
+  const out = typeof shape === 'number' ? [shape] : [...shape];
+  for (const d of out) {
+    if (!Number.isInteger(d) || d < 0) {
+      throw new TypeError(`${what}: shape must hold non-negative integers, got [${out.join(', ')}]`);
+    }
+  }
+  return out;
+}
+
+function isTypedArrayInput(data: unknown): data is TypedArrayInput {
+  return data instanceof Float32Array || data instanceof Float64Array || data instanceof Int32Array ||
+    data instanceof BigInt64Array || data instanceof Uint8Array;
+}
+
+// Shape, flat values and inferred dtype of nested arrays.
+function flatten(data: NestedInput): { shape: number[]; values: Float64Array; dtype: DType } {
+  const shape: number[] = [];
+  let level: NestedInput = data;
+  while (Array.isArray(level)) {
+    shape.push(level.length);
+    if (level.length === 0) break;
+    level = level[0];
+  }
+  const count = shape.reduce((n, d) => n * d, 1);
+  const values = new Float64Array(count);
+  let n = 0;
+  let allBool = true;
+  let allInt = true;
+  const visit = (node: NestedInput, depth: number, where: string): void => {
+    if (depth === shape.length) {
+      if (typeof node === 'boolean') {
+        values[n++] = node ? 1 : 0;
+      } else if (typeof node === 'number') {
+        allBool = false;
+        if (!Number.isInteger(node)) allInt = false;
+        values[n++] = node;
+      } else {
+        throw new TypeError(`tensor: element ${where} is ${Array.isArray(node) ? 'an array (the nesting is ragged)' : typeof node}; expected a number or boolean`);
+      }
+      return;
+    }
+    if (!Array.isArray(node) || node.length !== shape[depth]) {
+      throw new TypeError(`tensor: ragged nested array: ${where} should be an array of length ${shape[depth]}, like the first one at that depth`);
+    }
+    for (let k = 0; k < node.length; ++k) visit(node[k], depth + 1, `${where}[${k}]`);
+  };
+  visit(data, 0, 'data');
+  const dtype: DType = count === 0 ? 'float32' : allBool ? 'bool' : allInt ? 'int64' : 'float32';
+  return { shape, values, dtype };
+}
+
+/**
+ * A tensor from JS data:
+ * - a number or boolean: a 0-dim tensor;
+ * - nested arrays: their shape; dtype inferred as PyTorch does for Python values (all booleans:
+ *   bool, all integers: int64, otherwise float32) unless `dtype` is given;
+ * - a typed array (Float32Array -> float32, Float64Array -> float64, Int32Array -> int32,
+ *   BigInt64Array -> int64, Uint8Array -> uint8): 1-D or `shape`, zero-copy when the tensor is
+ *   on the CPU with the array's dtype (see `copy`).
+ */
+export function tensor(data: NestedInput | TypedArrayInput, options: TensorDataOptions = {}): Tensor {
+  if (isTypedArrayInput(data)) {
+    const shape = options.shape === undefined ? [data.length] : shapeOf(options.shape, 'tensor');
+    return new Tensor(ops.fromTypedArray(data, shape, options.dtype, options.device, options.requiresGrad ?? false, !options.copy));
+  }
+  if (options.shape !== undefined) throw new TypeError('tensor: `shape` applies to typed-array data only; nested arrays carry their own shape');
+  if (typeof data === 'number' || typeof data === 'boolean') {
+    const dtype: DType = typeof data === 'boolean' ? 'bool' : Number.isInteger(data) ? 'int64' : 'float32';
+    const values = Float64Array.of(typeof data === 'boolean' ? Number(data) : data);
+    return new Tensor(ops.fromTypedArray(values, [], options.dtype ?? dtype, options.device, options.requiresGrad ?? false, false));
+  }
+  if (!Array.isArray(data)) {
+    throw new TypeError(`tensor: data must be a number, a boolean, nested arrays of them, or a typed array; got ${data === null ? 'null' : typeof data}`);
+  }
+  const flat = flatten(data);
+  return new Tensor(ops.fromTypedArray(flat.values, flat.shape, options.dtype ?? flat.dtype, options.device, options.requiresGrad ?? false, false));
+}
+
+/** A tensor of zeros. */
+export function zeros(shape: number | Shape, options: TensorOptions = {}): Tensor {
+  return new Tensor(ops.zeros(shapeOf(shape, 'zeros'), options.dtype, options.device, options.requiresGrad));
+}
+/** A tensor of ones. */
+export function ones(shape: number | Shape, options: TensorOptions = {}): Tensor {
+  return new Tensor(ops.ones(shapeOf(shape, 'ones'), options.dtype, options.device, options.requiresGrad));
+}
+/** A tensor whose elements are not initialised. */
+export function empty(shape: number | Shape, options: TensorOptions = {}): Tensor {
+  return new Tensor(ops.empty(shapeOf(shape, 'empty'), options.dtype, options.device, options.requiresGrad));
+}
+/** A tensor filled with `value` (dtype inferred from the value, as PyTorch: bool, int64 or float32). */
+export function full(shape: number | Shape, value: number | boolean, options: TensorOptions = {}): Tensor {
+  const dtype = options.dtype ?? (typeof value === 'boolean' ? 'bool' : Number.isInteger(value) ? 'int64' : 'float32');
+  return new Tensor(ops.full(shapeOf(shape, 'full'), value, dtype, options.device, options.requiresGrad));
+}
+
+/**
+ * `arange(end)` or `arange(start, end, step = 1)`: values from start (inclusive) to end
+ * (exclusive). int64 when every argument is an integer (as PyTorch with Python ints), float32 otherwise.
+ */
+export function arange(end: number, options?: TensorOptions): Tensor;
+export function arange(start: number, end: number, step?: number, options?: TensorOptions): Tensor;
+export function arange(a: number, b?: number | TensorOptions, c?: number | TensorOptions, d?: TensorOptions): Tensor {
+  let start = 0;
+  let end: number;
+  let step = 1;
+  let options: TensorOptions = {};
+  if (typeof b === 'number') {
+    start = a;
+    end = b;
+    if (typeof c === 'number') step = c;
+    else if (c !== undefined) options = c;
+    if (d !== undefined) options = d;
+  } else {
+    end = a;
+    if (b !== undefined) options = b;
+  }
+  for (const v of [start, end, step]) {
+    if (typeof v !== 'number' || Number.isNaN(v)) throw new TypeError('arange: start, end and step must be numbers');
+  }
+  const dtype = options.dtype ?? ([start, end, step].every(Number.isInteger) ? 'int64' : 'float32');
+  return new Tensor(ops.arange(start, end, step, dtype, options.device, options.requiresGrad));
+}
+
+/** `steps` evenly spaced values from start to end, both included. */
+export function linspace(start: number, end: number, steps: number, options: TensorOptions = {}): Tensor {
+  return new Tensor(ops.linspace(start, end, steps, options.dtype, options.device, options.requiresGrad));
+}
+/** An n x m (default n x n) matrix with ones on the diagonal. */
+export function eye(n: number, m?: number, options: TensorOptions = {}): Tensor {
+  return new Tensor(ops.eye(n, m, options.dtype, options.device, options.requiresGrad));
+}
+/** Uniform samples in [0, 1). */
+export function rand(shape: number | Shape, options: TensorOptions = {}): Tensor {
+  return new Tensor(ops.rand(shapeOf(shape, 'rand'), options.dtype, options.device, options.requiresGrad));
+}
+/** Standard normal samples. */
+export function randn(shape: number | Shape, options: TensorOptions = {}): Tensor {
+  return new Tensor(ops.randn(shapeOf(shape, 'randn'), options.dtype, options.device, options.requiresGrad));
+}
+/** Integers uniform in [low, high); int64 unless `dtype` says otherwise. */
+export function randint(low: number, high: number, shape: number | Shape, options: TensorOptions = {}): Tensor {
+  return new Tensor(ops.randint(low, high, shapeOf(shape, 'randint'), options.dtype, options.device, options.requiresGrad));
+}
+
+/** Zeros with `like`'s shape (and dtype and device unless given). */
+export function zerosLike(like: Tensor, options: TensorOptions = {}): Tensor {
+  return new Tensor(ops.zerosLike(like.handle, options.dtype, options.device, options.requiresGrad));
+}
+/** Ones with `like`'s shape (and dtype and device unless given). */
+export function onesLike(like: Tensor, options: TensorOptions = {}): Tensor {
+  return new Tensor(ops.onesLike(like.handle, options.dtype, options.device, options.requiresGrad));
+}
+/** Uninitialised, with `like`'s shape (and dtype and device unless given). */
+export function emptyLike(like: Tensor, options: TensorOptions = {}): Tensor {
+  return new Tensor(ops.emptyLike(like.handle, options.dtype, options.device, options.requiresGrad));
+}
+/** `value` everywhere, with `like`'s shape (and dtype and device unless given). */
+export function fullLike(like: Tensor, value: number | boolean, options: TensorOptions = {}): Tensor {
+  return new Tensor(ops.fullLike(like.handle, value, options.dtype, options.device, options.requiresGrad));
+}
+/** Uniform samples in [0, 1) with `like`'s shape. */
+export function randLike(like: Tensor, options: TensorOptions = {}): Tensor {
+  return new Tensor(ops.randLike(like.handle, options.dtype, options.device, options.requiresGrad));
+}
+/** Standard normal samples with `like`'s shape. */
+export function randnLike(like: Tensor, options: TensorOptions = {}): Tensor {
+  return new Tensor(ops.randnLike(like.handle, options.dtype, options.device, options.requiresGrad));
+}
+/** Integers in [low, high) with `like`'s shape. */
+export function randintLike(like: Tensor, low: number, high: number, options: TensorOptions = {}): Tensor {
+  return new Tensor(ops.randintLike(like.handle, low, high, options.dtype, options.device, options.requiresGrad));
+}
+
+/** Seeds every random generator (CPU and CUDA), as `torch.manual_seed`: same seed, same samples as PyTorch. */
+export function manualSeed(seed: number): void {
+  if (!Number.isInteger(seed) || seed < 0) throw new TypeError(`manualSeed: seed must be a non-negative integer, got ${seed}`);
+  ops.manualSeed(seed);
+}

@@ -1,0 +1,55 @@
+/**
+ * Functions of several tensors, and function forms of common methods (`torch.cat`, `torch.where`, ...).
+ */
+import { ops } from './native';
+import { Scalar, Tensor } from './tensor';
+
+function handles(tensors: readonly Tensor[], what: string) {
+  if (!Array.isArray(tensors) || tensors.length === 0) throw new TypeError(`${what}: expected a non-empty array of Tensors`);
+  return tensors.map((t, k) => {
+    if (!(t instanceof Tensor)) throw new TypeError(`${what}: element ${k} is not a Tensor`);
+    return t.handle;
+  });
+}
+
+/** Concatenates along an existing dim (default 0). */
+export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
+  return new Tensor(ops.cat(handles(tensors, 'cat'), dim));
+}
+/** Stacks along a new dim (default 0). */
+export function stack(tensors: readonly Tensor[], dim = 0): Tensor {
+  return new Tensor(ops.stack(handles(tensors, 'stack'), dim));
+}
+/** `x` where `condition` (bool) is true, `y` elsewhere; broadcasting. */
+export function where(condition: Tensor, x: Tensor | Scalar, y: Tensor | Scalar): Tensor {
+  const operand = (v: Tensor | Scalar) => (v instanceof Tensor ? v.handle : v);
+  return new Tensor(ops.where(condition.handle, operand(x), operand(y)));
+}
+/** `input @ weight^T + bias`: input [..., in], weight [out, in], bias [out]. */
+export function linear(input: Tensor, weight: Tensor, bias?: Tensor): Tensor {
+  return new Tensor(ops.linear(input.handle, weight.handle, bias?.handle));
+}
+export function matmul(a: Tensor, b: Tensor): Tensor {
+  return a.matmul(b);
+}
+export function bmm(a: Tensor, b: Tensor): Tensor {
+  return a.bmm(b);
+}
+export function relu(x: Tensor): Tensor {
+  return x.relu();
+}
+export function gelu(x: Tensor, approximate: 'none' | 'tanh' = 'none'): Tensor {
+  return x.gelu(approximate);
+}
+export function tanh(x: Tensor): Tensor {
+  return x.tanh();
+}
+export function sigmoid(x: Tensor): Tensor {
+  return x.sigmoid();
+}
+export function softmax(x: Tensor, dim: number): Tensor {
+  return x.softmax(dim);
+}
+export function logSoftmax(x: Tensor, dim: number): Tensor {
+  return x.logSoftmax(dim);
+}

@@ -1,0 +1,237 @@
+/**
+ * The raw addon: the only module that touches it. It loads the binary through node-gyp-build
+ * (a prebuilt from `prebuilds/` when one fits, else the source build in `build/Release`), or
+ * the file named by `TORCHBRIDGE_ADDON`, and explains what to do when it cannot be loaded.
+ * @internal
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+
+/** An opaque native tensor handle. */
+export interface NativeTensor {
+  dispose(): void;
+  isDisposed(): boolean;
+}
+
+/** What a native call accepts as "the other operand". */
+export type NativeOperand = NativeTensor | number | boolean | bigint;
+/** One index of `index()`: integer, null (new axis), '...', boolean, tensor or slice. */
+export type NativeIndex = number | null | '...' | boolean | NativeTensor | { start?: number; stop?: number; step?: number };
+
+type T = NativeTensor;
+type Dims = number[];
+type Opt<X> = X | undefined;
+
+/** The native entry points (native/creation.cc, native/ops.cc, native/addon.cc). */
+export interface NativeOps {
+  // creation
+  fromTypedArray(data: ArrayBufferView, shape: Dims, dtype: Opt<string>, device: Opt<string>, requiresGrad: boolean, share: boolean): T;
+  toTypedArray(t: T): Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array;
+  item(t: T): number | boolean;
+  zeros(shape: Dims, dtype: Opt<string>, device: Opt<string>, requiresGrad: Opt<boolean>): T;
+  ones(shape: Dims, dtype: Opt<string>, device: Opt<string>, requiresGrad: Opt<boolean>): T;
+  empty(shape: Dims, dtype: Opt<string>, device: Opt<string>, requiresGrad: Opt<boolean>): T;
+  full(shape: Dims, value: number | boolean, dtype: Opt<string>, device: Opt<string>, requiresGrad: Opt<boolean>): T;
+  arange(start: number, end: number, step: number, dtype: Opt<string>, device: Opt<string>, requiresGrad: Opt<boolean>): T;
+  linspace(start: number, end: number, steps: number, dtype: Opt<string>, device: Opt<string>, requiresGrad: Opt<boolean>): T;
+  eye(n: number, m: Opt<number>, dtype: Opt<string>, device: Opt<string>, requiresGrad: Opt<boolean>): T;
+  rand(shape: Dims, dtype: Opt<string>, device: Opt<string>, requiresGrad: Opt<boolean>): T;
+  randn(shape: Dims, dtype: Opt<string>, device: Opt<string>, requiresGrad: Opt<boolean>): T;
+  randint(low: number, high: number, shape: Dims, dtype: Opt<string>, device: Opt<string>, requiresGrad: Opt<boolean>): T;
+  manualSeed(seed: number): void;
+  zerosLike(t: T, dtype: Opt<string>, device: Opt<string>, requiresGrad: Opt<boolean>): T;
+  onesLike(t: T, dtype: Opt<string>, device: Opt<string>, requiresGrad: Opt<boolean>): T;
+  emptyLike(t: T, dtype: Opt<string>, device: Opt<string>, requiresGrad: Opt<boolean>): T;
+  fullLike(t: T, value: number | boolean, dtype: Opt<string>, device: Opt<string>, requiresGrad: Opt<boolean>): T;
+  randLike(t: T, dtype: Opt<string>, device: Opt<string>, requiresGrad: Opt<boolean>): T;
+  randnLike(t: T, dtype: Opt<string>, device: Opt<string>, requiresGrad: Opt<boolean>): T;
+  randintLike(t: T, low: number, high: number, dtype: Opt<string>, device: Opt<string>, requiresGrad: Opt<boolean>): T;
+  // metadata and autograd
+  shape(t: T): number[];
+  strides(t: T): number[];
+  dtype(t: T): string;
+  device(t: T): string;
+  isContiguous(t: T): boolean;
+  sameTensor(a: T, b: T): boolean;
+  requiresGrad(t: T): boolean;
+  setRequiresGrad(t: T, value: boolean): void;
+  isLeaf(t: T): boolean;
+  gradFn(t: T): string | null;
+  grad(t: T): T | undefined;
+  gradIs(t: T, cached: T | undefined): boolean;
+  clearGrad(t: T): void;
+  backward(t: T, grad: Opt<T>, retainGraph: Opt<boolean>, createGraph: Opt<boolean>): void;
+  retainGrad(t: T): void;
+  // elementwise
+  add(a: T, b: NativeOperand, alpha: Opt<number>): T;
+  sub(a: T, b: NativeOperand, alpha: Opt<number>): T;
+  mul(a: T, b: NativeOperand): T;
+  div(a: T, b: NativeOperand, roundingMode: Opt<string>): T;
+  pow(a: T, b: NativeOperand): T;
+  maximum(a: T, b: NativeOperand): T;
+  minimum(a: T, b: NativeOperand): T;
+  neg(t: T): T;
+  sqrt(t: T): T;
+  rsqrt(t: T): T;
+  exp(t: T): T;
+  log(t: T): T;
+  abs(t: T): T;
+  sin(t: T): T;
+  cos(t: T): T;
+  clamp(t: T, min: Opt<number>, max: Opt<number>): T;
+  relu(t: T): T;
+  tanh(t: T): T;
+  sigmoid(t: T): T;
+  gelu(t: T, approximate: Opt<string>): T;
+  softmax(t: T, dim: number, dtype: Opt<string>): T;
+  logSoftmax(t: T, dim: number, dtype: Opt<string>): T;
+  // reductions
+  sum(t: T, dims: Opt<Dims>, keepdim: Opt<boolean>, dtype: Opt<string>): T;
+  mean(t: T, dims: Opt<Dims>, keepdim: Opt<boolean>, dtype: Opt<string>): T;
+  max(t: T, dim: Opt<number>, keepdim: Opt<boolean>): T | [T, T];
+  min(t: T, dim: Opt<number>, keepdim: Opt<boolean>): T | [T, T];
+  argmax(t: T, dim: Opt<number>, keepdim: Opt<boolean>): T;
+  argmin(t: T, dim: Opt<number>, keepdim: Opt<boolean>): T;
+  // comparison and logic
+  eq(a: T, b: NativeOperand): T;
+  ne(a: T, b: NativeOperand): T;
+  lt(a: T, b: NativeOperand): T;
+  le(a: T, b: NativeOperand): T;
+  gt(a: T, b: NativeOperand): T;
+  ge(a: T, b: NativeOperand): T;
+  logicalAnd(a: T, b: NativeOperand): T;
+  logicalOr(a: T, b: NativeOperand): T;
+  logicalXor(a: T, b: NativeOperand): T;
+  logicalNot(t: T): T;
+  where(cond: T, x: NativeOperand, y: NativeOperand): T;
+  maskedFill(t: T, mask: T, value: NativeOperand): T;
+  // linear algebra
+  matmul(a: T, b: T): T;
+  bmm(a: T, b: T): T;
+  linear(x: T, weight: T, bias: Opt<T>): T;
+  // shape
+  reshape(t: T, shape: Dims): T;
+  view(t: T, shape: Dims): T;
+  permute(t: T, dims: Dims): T;
+  transpose(t: T, dim0: number, dim1: number): T;
+  unsqueeze(t: T, dim: number): T;
+  squeeze(t: T, dim: Opt<number>): T;
+  flatten(t: T, startDim: Opt<number>, endDim: Opt<number>): T;
+  expand(t: T, sizes: Dims): T;
+  contiguous(t: T): T;
+  cat(ts: T[], dim: Opt<number>): T;
+  stack(ts: T[], dim: Opt<number>): T;
+  split(t: T, sizeOrSizes: number | Dims, dim: Opt<number>): T[];
+  chunk(t: T, chunks: number, dim: Opt<number>): T[];
+  narrow(t: T, dim: number, start: number, length: number): T;
+  select(t: T, dim: number, index: number): T;
+  index(t: T, indices: NativeIndex[]): T;
+  indexPut_(t: T, indices: NativeIndex[], value: NativeOperand): void;
+  indexSelect(t: T, dim: number, index: T): T;
+  gather(t: T, dim: number, index: T): T;
+  repeatInterleave(t: T, repeats: number | T, dim: Opt<number>): T;
+  // conversion
+  to(t: T, device: Opt<string>, dtype: Opt<string>, nonBlocking: Opt<boolean>, copy: Opt<boolean>): T;
+  clone(t: T): T;
+  detach(t: T): T;
+  // in place
+  add_(t: T, b: NativeOperand, alpha: Opt<number>): void;
+  sub_(t: T, b: NativeOperand, alpha: Opt<number>): void;
+  mul_(t: T, b: NativeOperand): void;
+  div_(t: T, b: NativeOperand): void;
+  zero_(t: T): void;
+  fill_(t: T, value: number | boolean): void;
+  copy_(t: T, src: T): void;
+  clamp_(t: T, min: Opt<number>, max: Opt<number>): void;
+  maskedFill_(t: T, mask: T, value: NativeOperand): void;
+  // runtime
+  version(): { libtorch: string; cuda: string | null; cudnn: string | null; cxx11Abi: boolean; config: string };
+  memory(): { liveTensors: number; bytes: number; cpuBytes: number };
+  cudaIsAvailable(): boolean;
+  cudaDeviceCount(): number;
+  getNumThreads(): number;
+  setNumThreads(n: number): void;
+  isGradEnabled(): boolean;
+  setGradEnabled(enabled: boolean): boolean;
+}
+
+export interface NativeAddon {
+  NativeTensor: new () => NativeTensor;
+  ops: NativeOps;
+}
+
+/** Which libtorch a binary was built against (written by scripts/find-libtorch.js at build time). */
+export interface BuildInfo {
+  libtorch: string;
+  cuda: boolean;
+  source: string;
+  libDir: string;
+}
+
+const root = path.resolve(__dirname, '..');
+
+function readBuildInfo(dir: string): BuildInfo | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(dir, 'libtorch.json'), 'utf8')) as BuildInfo;
+  } catch {
+    return undefined;
+  }
+}
+
+function loadFailure(cause: unknown, info: BuildInfo | undefined): Error {
+  const message = cause instanceof Error ? cause.message : String(cause);
+  const expects = info
+    ? `This binary was built against libtorch ${info.libtorch} (${info.cuda ? 'CUDA' : 'CPU'}) found in ${info.libDir}.`
+    : 'No binary records which libtorch it was built against.';
+  let fix: string;
+  if (/lib(torch|c10)[\w.]*\.so/.test(message)) {
+    fix = 'The libtorch shared libraries are missing: install them (Debian/Ubuntu: apt-get install -y libtorch-dev), ' +
+      'or add the lib/ directory of your libtorch to LD_LIBRARY_PATH, or rebuild from source against the libtorch you ' +
+      'have (npm run build:native; LIBTORCH=/path/to/libtorch selects one).';
+  } else if (/No native build was found|Cannot find module/.test(message)) {
+    fix = 'No compiled addon: build it with `npm run build:native` (needs libtorch: apt-get install -y libtorch-dev, ' +
+      'or LIBTORCH=/path/to/libtorch).';
+  } else {
+    fix = 'Rebuild from source against the libtorch on this machine: npm run build:native.';
+  }
+  const error = new Error(`torchbridge: cannot load the native addon: ${message}\n${expects}\n${fix}`);
+  (error as Error & { cause?: unknown }).cause = cause;
+  return error;
+}
+
+function load(): { addon: NativeAddon; buildInfo: BuildInfo | undefined; file: string } {
+  const explicit = process.env.TORCHBRIDGE_ADDON;
+  if (explicit) {
+    const file = path.resolve(explicit);
+    const info = readBuildInfo(path.dirname(path.dirname(file))) ?? readBuildInfo(path.dirname(file));
+    try {
+      return { addon: require(file) as NativeAddon, buildInfo: info, file };
+    } catch (err) {
+      throw loadFailure(err, info);
+    }
+  }
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const nodeGypBuild = require('node-gyp-build') as { (dir: string): unknown; resolve(dir: string): string };
+  let file: string | undefined;
+  try {
+    file = nodeGypBuild.resolve(root);
+  } catch (err) {
+    throw loadFailure(err, undefined);
+  }
+  const fromPrebuild = file.includes(`${path.sep}prebuilds${path.sep}`);
+  const info = readBuildInfo(fromPrebuild ? path.dirname(file) : path.join(root, 'build'));
+  try {
+    return { addon: require(file) as NativeAddon, buildInfo: info, file };
+  } catch (err) {
+    throw loadFailure(err, info);
+  }
+}
+
+const loaded = load();
+
+/** The native op table. */
+export const ops: NativeOps = loaded.addon.ops;
+/** The class of native handles (for `instanceof` checks). */
+export const NativeTensorClass = loaded.addon.NativeTensor;
+/** Which libtorch the loaded binary was built against, and where the binary is. */
+export const build = { file: loaded.file, info: loaded.buildInfo };
