@@ -1,0 +1,140 @@
+// Memory ownership: loops that create, compute and release tensors must not grow the live
+// tensor count or the process's resident memory.
+import { strict as assert } from 'assert';
+
+import * as torch from '../lib';
+
+const ITERATIONS = 100_000;
+const RSS_SLACK_MB = 8;
+
+// Collects garbage and lets Node run the finalizers it defers to the event loop, then reads RSS (MB).
+async function settle(): Promise<number> {
+  for (let k = 0; k < 3; ++k) {
+    global.gc!();
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  return process.memoryUsage().rss / 2 ** 20;
+}
+
+// Runs `count` steps, yielding to the event loop every 1000 as any real loop does: Node defers
+// the finalizers of collected handle objects to the event loop, so a loop that never yields
+// piles them up (and grows the V8 heap) even though every tensor was disposed.
+async function run(step: () => void, count: number): Promise<void> {
+  for (let k = 0; k < count; ++k) {
+    step();
+    if (k % 1000 === 999) await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+// Runs `step` a while to warm up the V8 heap and the allocator's arenas (RSS grows by a few tens
+// of MB during the first ~20,000 steps, then stays flat), then ITERATIONS times, and returns the
+// growth of the live tensor count and of RSS (MB) over those.
+async function measure(step: () => void): Promise<{ tensors: number; rssMb: number }> {
+  await run(step, 25_000);
+  const tensors = torch.memory().liveTensors;
+  const rss = await settle();
+  await run(step, ITERATIONS);
+  return { tensors: torch.memory().liveTensors - tensors, rssMb: (await settle()) - rss };
+}
+
+describe('memory', function () {
+  this.timeout(300_000);
+
+  before(() => assert.ok(global.gc, 'run mocha with --expose-gc (set in .mocharc.json)'));
+
+  it(`${ITERATIONS} iterations of create/compute/dispose keep tensors and RSS flat`, async () => {
+    const growth = await measure(() => {
+      const a = torch.randn([16, 16]);
+      const m = a.matmul(a);
+      const b = m.relu();
+      const c = b.sum();
+      c.item();
+      for (const t of [a, m, b, c]) t.dispose();
+    });
+    assert.equal(growth.tensors, 0);
+    assert.ok(growth.rssMb < RSS_SLACK_MB, `RSS grew ${growth.rssMb.toFixed(1)} MB`);
+  });
+
+  it(`${ITERATIONS} iterations inside tidy() keep tensors and RSS flat`, async () => {
+    const growth = await measure(() => {
+      torch.tidy(() => {
+        const x = torch.ones([8, 8], { requiresGrad: true });
+        const y = x.mul(x).add(1).log().mean();
+        y.backward();
+        return x.grad!.sum().item();
+      });
+    });
+    assert.equal(growth.tensors, 0);
+    assert.ok(growth.rssMb < RSS_SLACK_MB, `RSS grew ${growth.rssMb.toFixed(1)} MB`);
+  });
+
+  it('tidy releases everything but the returned tensors, which move to the enclosing scope', () => {
+    const before = torch.memory().liveTensors;
+    let inner: torch.Tensor | undefined;
+    const outer = torch.tidy(() => {
+      inner = torch.tidy(() => {
+        torch.ones([3]).add(1);  // garbage of the inner scope
+        return { result: torch.zeros([2]), list: [torch.ones([1])] };
+      }).result;
+      assert.equal(torch.memory().liveTensors, before + 2);  // result and list[0]
+      return inner.add(1);
+    });
+    assert.equal(inner!.isDisposed, true);  // it belonged to the outer scope, which did not return it
+    assert.equal(outer.isDisposed, false);
+    assert.equal(torch.memory().liveTensors, before + 1);
+    outer.dispose();
+    assert.equal(torch.memory().liveTensors, before);
+  });
+
+  it('keep() exempts a tensor from every scope; a throwing scope releases its tensors', () => {
+    const before = torch.memory().liveTensors;
+    let kept: torch.Tensor | undefined;
+    assert.throws(() => torch.tidy(() => {
+      kept = torch.keep(torch.ones([2]));
+      torch.ones([2]);
+      throw new Error('boom');
+    }), /boom/);
+    assert.equal(torch.memory().liveTensors, before + 1);
+    kept!.dispose();
+    assert.equal(torch.memory().liveTensors, before);
+  });
+
+  it('dispose() is idempotent and counts storage bytes once for views', () => {
+    const before = torch.memory();
+    const t = torch.zeros([256], { dtype: 'float64' });
+    const view = t.view([16, 16]);
+    const after = torch.memory();
+    assert.equal(after.liveTensors, before.liveTensors + 2);
+    assert.equal(after.bytes - before.bytes, 256 * 8);
+    assert.equal(after.cpuBytes - before.cpuBytes, 256 * 8);
+    t.dispose();
+    t.dispose();
+    assert.equal(torch.memory().bytes - before.bytes, 256 * 8);  // the view keeps the storage alive
+    view.dispose();
+    assert.deepEqual(torch.memory(), before);
+  });
+
+  it('the garbage collector releases tensors nobody disposed (fallback finalizer)', async () => {
+    const before = torch.memory().liveTensors;
+    (() => {
+      for (let k = 0; k < 1000; ++k) torch.ones([4]);
+    })();
+    assert.ok(torch.memory().liveTensors >= before + 1000);
+    for (let k = 0; k < 20 && torch.memory().liveTensors > before; ++k) {
+      global.gc!();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    assert.equal(torch.memory().liveTensors, before);
+  });
+
+  it('a tensor sharing a typed array keeps the array alive and lets it go when released', async () => {
+    const before = torch.memory().liveTensors;
+    let t: torch.Tensor | undefined = (() => torch.tensor(new Float32Array([1, 2, 3])))();
+    global.gc!();
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(t.toArray(), [1, 2, 3]);
+    t.dispose();
+    t = undefined;
+    assert.equal(torch.memory().liveTensors, before);
+  });
+});
