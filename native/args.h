@@ -68,6 +68,15 @@ class Args {
     }
     return at::Scalar(d);
   }
+  // A tensor operand, or a scalar wrapped as Python wraps numbers (a 0-dim CPU tensor flagged as
+  // a wrapped number): type promotion, kernels and grad_fn names (MulBackward0) match PyTorch's
+  // `x * 2`.
+  at::Tensor operand(size_t i) const {
+    if (isTensor(i)) return tensor(i);
+    at::Tensor wrapped = at::scalar_to_tensor(scalar(i));
+    wrapped.unsafeGetTensorImpl()->set_wrapped_number(true);
+    return wrapped;
+  }
   // A number that must stay floating point (e.g. a fill value for a float tensor).
   c10::optional<at::Scalar> optScalar(size_t i) const {
     if (!has(i)) return c10::nullopt;

@@ -43,38 +43,28 @@ at::Tensor logicalAndT(const at::Tensor& x, const at::Tensor& y) { return at::lo
 at::Tensor logicalOrT(const at::Tensor& x, const at::Tensor& y) { return at::logical_or(x, y); }
 at::Tensor logicalXorT(const at::Tensor& x, const at::Tensor& y) { return at::logical_xor(x, y); }
 
-// A tensor-only binary op: a scalar operand becomes a 0-dim tensor of the receiver's device.
+// A tensor-only binary op: a scalar operand becomes a wrapped-number tensor.
 template <at::Tensor (*Fn)(const at::Tensor&, const at::Tensor&)>
 Napi::Value tensorBinary(const Args& a) {
-  const at::Tensor& x = a.tensor(0);
-  at::Tensor y = a.isTensor(1) ? a.tensor(1) : at::scalar_to_tensor(a.scalar(1), x.device());
-  return a.wrap(Fn(x, y));
+  return a.wrap(Fn(a.tensor(0), a.operand(1)));
 }
 
 // add/sub(x, other, alpha?)
 Napi::Value add(const Args& a) {
-  at::Scalar alpha = a.has(2) ? a.scalar(2) : at::Scalar(1);
-  return a.wrap(a.isTensor(1) ? at::add(a.tensor(0), a.tensor(1), alpha) : at::add(a.tensor(0), a.scalar(1), alpha));
+  return a.wrap(at::add(a.tensor(0), a.operand(1), a.has(2) ? a.scalar(2) : at::Scalar(1)));
 }
 Napi::Value sub(const Args& a) {
-  at::Scalar alpha = a.has(2) ? a.scalar(2) : at::Scalar(1);
-  return a.wrap(a.isTensor(1) ? at::sub(a.tensor(0), a.tensor(1), alpha) : at::sub(a.tensor(0), a.scalar(1), alpha));
+  return a.wrap(at::sub(a.tensor(0), a.operand(1), a.has(2) ? a.scalar(2) : at::Scalar(1)));
 }
-Napi::Value mul(const Args& a) {
-  return a.wrap(a.isTensor(1) ? at::mul(a.tensor(0), a.tensor(1)) : at::mul(a.tensor(0), a.scalar(1)));
-}
+Napi::Value mul(const Args& a) { return a.wrap(at::mul(a.tensor(0), a.operand(1))); }
 // div(x, other, roundingMode?: 'trunc' | 'floor')
 Napi::Value div(const Args& a) {
-  c10::optional<c10::string_view> mode;
-  std::string modeName;
-  if (a.has(2)) {
-    modeName = a.string(2);
-    if (modeName != "trunc" && modeName != "floor") {
-      throw ArgError("div: roundingMode must be 'trunc' or 'floor', got '" + modeName + "'");
-    }
-    mode = modeName;
+  if (!a.has(2)) return a.wrap(at::div(a.tensor(0), a.operand(1)));
+  std::string mode = a.string(2);
+  if (mode != "trunc" && mode != "floor") {
+    throw ArgError("div: roundingMode must be 'trunc' or 'floor', got '" + mode + "'");
   }
-  return a.wrap(a.isTensor(1) ? at::div(a.tensor(0), a.tensor(1), mode) : at::div(a.tensor(0), a.scalar(1), mode));
+  return a.wrap(at::div(a.tensor(0), a.operand(1), c10::string_view(mode)));
 }
 
 Napi::Value clamp(const Args& a) {
@@ -215,25 +205,19 @@ Napi::Value backward(const Args& a) {
 
 // In-place arithmetic: (x, other, alpha?) with a tensor or scalar operand.
 Napi::Value add_(const Args& a) {
-  at::Scalar alpha = a.has(2) ? a.scalar(2) : at::Scalar(1);
-  if (a.isTensor(1)) a.tensor(0).add_(a.tensor(1), alpha);
-  else a.tensor(0).add_(a.scalar(1), alpha);
+  a.tensor(0).add_(a.operand(1), a.has(2) ? a.scalar(2) : at::Scalar(1));
   return none(a);
 }
 Napi::Value sub_(const Args& a) {
-  at::Scalar alpha = a.has(2) ? a.scalar(2) : at::Scalar(1);
-  if (a.isTensor(1)) a.tensor(0).sub_(a.tensor(1), alpha);
-  else a.tensor(0).sub_(a.scalar(1), alpha);
+  a.tensor(0).sub_(a.operand(1), a.has(2) ? a.scalar(2) : at::Scalar(1));
   return none(a);
 }
 Napi::Value mul_(const Args& a) {
-  if (a.isTensor(1)) a.tensor(0).mul_(a.tensor(1));
-  else a.tensor(0).mul_(a.scalar(1));
+  a.tensor(0).mul_(a.operand(1));
   return none(a);
 }
 Napi::Value div_(const Args& a) {
-  if (a.isTensor(1)) a.tensor(0).div_(a.tensor(1));
-  else a.tensor(0).div_(a.scalar(1));
+  a.tensor(0).div_(a.operand(1));
   return none(a);
 }
 
