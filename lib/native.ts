@@ -51,6 +51,7 @@ export interface NativeOps {
   strides(t: T): number[];
   dtype(t: T): string;
   device(t: T): string;
+  storageOffset(t: T): number;
   isContiguous(t: T): boolean;
   sameTensor(a: T, b: T): boolean;
   requiresGrad(t: T): boolean;
@@ -119,6 +120,8 @@ export interface NativeOps {
   flatten(t: T, startDim: Opt<number>, endDim: Opt<number>): T;
   expand(t: T, sizes: Dims): T;
   contiguous(t: T): T;
+  asStrided(t: T, size: Dims, stride: Dims, storageOffset: Opt<number>): T;
+  viewDtype(t: T, dtype: string): T;
   cat(ts: T[], dim: Opt<number>): T;
   stack(ts: T[], dim: Opt<number>): T;
   split(t: T, sizeOrSizes: number | Dims, dim: Opt<number>): T[];

@@ -145,6 +145,10 @@ export class Tensor implements Disposable {
   get strides(): number[] {
     return ops.strides(this.handle);
   }
+  /** Offset (in elements) of the first element within the underlying storage. */
+  get storageOffset(): number {
+    return ops.storageOffset(this.handle);
+  }
   /** True when elements are laid out densely in row-major order. */
   isContiguous(): boolean {
     return ops.isContiguous(this.handle);
@@ -407,9 +411,13 @@ export class Tensor implements Disposable {
   reshape(shape: Shape): Tensor {
     return new Tensor(ops.reshape(this.handle, [...shape]));
   }
-  /** A view with a new shape; the tensor must be compatible (see `contiguous()`). */
-  view(shape: Shape): Tensor {
-    return new Tensor(ops.view(this.handle, [...shape]));
+  /**
+   * A view with a new shape (the tensor must be compatible; see `contiguous()`), or, given a
+   * dtype, the same bytes read as that dtype (the last dim scales by the ratio of element sizes).
+   */
+  view(shapeOrDtype: Shape | DType): Tensor {
+    if (typeof shapeOrDtype === 'string') return new Tensor(ops.viewDtype(this.handle, shapeOrDtype));
+    return new Tensor(ops.view(this.handle, [...shapeOrDtype]));
   }
   permute(dims: Shape): Tensor {
     return new Tensor(ops.permute(this.handle, [...dims]));
@@ -434,6 +442,11 @@ export class Tensor implements Disposable {
   contiguous(): Tensor {
     return new Tensor(ops.contiguous(this.handle));
   }
+  /** A view of this tensor's storage with the given sizes, strides and storage offset (elements). */
+  asStrided(size: Shape, stride: Shape, storageOffset = 0): Tensor {
+    return new Tensor(ops.asStrided(this.handle, [...size], [...stride], storageOffset));
+  }
+
   /** Pieces of `sizeOrSizes` along `dim` (the last one may be smaller), or of the listed sizes. */
   split(sizeOrSizes: number | Shape, dim = 0): Tensor[] {
     const arg = typeof sizeOrSizes === 'number' ? sizeOrSizes : [...sizeOrSizes];

@@ -233,6 +233,7 @@ const OpEntry tensorOps[] = {
     {"strides", [](const Args& a) { return ints(a, a.tensor(0).strides()); }},
     {"dtype", [](const Args& a) -> Napi::Value { return Napi::String::New(a.env(), dtypeName(a.tensor(0).scalar_type())); }},
     {"device", [](const Args& a) -> Napi::Value { return Napi::String::New(a.env(), deviceName(a.tensor(0).device())); }},
+    {"storageOffset", [](const Args& a) -> Napi::Value { return Napi::Number::New(a.env(), static_cast<double>(a.tensor(0).storage_offset())); }},
     {"isContiguous", [](const Args& a) -> Napi::Value { return Napi::Boolean::New(a.env(), a.tensor(0).is_contiguous()); }},
     {"sameTensor", [](const Args& a) -> Napi::Value { return Napi::Boolean::New(a.env(), a.tensor(0).is_same(a.tensor(1))); }},
     // autograd
@@ -324,6 +325,13 @@ const OpEntry tensorOps[] = {
      [](const Args& a) { return a.wrap(a.tensor(0).flatten(a.integerOr(1, 0), a.integerOr(2, -1))); }},
     {"expand", [](const Args& a) { return a.wrap(a.tensor(0).expand(a.integers(1))); }},
     {"contiguous", [](const Args& a) { return a.wrap(a.tensor(0).contiguous()); }},
+    // asStrided(x, size, stride, storageOffset): a view of x's storage (state-dict loading)
+    {"asStrided",
+     [](const Args& a) {
+       return a.wrap(a.tensor(0).as_strided(a.integers(1), a.integers(2), a.integerOr(3, 0)));
+     }},
+    // viewDtype(x, dtype): the same bytes read as another dtype (x.view(dtype) in PyTorch)
+    {"viewDtype", [](const Args& a) { return a.wrap(a.tensor(0).view(a.dtype(1))); }},
     {"cat", [](const Args& a) { return a.wrap(at::cat(a.tensors(0), a.integerOr(1, 0))); }},
     {"stack", [](const Args& a) { return a.wrap(at::stack(a.tensors(0), a.integerOr(1, 0))); }},
     {"split", split},

@@ -2,6 +2,8 @@
 // Builds the prebuilt binary: prebuildify --napi --strip for the running Node version (its own
 // headers, no download) -> prebuilds/linux-x64/torchbridge.node, plus libtorch.json beside
 // it recording which libtorch the binary links against (the loader reports it).
+// prebuildify moves the binary out of build/Release; a relink (the objects are up to date)
+// puts the unstripped source build back, so both stay loadable.
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -34,3 +36,9 @@ if (!fs.existsSync(info)) {
 fs.copyFileSync(info, path.join(target, 'libtorch.json.tmp'));
 fs.renameSync(path.join(target, 'libtorch.json.tmp'), path.join(target, 'libtorch.json'));
 console.log(`prebuild: ${fs.readdirSync(target).join(', ')} in ${path.relative(root, target)}`);
+
+const relink = spawnSync(process.execPath, [require.resolve('node-gyp/bin/node-gyp.js'), 'build'], { cwd: root, env, stdio: 'inherit' });
+if (relink.status !== 0) {
+  console.error('prebuild: relinking build/Release failed');
+  process.exit(relink.status || 1);
+}
