@@ -29,7 +29,7 @@ export function slice(start?: number | null, stop?: number | null, step?: number
 
 /**
  * One index of `Tensor.index()`: an integer (selects and removes the dim), `':'` or a `Slice`,
- * `null` (a new axis of size 1), `'...'` (as many `:` as needed), a boolean, or an integer or
+ * `null` (a new axis of size 1), `'...'` (as many `:` as needed), a boolean, or an int64 or
  * bool Tensor (advanced indexing, as `X[batch_idx, positions]`).
  */
 export type Index = number | Slice | ':' | '...' | null | boolean | Tensor;
@@ -56,6 +56,12 @@ function describe(value: unknown): string {
 function dims(value: number | readonly number[] | undefined): number[] | undefined {
   if (value === undefined) return undefined;
   return typeof value === 'number' ? [value] : [...value];
+}
+
+// The dims a reduction runs over: all of them, listed, when keepdim must keep them.
+function reducedDims(t: Tensor, dim: number | readonly number[] | undefined, keepdim: boolean | undefined): number[] | undefined {
+  if (dim === undefined && keepdim) return Array.from({ length: t.ndim }, (_, k) => k);
+  return dims(dim);
 }
 
 function nativeIndex(index: Index, position: number): NativeIndex {
@@ -324,14 +330,15 @@ export class Tensor implements Disposable {
 
   // ---- reductions -----------------------------------------------------------------------
 
-  /** Sum of all elements, or along `dim` (a dim or a list of dims). */
+  /** Sum of all elements, or along `dim` (a dim or a list of dims); `keepdim` keeps reduced dims as size 1. */
   sum(dim?: number | readonly number[], options: { keepdim?: boolean; dtype?: DType } = {}): Tensor {
-    return new Tensor(ops.sum(this.handle, dims(dim), options.keepdim, options.dtype));
+    return new Tensor(ops.sum(this.handle, reducedDims(this, dim, options.keepdim), options.keepdim, options.dtype));
   }
-  /** Mean of all elements, or along `dim` (floating point dtypes). */
+  /** Mean of all elements, or along `dim` (floating point dtypes); `keepdim` keeps reduced dims as size 1. */
   mean(dim?: number | readonly number[], options: { keepdim?: boolean; dtype?: DType } = {}): Tensor {
-    return new Tensor(ops.mean(this.handle, dims(dim), options.keepdim, options.dtype));
+    return new Tensor(ops.mean(this.handle, reducedDims(this, dim, options.keepdim), options.keepdim, options.dtype));
   }
+
   /** The largest element; with `dim`, `{values, indices}` along that dim. */
   max(): Tensor;
   max(dim: number, keepdim?: boolean): { values: Tensor; indices: Tensor };

@@ -2,39 +2,18 @@
 // tensor count or the process's resident memory.
 import { strict as assert } from 'assert';
 
+import { execFileSync } from 'child_process';
+import * as path from 'path';
+
 import * as torch from '../lib';
 
 const ITERATIONS = 100_000;
 const RSS_SLACK_MB = 8;
 
-// Collects garbage and lets Node run the finalizers it defers to the event loop, then reads RSS (MB).
-async function settle(): Promise<number> {
-  for (let k = 0; k < 3; ++k) {
-    global.gc!();
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-  return process.memoryUsage().rss / 2 ** 20;
-}
-
-// Runs `count` steps, yielding to the event loop every 1000 as any real loop does: Node defers
-// the finalizers of collected handle objects to the event loop, so a loop that never yields
-// piles them up (and grows the V8 heap) even though every tensor was disposed.
-async function run(step: () => void, count: number): Promise<void> {
-  for (let k = 0; k < count; ++k) {
-    step();
-    if (k % 1000 === 999) await new Promise((resolve) => setImmediate(resolve));
-  }
-}
-
-// Runs `step` a while to warm up the V8 heap and the allocator's arenas (RSS grows by a few tens
-// of MB during the first ~20,000 steps, then stays flat), then ITERATIONS times, and returns the
-// growth of the live tensor count and of RSS (MB) over those.
-async function measure(step: () => void): Promise<{ tensors: number; rssMb: number }> {
-  await run(step, 25_000);
-  const tensors = torch.memory().liveTensors;
-  const rss = await settle();
-  await run(step, ITERATIONS);
-  return { tensors: torch.memory().liveTensors - tensors, rssMb: (await settle()) - rss };
+// Runs a loop of test/memory-loop.ts in a fresh process and returns its growth.
+function measureInChild(loop: string): { tensors: number; rssMb: number } {
+  const script = path.join(__dirname, 'memory-loop.js');
+  return JSON.parse(execFileSync(process.execPath, ['--expose-gc', script, loop], { encoding: 'utf8' }));
 }
 
 describe('memory', function () {
@@ -42,28 +21,14 @@ describe('memory', function () {
 
   before(() => assert.ok(global.gc, 'run mocha with --expose-gc (set in .mocharc.json)'));
 
-  it(`${ITERATIONS} iterations of create/compute/dispose keep tensors and RSS flat`, async () => {
-    const growth = await measure(() => {
-      const a = torch.randn([16, 16]);
-      const m = a.matmul(a);
-      const b = m.relu();
-      const c = b.sum();
-      c.item();
-      for (const t of [a, m, b, c]) t.dispose();
-    });
+  it(`${ITERATIONS} iterations of create/compute/dispose keep tensors and RSS flat`, () => {
+    const growth = measureInChild('dispose');
     assert.equal(growth.tensors, 0);
     assert.ok(growth.rssMb < RSS_SLACK_MB, `RSS grew ${growth.rssMb.toFixed(1)} MB`);
   });
 
-  it(`${ITERATIONS} iterations inside tidy() keep tensors and RSS flat`, async () => {
-    const growth = await measure(() => {
-      torch.tidy(() => {
-        const x = torch.ones([8, 8], { requiresGrad: true });
-        const y = x.mul(x).add(1).log().mean();
-        y.backward();
-        return x.grad!.sum().item();
-      });
-    });
+  it(`${ITERATIONS} iterations inside tidy() keep tensors and RSS flat`, () => {
+    const growth = measureInChild('tidy');
     assert.equal(growth.tensors, 0);
     assert.ok(growth.rssMb < RSS_SLACK_MB, `RSS grew ${growth.rssMb.toFixed(1)} MB`);
   });

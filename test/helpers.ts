@@ -1,0 +1,132 @@
+/**
+ * Shared test helpers: tensors from fixture entries, reading tensors back as numbers, and
+ * tolerance checks whose failures name the case and the first mismatching element.
+ */
+import { strict as assert } from 'assert';
+import * as torch from '../lib';
+
+/** One fixture value: a number, a boolean (bool tensors), or "nan" / "inf" / "-inf". */
+export type FixtureValue = number | boolean | string;
+
+/** A tensor as the fixture generators write it. */
+export interface TensorFixture {
+  dtype: torch.DType;
+  shape: number[];
+  /** Row-major elements; null when unspecified (outputs of `empty`). */
+  values: FixtureValue[] | null;
+  requiresGrad?: boolean;
+  strides?: number[];
+}
+
+const NON_FINITE: Record<string, number> = { nan: NaN, inf: Infinity, '-inf': -Infinity };
+
+/** A fixture value as a number: booleans as 0/1, "nan"/"inf"/"-inf" decoded. */
+export function decodeValue(value: FixtureValue): number {
+  if (typeof value === 'boolean') return value ? 1 : 0;
+  if (typeof value === 'number') return value;
+  if (!(value in NON_FINITE)) throw new Error(`unknown encoded value ${JSON.stringify(value)}`);
+  return NON_FINITE[value];
+}
+
+// float32, float16 and bfloat16 values are written with the fewest digits that read back as
+// the same float32; Math.fround recovers that float32 exactly.
+function isFloat32Like(dtype: torch.DType): boolean {
+  return dtype === 'float32' || dtype === 'float16' || dtype === 'bfloat16';
+}
+
+/** The fixture's elements as exact numbers of its dtype. */
+export function fixtureValues(fixture: TensorFixture): number[] {
+  if (fixture.values === null) throw new Error('this fixture tensor has no values');
+  const values = fixture.values.map(decodeValue);
+  return isFloat32Like(fixture.dtype) ? values.map(Math.fround) : values;
+}
+
+/** A new tensor holding a fixture's values (a copy, never sharing JS memory). */
+export function fromFixture(fixture: TensorFixture): torch.Tensor {
+  const values = fixtureValues(fixture);
+  const options = { shape: fixture.shape, dtype: fixture.dtype, requiresGrad: fixture.requiresGrad ?? false, copy: true };
+  switch (fixture.dtype) {
+    case 'float64':
+      return torch.tensor(Float64Array.from(values), options);
+    case 'int64':
+      return torch.tensor(BigInt64Array.from(values, (v) => BigInt(v)), options);
+    case 'int32':
+      return torch.tensor(Int32Array.from(values), options);
+    case 'uint8':
+    case 'bool':
+      return torch.tensor(Uint8Array.from(values), options);
+    default:
+      // float32, and float16/bfloat16 whose values are exact in float32.
+      return torch.tensor(Float32Array.from(values), options);
+  }
+}
+
+/** A tensor's elements as numbers (int64 via Number, bool as 0/1, float16/bfloat16 widened). */
+export function tensorValues(t: torch.Tensor): number[] {
+  const data = t.data();
+  return data instanceof BigInt64Array ? Array.from(data, Number) : Array.from(data);
+}
+
+/** Relative and absolute tolerance: |actual - expected| <= atol + rtol * |expected|. */
+export interface Tolerance {
+  rtol: number;
+  atol: number;
+}
+
+export const EXACT: Tolerance = { rtol: 0, atol: 0 };
+
+/** The default forward tolerance for a dtype: exact for integers and bool. */
+export function forwardTolerance(dtype: torch.DType): Tolerance {
+  switch (dtype) {
+    case 'float64':
+      return { rtol: 1e-10, atol: 1e-12 };
+    case 'float32':
+    case 'float16':
+    case 'bfloat16':
+      return { rtol: 1e-5, atol: 1e-6 };
+    default:
+      return EXACT;
+  }
+}
+
+// The multi-dimensional position of flat index `flat` in `shape`, as "[i, j, k]".
+function position(flat: number, shape: readonly number[]): string {
+  const out: number[] = [];
+  let rest = flat;
+  for (let d = shape.length - 1; d >= 0; --d) {
+    out.unshift(rest % shape[d]);
+    rest = Math.floor(rest / shape[d]);
+  }
+  return `[${out.join(', ')}]`;
+}
+
+/**
+ * Asserts that `actual` matches `expected` elementwise within `tolerance`; NaN matches NaN and
+ * infinities must be equal. The failure message names `what` and the first mismatching element.
+ */
+export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tolerance: Tolerance, what: string,
+  shape?: readonly number[]): void {
+  assert.equal(actual.length, expected.length, `${what}: ${actual.length} elements, expected ${expected.length}`);
+  for (let k = 0; k < expected.length; ++k) {
+    const a = actual[k];
+    const e = expected[k];
+    let ok: boolean;
+    if (Number.isNaN(e) || Number.isNaN(a)) ok = Number.isNaN(e) && Number.isNaN(a);
+    else if (!Number.isFinite(e) || !Number.isFinite(a)) ok = a === e;
+    else ok = Math.abs(a - e) <= tolerance.atol + tolerance.rtol * Math.abs(e);
+    if (!ok) {
+      const where = shape !== undefined && shape.length > 1 ? ` ${position(k, shape)}` : '';
+      assert.fail(`${what}: element ${k}${where} is ${a}, expected ${e} ` +
+        `(rtol ${tolerance.rtol}, atol ${tolerance.atol}; ${expected.length} elements)`);
+    }
+  }
+}
+
+/** Asserts a tensor's dtype, shape, values (when the fixture has them) and, when given, strides and requiresGrad. */
+export function assertTensor(t: torch.Tensor, expected: TensorFixture, tolerance: Tolerance, what: string): void {
+  assert.equal(t.dtype, expected.dtype, `${what}: dtype`);
+  assert.deepEqual(t.shape, expected.shape, `${what}: shape`);
+  if (expected.strides !== undefined) assert.deepEqual(t.strides, expected.strides, `${what}: strides`);
+  if (expected.requiresGrad !== undefined) assert.equal(t.requiresGrad, expected.requiresGrad, `${what}: requiresGrad`);
+  if (expected.values !== null) assertClose(tensorValues(t), fixtureValues(expected), tolerance, what, expected.shape);
+}
