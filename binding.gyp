@@ -9,7 +9,9 @@
         "native/addon.cc",
         "native/tensor_wrap.cc",
         "native/creation.cc",
-        "native/ops.cc"
+        "native/ops.cc",
+        "native/modules.cc",
+        "native/optim.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

@@ -13,6 +13,56 @@ export interface NativeTensor {
   isDisposed(): boolean;
 }
 
+/** An opaque native module handle (a torch::nn::Module). */
+export interface NativeModule {
+  readonly __nativeModule?: never;
+}
+
+/** An opaque native optimizer handle. */
+export interface NativeOptimizer {
+  readonly __nativeOptimizer?: never;
+}
+
+/** Hyper-parameters of one optimizer parameter group (fields by optimizer kind). */
+export interface NativeGroupOptions {
+  lr: number;
+  betas?: [number, number];
+  eps?: number;
+  weightDecay?: number;
+  amsgrad?: boolean;
+  momentum?: number;
+  dampening?: number;
+  nesterov?: boolean;
+}
+
+/** One parameter's optimizer state: Adam/AdamW fields, or SGD's momentum buffer. */
+export interface NativeParamState {
+  step?: number;
+  expAvg?: NativeTensor;
+  expAvgSq?: NativeTensor;
+  maxExpAvgSq?: NativeTensor;
+  momentumBuffer?: NativeTensor;
+}
+
+/** Options of a known native module type, for printing. */
+export interface NativeModuleInfo {
+  kind: string;
+  inFeatures?: number;
+  outFeatures?: number;
+  bias?: boolean;
+  numEmbeddings?: number;
+  embeddingDim?: number;
+  paddingIdx?: number;
+  normalizedShape?: number[];
+  eps?: number;
+  elementwiseAffine?: boolean;
+  p?: number;
+  approximate?: string;
+}
+
+type M = NativeModule;
+type NamedHandles = [string, NativeTensor][];
+
 /** What a native call accepts as "the other operand". */
 export type NativeOperand = NativeTensor | number | boolean | bigint;
 /** One index of `index()`: integer, null (new axis), '...', boolean, tensor or slice. */
@@ -147,6 +197,41 @@ export interface NativeOps {
   copy_(t: T, src: T): void;
   clamp_(t: T, min: Opt<number>, max: Opt<number>): void;
   maskedFill_(t: T, mask: T, value: NativeOperand): void;
+  // modules
+  moduleLinear(inFeatures: number, outFeatures: number, bias: boolean): M;
+  moduleLazyLinear(outFeatures: number, bias: boolean): M;
+  moduleEmbedding(numEmbeddings: number, embeddingDim: number, paddingIdx: Opt<number>): M;
+  moduleLayerNorm(normalizedShape: Dims, eps: number, elementwiseAffine: boolean): M;
+  moduleDropout(p: number): M;
+  moduleReLU(): M;
+  moduleTanh(): M;
+  moduleGELU(approximate: string): M;
+  moduleSequential(children: M[]): M;
+  moduleContainer(): M;
+  moduleInfo(m: M): NativeModuleInfo;
+  moduleForward(m: M, inputs: T[]): T | T[];
+  moduleNamedParameters(m: M, recurse: boolean): NamedHandles;
+  moduleNamedBuffers(m: M, recurse: boolean): NamedHandles;
+  moduleStateDict(m: M): NamedHandles;
+  moduleNamedChildren(m: M): [string, M][];
+  moduleRegisterParameter(m: M, name: string, t: T, requiresGrad: boolean): T;
+  moduleRegisterModule(m: M, name: string, child: M): void;
+  moduleTrain(m: M, mode: boolean): void;
+  moduleIsTraining(m: M): boolean;
+  moduleTo(m: M, device: Opt<string>, dtype: Opt<string>): void;
+  moduleZeroGrad(m: M, setToNone: boolean): void;
+  moduleClone(m: M, device: Opt<string>): M;
+  // optimizers and losses
+  optimizerCreate(kind: 'adam' | 'adamw' | 'sgd', groups: ({ params: T[] } & Partial<NativeGroupOptions>)[]): NativeOptimizer;
+  optimizerStep(o: NativeOptimizer): void;
+  optimizerZeroGrad(o: NativeOptimizer, setToNone: boolean): void;
+  optimizerGroupCount(o: NativeOptimizer): number;
+  optimizerGetLr(o: NativeOptimizer, group: number): number;
+  optimizerSetLr(o: NativeOptimizer, group: number, lr: number): void;
+  optimizerGroupOptions(o: NativeOptimizer, group: number): NativeGroupOptions;
+  optimizerState(o: NativeOptimizer): (NativeParamState | null)[];
+  optimizerSetState(o: NativeOptimizer, index: number, state: NativeParamState): void;
+  crossEntropy(logits: T, target: T, weight: Opt<T>, reduction: string, ignoreIndex: number, labelSmoothing: number): T;
   // runtime
   version(): { libtorch: string; cuda: string | null; cudnn: string | null; cxx11Abi: boolean; config: string };
   memory(): { liveTensors: number; bytes: number; cpuBytes: number };
@@ -160,6 +245,7 @@ export interface NativeOps {
 
 export interface NativeAddon {
   NativeTensor: new () => NativeTensor;
+  NativeModule: new () => NativeModule;
   ops: NativeOps;
 }
 

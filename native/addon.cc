@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <thread>
 
+#include "env_data.h"
+#include "module_wrap.h"
 #include "ops.h"
 
 namespace tb {
@@ -137,10 +139,14 @@ std::string deviceName(const c10::Device& device) { return device.str(); }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   chooseDefaultThreads();
+  env.SetInstanceData<EnvData>(std::make_unique<EnvData>().release());  // owned and freed by the environment
   TensorWrap::Init(env, exports);
+  ModuleWrap::Init(env, exports);
   Napi::Object ops = Napi::Object::New(env);
   exportCreationOps(env, ops);
   exportTensorOps(env, ops);
+  exportModuleOps(env, ops);
+  exportOptimOps(env, ops);
   exportOps(env, ops, runtimeOps, std::size(runtimeOps));
   exports.Set("ops", ops);
   return exports;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "common.h"
+#include "module_wrap.h"
 #include "tensor_wrap.h"
 
 namespace tb {
@@ -20,6 +21,7 @@ class Args {
   bool has(size_t i) const { return i < info_.Length() && !info_[i].IsUndefined() && !info_[i].IsNull(); }
   bool isTensor(size_t i) const { return i < info_.Length() && TensorWrap::IsHandle(info_[i]); }
 
+  ModuleWrap& module(size_t i) const { return ModuleWrap::Get(info_[i], label(i).c_str()); }
   at::Tensor& tensor(size_t i) const { return TensorWrap::Get(info_[i], label(i).c_str()); }
   c10::optional<at::Tensor> optTensor(size_t i) const {
     if (!has(i)) return c10::nullopt;

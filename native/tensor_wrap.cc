@@ -1,5 +1,7 @@
 #include "tensor_wrap.h"
 
+#include "env_data.h"
+
 #include <mutex>
 #include <unordered_map>
 
@@ -24,13 +26,7 @@ int64_t liveCpuBytes = 0;
 }  // namespace
 
 namespace {
-// Per JS environment (main thread or worker): the constructor of handles.
-struct EnvData {
-  Napi::FunctionReference tensorConstructor;
-};
-Napi::Function tensorConstructor(Napi::Env env) {
-  return env.GetInstanceData<EnvData>()->tensorConstructor.Value();
-}
+Napi::Function tensorConstructor(Napi::Env env) { return EnvData::of(env).tensorConstructor.Value(); }
 }  // namespace
 
 void TensorWrap::Init(Napi::Env env, Napi::Object exports) {
@@ -39,9 +35,7 @@ void TensorWrap::Init(Napi::Env env, Napi::Object exports) {
                                         InstanceMethod("dispose", &TensorWrap::Dispose),
                                         InstanceMethod("isDisposed", &TensorWrap::IsDisposed),
                                     });
-  auto data = std::make_unique<EnvData>();
-  data->tensorConstructor = Napi::Persistent(ctor);
-  env.SetInstanceData<EnvData>(data.release());  // the environment owns it and deletes it at exit
+  EnvData::of(env).tensorConstructor = Napi::Persistent(ctor);
   exports.Set("NativeTensor", ctor);
 }
 

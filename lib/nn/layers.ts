@@ -1,0 +1,103 @@
+/**
+ * Layers, each a native libtorch module initialised as PyTorch initialises it (same
+ * distributions, same bounds, same random stream: after the same `manualSeed` a layer gets
+ * PyTorch's very weights).
+ */
+import { ops } from '../native';
+import { Tensor } from '../tensor';
+import { Module, ModuleOptions } from './module';
+
+function place<T extends Module>(module: T, options: ModuleOptions): T {
+  if (options.device !== undefined || options.dtype !== undefined) module.to(options);
+  return module;
+}
+
+function positiveInt(value: number, what: string): number {
+  if (!Number.isInteger(value) || value < 1) throw new TypeError(`${what} must be a positive integer, got ${value}`);
+  return value;
+}
+
+/** `y = x W^T + b`: input [..., inFeatures] -> [..., outFeatures]. Parameters `weight` [out, in], `bias` [out]. */
+export class Linear extends Module {
+  constructor(inFeatures: number, outFeatures: number, options: ModuleOptions & { bias?: boolean } = {}) {
+    super(ops.moduleLinear(positiveInt(inFeatures, 'Linear: inFeatures'), positiveInt(outFeatures, 'Linear: outFeatures'), options.bias ?? true));
+    place(this, options);
+  }
+}
+
+/**
+ * A Linear layer whose `inFeatures` is taken from the first input it sees (nn.LazyLinear). Its
+ * parameters exist only after that first forward: run one before building an optimizer.
+ */
+export class LazyLinear extends Module {
+  constructor(outFeatures: number, options: ModuleOptions & { bias?: boolean } = {}) {
+    super(ops.moduleLazyLinear(positiveInt(outFeatures, 'LazyLinear: outFeatures'), options.bias ?? true));
+    place(this, options);
+  }
+}
+
+/** A lookup table: int64 indices [...] -> [..., embeddingDim]. Parameter `weight` ~ N(0, 1). */
+export class Embedding extends Module {
+  constructor(numEmbeddings: number, embeddingDim: number, options: ModuleOptions & { paddingIdx?: number } = {}) {
+    super(ops.moduleEmbedding(positiveInt(numEmbeddings, 'Embedding: numEmbeddings'), positiveInt(embeddingDim, 'Embedding: embeddingDim'), options.paddingIdx));
+    place(this, options);
+  }
+}
+
+/** Layer normalisation over the trailing `normalizedShape` dims; `weight` = 1, `bias` = 0. */
+export class LayerNorm extends Module {
+  constructor(normalizedShape: number | readonly number[], options: ModuleOptions & { eps?: number; elementwiseAffine?: boolean } = {}) {
+    const shape = typeof normalizedShape === 'number' ? [normalizedShape] : [...normalizedShape];
+    shape.forEach((d) => positiveInt(d, 'LayerNorm: normalizedShape'));
+    super(ops.moduleLayerNorm(shape, options.eps ?? 1e-5, options.elementwiseAffine ?? true));
+    place(this, options);
+  }
+}
+
+/** Zeroes elements with probability `p` in training mode (scaling the rest by 1/(1-p)); identity in eval mode. */
+export class Dropout extends Module {
+  constructor(p = 0.5) {
+    if (!(p >= 0 && p <= 1)) throw new RangeError(`Dropout: p must be in [0, 1], got ${p}`);
+    super(ops.moduleDropout(p));
+  }
+}
+
+export class ReLU extends Module {
+  constructor() {
+    super(ops.moduleReLU());
+  }
+}
+
+export class Tanh extends Module {
+  constructor() {
+    super(ops.moduleTanh());
+  }
+}
+
+/** GELU, exact (default) or with the tanh approximation. */
+export class GELU extends Module {
+  constructor(approximate: 'none' | 'tanh' = 'none') {
+    super(ops.moduleGELU(approximate));
+  }
+}
+
+/** Applies its children in order; they are named '0', '1', ... as in PyTorch. */
+export class Sequential extends Module {
+  constructor(...layers: Module[]) {
+    layers.forEach((layer, k) => {
+      if (!(layer instanceof Module)) throw new TypeError(`Sequential: argument ${k + 1} is not a Module`);
+    });
+    super(ops.moduleSequential(layers.map((l) => l.handle)), new Map(layers.map((l, k): [string, Module] => [String(k), l])));
+  }
+
+  /** The k-th child. */
+  at(k: number): Module {
+    const child = this.children()[k < 0 ? this.children().length + k : k];
+    if (child === undefined) throw new RangeError(`Sequential: no child ${k}`);
+    return child;
+  }
+
+  override forward(input: Tensor): Tensor {
+    return super.forward(input);
+  }
+}

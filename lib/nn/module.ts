@@ -1,0 +1,308 @@
+/**
+ * The Module base class: a typed wrapper of a native torch::nn::Module. Parameters, buffers,
+ * state dicts and children use PyTorch's dotted names (`0.weight`, `encoder.blks.0.ffn.dense1.bias`).
+ */
+import { NativeModule, NativeModuleInfo, NativeTensor, ops } from '../native';
+import { noGrad } from '../runtime';
+import type { StateDict } from '../serialization';
+import { Disposable } from '../scope';
+import { Tensor } from '../tensor';
+import { Device, DType } from '../types';
+
+export type { StateDict };
+
+/** What `loadStateDict` found when `strict` is false. */
+export interface LoadStateDictResult {
+  missingKeys: string[];
+  unexpectedKeys: string[];
+}
+
+/** Where and in which dtype a module's parameters live. */
+export interface ModuleOptions {
+  /** Defaults to 'cpu'. */
+  device?: Device;
+  /** Floating point dtype of the parameters; defaults to float32. */
+  dtype?: DType;
+}
+
+function torchSize(shape: readonly number[]): string {
+  return `torch.Size([${shape.join(', ')}])`;
+}
+
+function indent(text: string): string {
+  return text.split('\n').join('\n  ');
+}
+
+// PyTorch's extra_repr of the known native module types.
+function extraRepr(info: NativeModuleInfo): string {
+  const py = (b: boolean | undefined) => (b ? 'True' : 'False');
+  switch (info.kind) {
+    case 'Linear':
+    case 'LazyLinear':
+      return `in_features=${info.inFeatures}, out_features=${info.outFeatures}, bias=${py(info.bias)}`;
+    case 'Embedding':
+      return `${info.numEmbeddings}, ${info.embeddingDim}` + (info.paddingIdx !== undefined ? `, padding_idx=${info.paddingIdx}` : '');
+    case 'LayerNorm':
+      return `(${info.normalizedShape!.join(', ')},), eps=${formatFloat(info.eps!)}, elementwise_affine=${py(info.elementwiseAffine)}`;
+    case 'Dropout':
+      return `p=${formatFloat(info.p!)}, inplace=False`;
+    case 'GELU':
+      return `approximate='${info.approximate}'`;
+    default:
+      return '';
+  }
+}
+
+// Python's repr of a float: 1e-05, 0.1, 0.5.
+function formatFloat(x: number): string {
+  if (Number.isInteger(x)) return `${x}.0`;
+  if (Math.abs(x) < 1e-4) {
+    const [mantissa, exponent] = x.toExponential().split('e');
+    const e = Number(exponent);
+    return `${mantissa}e${e < 0 ? '-' : '+'}${String(Math.abs(e)).padStart(2, '0')}`;
+  }
+  return String(x);
+}
+
+export class Module implements Disposable {
+  private _handle: NativeModule | undefined;
+  private readonly parameterCache = new Map<string, Tensor>();
+  private childModules: Map<string, Module> | undefined;
+
+  /**
+   * Wraps a native module. Subclasses pass the handle their constructor built; a plain
+   * `new Module()` is a container whose forward a subclass writes in TypeScript.
+   */
+  constructor(handle?: NativeModule, children?: Map<string, Module>) {
+    this._handle = handle ?? ops.moduleContainer();
+    this.childModules = children;
+  }
+
+  /** The native handle. @internal */
+  get handle(): NativeModule {
+    if (this._handle === undefined) throw new Error(`${this.constructor.name} was disposed`);
+    return this._handle;
+  }
+
+  /**
+   * Runs the module. Native modules take tensors and return a tensor (or several); a container
+   * subclass overrides this with its own computation.
+   */
+  forward(...inputs: Tensor[]): Tensor {
+    const out = ops.moduleForward(this.handle, inputs.map((t) => t.handle));
+    if (Array.isArray(out)) throw new Error(`${this.constructor.name}.forward returned several tensors; use forwardAll()`);
+    return new Tensor(out);
+  }
+
+  /** Runs the module and returns every output tensor (for modules that return several). */
+  forwardAll(...inputs: Tensor[]): Tensor[] {
+    const out = ops.moduleForward(this.handle, inputs.map((t) => t.handle));
+    return (Array.isArray(out) ? out : [out]).map((h) => new Tensor(h));
+  }
+
+  // ---- parameters and state -------------------------------------------------------------
+
+  /**
+   * (name, parameter) pairs in PyTorch's order, each parameter once. The tensors are the
+   * module's own (training them changes the module); they belong to the module: tidy() scopes
+   * do not release them and `dispose()` of the module does.
+   */
+  namedParameters(recurse = true): [string, Tensor][] {
+    return ops.moduleNamedParameters(this.handle, recurse).map(([name, h]) => [name, this.cachedParameter(name, h)]);
+  }
+
+  /** The parameters, as `namedParameters()` without names. */
+  parameters(recurse = true): Tensor[] {
+    return this.namedParameters(recurse).map(([, t]) => t);
+  }
+
+  /** (name, buffer) pairs (non-trainable state such as running statistics); the caller owns the tensors. */
+  namedBuffers(recurse = true): [string, Tensor][] {
+    return ops.moduleNamedBuffers(this.handle, recurse).map(([name, h]) => [name, new Tensor(h)]);
+  }
+
+  /** The number of scalar parameters (as `sum(p.numel() for p in net.parameters())`). */
+  numParameters(): number {
+    return this.parameters().reduce((n, p) => n + p.numel, 0);
+  }
+
+  /**
+   * PyTorch's `state_dict()`: parameters and buffers by dotted name, detached, sharing memory
+   * with the module. The caller owns the returned tensors (dispose them, or use tidy()).
+   */
+  stateDict(): StateDict {
+    return new Map(ops.moduleStateDict(this.handle).map(([name, h]): [string, Tensor] => [name, new Tensor(h)]));
+  }
+
+  /**
+   * Copies values into the module's parameters and buffers (converting dtype and device).
+   * Every problem is checked before anything is copied: shape mismatches always fail; with
+   * `strict` (default) missing and unexpected keys fail too, each listed in the error.
+   */
+  loadStateDict(dict: StateDict | Record<string, Tensor>, options: { strict?: boolean } = {}): LoadStateDictResult {
+    const strict = options.strict ?? true;
+    const source = dict instanceof Map ? dict : new Map(Object.entries(dict));
+    const targets = ops.moduleStateDict(this.handle);
+    try {
+      const missingKeys: string[] = [];
+      const mismatches: string[] = [];
+      const names = new Set<string>();
+      for (const [name, h] of targets) {
+        names.add(name);
+        const value = source.get(name);
+        if (value === undefined) {
+          missingKeys.push(name);
+          continue;
+        }
+        if (!(value instanceof Tensor)) {
+          mismatches.push(`value for ${name} is not a Tensor`);
+          continue;
+        }
+        const want = ops.shape(h);
+        const got = value.shape;
+        if (want.length !== got.length || want.some((d, k) => d !== got[k])) {
+          mismatches.push(`size mismatch for ${name}: copying a param with shape ${torchSize(got)} from checkpoint, ` +
+            `the shape in current model is ${torchSize(want)}.`);
+        }
+      }
+      const unexpectedKeys = [...source.keys()].filter((k) => !names.has(k));
+      const problems: string[] = [];
+      if (strict && missingKeys.length > 0) problems.push(`Missing key(s) in state_dict: ${missingKeys.map((k) => `"${k}"`).join(', ')}. `);
+      if (strict && unexpectedKeys.length > 0) problems.push(`Unexpected key(s) in state_dict: ${unexpectedKeys.map((k) => `"${k}"`).join(', ')}. `);
+      problems.push(...mismatches);
+      if (problems.length > 0) {
+        throw new Error(`Error(s) in loading state_dict for ${this.kind()}:\n\t${problems.join('\n\t')}`);
+      }
+      noGrad(() => {
+        for (const [name, h] of targets) {
+          const value = source.get(name);
+          if (value !== undefined) ops.copy_(h, value.handle);
+        }
+      });
+      return { missingKeys, unexpectedKeys };
+    } finally {
+      for (const [, h] of targets) h.dispose();
+    }
+  }
+
+  /** Registers a tensor as a parameter named `name` (as assigning an nn.Parameter) and returns it. */
+  registerParameter(name: string, tensor: Tensor, requiresGrad = true): Tensor {
+    const h = ops.moduleRegisterParameter(this.handle, name, tensor.handle, requiresGrad);
+    return this.cachedParameter(name, h);
+  }
+
+  /** Registers `module` as a child named `name` (its parameters become `name.*`) and returns it. */
+  registerModule<T extends Module>(name: string, module: T): T {
+    ops.moduleRegisterModule(this.handle, name, module.handle);
+    this.children$().set(name, module);
+    return module;
+  }
+
+  // ---- structure ------------------------------------------------------------------------
+
+  /** (name, child) pairs of the direct children. */
+  namedChildren(): [string, Module][] {
+    return [...this.children$().entries()];
+  }
+
+  children(): Module[] {
+    return [...this.children$().values()];
+  }
+
+  /** Training mode (dropout active) for this module and its children. */
+  train(mode = true): this {
+    ops.moduleTrain(this.handle, mode);
+    return this;
+  }
+
+  /** Evaluation mode (dropout off), as `train(false)`. */
+  eval(): this {
+    return this.train(false);
+  }
+
+  get training(): boolean {
+    return ops.moduleIsTraining(this.handle);
+  }
+
+  /** Moves parameters and buffers to a device and/or converts them to a dtype, in place. */
+  to(target: Device | DType | ModuleOptions): this {
+    const options: ModuleOptions = typeof target === 'string'
+      ? /^(cpu|cuda)/.test(target) ? { device: target as Device } : { dtype: target as DType }
+      : target;
+    ops.moduleTo(this.handle, options.device, options.dtype);
+    return this;
+  }
+
+  /** Zeroes every parameter's gradient, or drops them (`setToNone`), as PyTorch's zero_grad. */
+  zeroGrad(options: { setToNone?: boolean } = {}): void {
+    ops.moduleZeroGrad(this.handle, options.setToNone ?? false);
+  }
+
+  /** Sets requiresGrad on every parameter (false freezes the module). */
+  requiresGrad_(requiresGrad = true): this {
+    for (const p of this.parameters()) p.requiresGrad_(requiresGrad);
+    return this;
+  }
+
+  /** PyTorch's module repr, e.g. `Linear(in_features=4, out_features=8, bias=True)`. */
+  toString(): string {
+    const name = this.kind();
+    const extra = this.extraRepr();
+    const children = this.namedChildren();
+    if (children.length === 0) return `${name}(${extra})`;
+    const lines = extra ? extra.split('\n') : [];
+    for (const [childName, child] of children) lines.push(`(${childName}): ${indent(child.toString())}`);
+    return `${name}(\n  ${lines.join('\n  ')}\n)`;
+  }
+
+  /** The one-line description inside the parentheses of `toString()`. */
+  protected extraRepr(): string {
+    return extraRepr(ops.moduleInfo(this.handle));
+  }
+
+  /** The class name shown by `toString()` and in errors. */
+  protected kind(): string {
+    const info = ops.moduleInfo(this.handle);
+    return info.kind === 'Container' ? this.constructor.name : info.kind;
+  }
+
+  /**
+   * A deep copy (parameters and buffers copied, on `device` if given), as the data-parallel
+   * trainer makes one replica per device. Containers written in TypeScript cannot be cloned.
+   */
+  clone(device?: Device): Module {
+    return new Module(ops.moduleClone(this.handle, device));
+  }
+
+  /** Releases the module's handle and the parameter tensors it handed out. */
+  dispose(): void {
+    for (const t of this.parameterCache.values()) t.dispose();
+    this.parameterCache.clear();
+    this._handle = undefined;
+  }
+
+  get isDisposed(): boolean {
+    return this._handle === undefined;
+  }
+
+  private cachedParameter(name: string, h: NativeTensor): Tensor {
+    const cached = this.parameterCache.get(name);
+    if (cached !== undefined && !cached.isDisposed && ops.sameTensor(cached.handle, h)) {
+      h.dispose();
+      return cached;
+    }
+    cached?.dispose();
+    const t = new Tensor(h, false);
+    this.parameterCache.set(name, t);
+    return t;
+  }
+
+  // Children built in TypeScript are known here; children of a module built natively (a clone,
+  // a d2l block) get generic wrappers.
+  private children$(): Map<string, Module> {
+    if (this.childModules === undefined) {
+      this.childModules = new Map(ops.moduleNamedChildren(this.handle).map(([name, h]): [string, Module] => [name, new Module(h)]));
+    }
+    return this.childModules;
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * Adam, AdamW and SGD: libtorch's implementations, whose updates equal PyTorch's (single-tensor
+ * path) step for step.
+ */
+import { Tensor } from '../tensor';
+import { Optimizer, ParamGroup } from './optimizer';
+
+export interface AdamOptions {
+  /** Learning rate; default 1e-3. */
+  lr: number;
+  /** Decay rates of the first and second moment averages; default [0.9, 0.999]. */
+  betas: [number, number];
+  /** Added to the denominator; default 1e-8. */
+  eps: number;
+  /** L2 penalty added to the gradient (Adam) or decoupled decay (AdamW); defaults 0 and 1e-2. */
+  weightDecay: number;
+  /** Use the maximum of past second moments (AMSGrad); default false. */
+  amsgrad: boolean;
+}
+
+export interface SGDOptions {
+  /** Learning rate (required, as in PyTorch). */
+  lr: number;
+  /** Default 0. */
+  momentum: number;
+  /** Default 0. */
+  dampening: number;
+  /** Default 0. */
+  weightDecay: number;
+  /** Nesterov momentum (needs momentum > 0 and dampening 0); default false. */
+  nesterov: boolean;
+}
+
+function checkAdam(name: string, o: Partial<AdamOptions>): void {
+  if (o.lr !== undefined && !(o.lr >= 0)) throw new RangeError(`${name}: invalid learning rate ${o.lr}`);
+  if (o.eps !== undefined && !(o.eps >= 0)) throw new RangeError(`${name}: invalid eps ${o.eps}`);
+  if (o.betas !== undefined && !(o.betas.length === 2 && o.betas.every((b) => b >= 0 && b < 1))) {
+    throw new RangeError(`${name}: betas must be two numbers in [0, 1), got ${JSON.stringify(o.betas)}`);
+  }
+  if (o.weightDecay !== undefined && !(o.weightDecay >= 0)) throw new RangeError(`${name}: invalid weightDecay ${o.weightDecay}`);
+}
+
+/** Adam (Kingma & Ba), as `torch.optim.Adam`. */
+export class Adam extends Optimizer<AdamOptions> {
+  constructor(params: readonly Tensor[] | readonly ParamGroup<AdamOptions>[], options: Partial<AdamOptions> = {}) {
+    checkAdam('Adam', options);
+    super('adam', params, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, amsgrad: false, ...options });
+  }
+}
+
+/** AdamW (decoupled weight decay), as `torch.optim.AdamW`. */
+export class AdamW extends Optimizer<AdamOptions> {
+  constructor(params: readonly Tensor[] | readonly ParamGroup<AdamOptions>[], options: Partial<AdamOptions> = {}) {
+    checkAdam('AdamW', options);
+    super('adamw', params, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 1e-2, amsgrad: false, ...options });
+  }
+}
+
+/** Stochastic gradient descent with optional (Nesterov) momentum, as `torch.optim.SGD`. */
+export class SGD extends Optimizer<SGDOptions> {
+  constructor(params: readonly Tensor[] | readonly ParamGroup<SGDOptions>[], options: Partial<SGDOptions> & { lr: number }) {
+    if (options === undefined || typeof options.lr !== 'number' || !(options.lr >= 0)) {
+      throw new TypeError('SGD: options.lr (a non-negative learning rate) is required');
+    }
+    const o = { momentum: 0, dampening: 0, weightDecay: 0, nesterov: false, ...options };
+    if (o.nesterov && (o.momentum <= 0 || o.dampening !== 0)) throw new RangeError('SGD: Nesterov momentum requires a momentum and zero dampening');
+    super('sgd', params, o);
+  }
+}

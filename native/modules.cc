@@ -1,0 +1,371 @@
+// nn modules: the module handle, layers libtorch lacks, and the module op table (constructors,
+// forward, parameters and state, train/eval, devices, cloning).
+#include <unordered_set>
+
+#include "env_data.h"
+#include "layers.h"
+#include "module_wrap.h"
+#include "ops.h"
+
+namespace tb {
+
+// ---- LazyLinear ---------------------------------------------------------------------------
+
+void LazyLinearImpl::reset() {
+  if (inFeatures == 0) return;  // uninitialised: no parameters until the first forward
+  auto options = at::TensorOptions().device(device).dtype(dtype);
+  weight = register_parameter("weight", torch::empty({outFeatures, inFeatures}, options));
+  if (withBias) bias = register_parameter("bias", torch::empty({outFeatures}, options));
+  torch::NoGradGuard noGrad;
+  torch::nn::init::kaiming_uniform_(weight, std::sqrt(5.0));
+  if (withBias) {
+    double bound = 1.0 / std::sqrt(static_cast<double>(inFeatures));
+    torch::nn::init::uniform_(bias, -bound, bound);
+  }
+}
+
+at::Tensor LazyLinearImpl::forward(const at::Tensor& input) {
+  if (inFeatures == 0) {
+    TORCH_CHECK(input.dim() >= 1, "LazyLinear: the input needs at least one dimension");
+    inFeatures = input.size(-1);
+    reset();
+  }
+  return at::linear(input, weight, bias);
+}
+
+void LazyLinearImpl::to(torch::Device d, torch::Dtype t, bool nonBlocking) {
+  device = d;
+  dtype = t;
+  torch::nn::Module::to(d, t, nonBlocking);
+}
+void LazyLinearImpl::to(torch::Dtype t, bool nonBlocking) {
+  dtype = t;
+  torch::nn::Module::to(t, nonBlocking);
+}
+void LazyLinearImpl::to(torch::Device d, bool nonBlocking) {
+  device = d;
+  torch::nn::Module::to(d, nonBlocking);
+}
+
+// ---- Sequential ---------------------------------------------------------------------------
+
+void SequentialImpl::push_back(torch::nn::AnyModule module) {
+  register_module(std::to_string(items.size()), module.ptr());
+  items.push_back(std::move(module));
+}
+
+std::shared_ptr<torch::nn::Module> SequentialImpl::clone(const c10::optional<torch::Device>& device) const {
+  auto copy = std::make_shared<SequentialImpl>();
+  for (const auto& item : items) copy->push_back(item.clone(device));
+  copy->train(is_training());
+  return copy;
+}
+
+at::Tensor SequentialImpl::forward(at::Tensor input) {
+  for (auto& item : items) input = item.forward<at::Tensor>(input);
+  return input;
+}
+
+// ---- the handle ---------------------------------------------------------------------------
+
+namespace {
+
+// The AnyModule (type-erased forward) of a module of a known type; empty for containers.
+torch::nn::AnyModule anyModuleOf(const std::shared_ptr<torch::nn::Module>& m) {
+#define TB_TRY_ANY(Type) \
+  if (auto p = std::dynamic_pointer_cast<Type>(m)) return torch::nn::AnyModule(p);
+  TB_TRY_ANY(torch::nn::LinearImpl)
+  TB_TRY_ANY(LazyLinearImpl)
+  TB_TRY_ANY(torch::nn::EmbeddingImpl)
+  TB_TRY_ANY(torch::nn::LayerNormImpl)
+  TB_TRY_ANY(torch::nn::DropoutImpl)
+  TB_TRY_ANY(torch::nn::ReLUImpl)
+  TB_TRY_ANY(torch::nn::TanhImpl)
+  TB_TRY_ANY(torch::nn::GELUImpl)
+  TB_TRY_ANY(SequentialImpl)
+#undef TB_TRY_ANY
+  return {};
+}
+
+}  // namespace
+
+void ModuleWrap::Init(Napi::Env env, Napi::Object exports) {
+  Napi::Function ctor = DefineClass(env, "NativeModule", {});
+  EnvData::of(env).moduleConstructor = Napi::Persistent(ctor);
+  exports.Set("NativeModule", ctor);
+}
+
+namespace {
+Napi::Function moduleConstructor(Napi::Env env) { return EnvData::of(env).moduleConstructor.Value(); }
+}  // namespace
+
+Napi::Object ModuleWrap::New(Napi::Env env, std::shared_ptr<torch::nn::Module> module, torch::nn::AnyModule any) {
+  Napi::Object object = moduleConstructor(env).New({});
+  ModuleWrap* wrap = ObjectWrap<ModuleWrap>::Unwrap(object);
+  wrap->module_ = std::move(module);
+  wrap->any_ = std::move(any);
+  return object;
+}
+
+bool ModuleWrap::IsHandle(const Napi::Value& value) {
+  return value.IsObject() && value.As<Napi::Object>().InstanceOf(moduleConstructor(value.Env()));
+}
+
+ModuleWrap& ModuleWrap::Get(const Napi::Value& value, const char* what) {
+  if (!IsHandle(value)) throw ArgError(std::string(what) + " must be a Module");
+  ModuleWrap* wrap = ObjectWrap<ModuleWrap>::Unwrap(value.As<Napi::Object>());
+  if (!wrap->module_) throw ArgError(std::string(what) + " is not an initialised Module");
+  return *wrap;
+}
+
+ModuleWrap::ModuleWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModuleWrap>(info) {}
+
+void ModuleWrap::checkIdle(const char* what) const {
+  if (busy_.load()) {
+    throw std::runtime_error(std::string(what) +
+                             ": the module is in use by a running training step; await the step before "
+                             "touching the module");
+  }
+}
+
+// ---- module ops ---------------------------------------------------------------------------
+
+namespace {
+
+using NamedTensors = std::vector<std::pair<std::string, at::Tensor>>;
+
+Napi::Value namedTensors(const Args& a, const NamedTensors& items) {
+  Napi::Array out = Napi::Array::New(a.env(), items.size());
+  for (uint32_t k = 0; k < items.size(); ++k) {
+    Napi::Array pair = Napi::Array::New(a.env(), 2);
+    pair.Set(0u, items[k].first);
+    pair.Set(1u, a.wrap(items[k].second));
+    out.Set(k, pair);
+  }
+  return out;
+}
+
+template <class Holder>
+Napi::Value wrapModule(const Args& a, Holder holder) {
+  std::shared_ptr<torch::nn::Module> ptr = holder.ptr();
+  return ModuleWrap::New(a.env(), ptr, torch::nn::AnyModule(holder));
+}
+
+// Parameters in PyTorch's order (pre-order over modules, own parameters first), each tensor
+// once even when shared between modules (as Module.named_parameters() deduplicates).
+NamedTensors namedParameters(const torch::nn::Module& m, bool recurse) {
+  NamedTensors out;
+  std::unordered_set<const void*> seen;
+  for (const auto& p : m.named_parameters(recurse)) {
+    if (seen.insert(p.value().unsafeGetTensorImpl()).second) out.emplace_back(p.key(), p.value());
+  }
+  return out;
+}
+
+// state_dict() order: for each module in pre-order, its parameters then its buffers.
+void collectState(const torch::nn::Module& m, const std::string& prefix, NamedTensors& out) {
+  for (const auto& p : m.named_parameters(false)) out.emplace_back(prefix + p.key(), p.value().detach());
+  for (const auto& b : m.named_buffers(false)) out.emplace_back(prefix + b.key(), b.value().detach());
+  for (const auto& c : m.named_children()) collectState(*c.value(), prefix + c.key() + ".", out);
+}
+
+Napi::Value forward(const Args& a) {
+  ModuleWrap& m = a.module(0);
+  m.checkIdle("forward");
+  if (m.any().is_empty()) {
+    throw ArgError("forward: this module has no native forward (a container: its forward is written in TypeScript)");
+  }
+  std::vector<at::Tensor> in = a.tensors(1);
+  torch::nn::AnyValue out = [&] {
+    switch (in.size()) {
+      case 1: return m.any().any_forward(in[0]);
+      case 2: return m.any().any_forward(in[0], in[1]);
+      case 3: return m.any().any_forward(in[0], in[1], in[2]);
+      case 4: return m.any().any_forward(in[0], in[1], in[2], in[3]);
+      default: throw ArgError("forward: between 1 and 4 tensor inputs are supported");
+    }
+  }();
+  if (const at::Tensor* t = out.try_get<at::Tensor>()) return a.wrap(*t);
+  if (const auto* ts = out.try_get<std::vector<at::Tensor>>()) return a.wrap(*ts);
+  throw std::runtime_error("forward: the module returned a value of a type torchbridge cannot convert");
+}
+
+// Options of the known module types, for PyTorch-style printing.
+Napi::Value info(const Args& a) {
+  const auto& ptr = a.module(0).modulePtr();
+  Napi::Env env = a.env();
+  Napi::Object out = Napi::Object::New(env);
+  if (auto p = std::dynamic_pointer_cast<torch::nn::LinearImpl>(ptr)) {
+    out.Set("kind", "Linear");
+    out.Set("inFeatures", static_cast<double>(p->options.in_features()));
+    out.Set("outFeatures", static_cast<double>(p->options.out_features()));
+    out.Set("bias", p->options.bias());
+  } else if (auto p = std::dynamic_pointer_cast<LazyLinearImpl>(ptr)) {
+    out.Set("kind", p->initialized() ? "Linear" : "LazyLinear");
+    out.Set("inFeatures", static_cast<double>(p->inFeatures));
+    out.Set("outFeatures", static_cast<double>(p->outFeatures));
+    out.Set("bias", p->withBias);
+  } else if (auto p = std::dynamic_pointer_cast<torch::nn::EmbeddingImpl>(ptr)) {
+    out.Set("kind", "Embedding");
+    out.Set("numEmbeddings", static_cast<double>(p->options.num_embeddings()));
+    out.Set("embeddingDim", static_cast<double>(p->options.embedding_dim()));
+    if (p->options.padding_idx()) out.Set("paddingIdx", static_cast<double>(*p->options.padding_idx()));
+  } else if (auto p = std::dynamic_pointer_cast<torch::nn::LayerNormImpl>(ptr)) {
+    out.Set("kind", "LayerNorm");
+    const auto& shape = p->options.normalized_shape();
+    Napi::Array dims = Napi::Array::New(env, shape.size());
+    for (uint32_t k = 0; k < shape.size(); ++k) dims.Set(k, static_cast<double>(shape[k]));
+    out.Set("normalizedShape", dims);
+    out.Set("eps", p->options.eps());
+    out.Set("elementwiseAffine", p->options.elementwise_affine());
+  } else if (auto p = std::dynamic_pointer_cast<torch::nn::DropoutImpl>(ptr)) {
+    out.Set("kind", "Dropout");
+    out.Set("p", p->options.p());
+  } else if (std::dynamic_pointer_cast<torch::nn::ReLUImpl>(ptr)) {
+    out.Set("kind", "ReLU");
+  } else if (std::dynamic_pointer_cast<torch::nn::TanhImpl>(ptr)) {
+    out.Set("kind", "Tanh");
+  } else if (auto p = std::dynamic_pointer_cast<torch::nn::GELUImpl>(ptr)) {
+    out.Set("kind", "GELU");
+    out.Set("approximate", p->options.approximate());
+  } else if (std::dynamic_pointer_cast<SequentialImpl>(ptr)) {
+    out.Set("kind", "Sequential");
+  } else if (std::dynamic_pointer_cast<ContainerImpl>(ptr)) {
+    out.Set("kind", "Container");
+  } else {
+    out.Set("kind", ptr->name());
+  }
+  return out;
+}
+
+Napi::Value namedChildren(const Args& a) {
+  ModuleWrap& m = a.module(0);
+  auto children = m.module().named_children();
+  Napi::Array out = Napi::Array::New(a.env(), children.size());
+  uint32_t k = 0;
+  for (const auto& c : children) {
+    Napi::Array pair = Napi::Array::New(a.env(), 2);
+    pair.Set(0u, c.key());
+    pair.Set(1u, ModuleWrap::New(a.env(), c.value(), anyModuleOf(c.value())));
+    out.Set(k++, pair);
+  }
+  return out;
+}
+
+// moduleTo(m, device?, dtype?)
+Napi::Value to(const Args& a) {
+  ModuleWrap& m = a.module(0);
+  m.checkIdle("to");
+  if (a.has(1) && a.has(2)) m.module().to(a.device(1), a.dtype(2));
+  else if (a.has(1)) m.module().to(a.device(1));
+  else if (a.has(2)) m.module().to(a.dtype(2));
+  return a.env().Undefined();
+}
+
+Napi::Value clone(const Args& a) {
+  ModuleWrap& m = a.module(0);
+  c10::optional<c10::Device> device = a.optDevice(1);
+  std::shared_ptr<torch::nn::Module> copy = m.module().clone(device);
+  return ModuleWrap::New(a.env(), copy, anyModuleOf(copy));
+}
+
+const OpEntry moduleOps[] = {
+    // constructors
+    {"moduleLinear",
+     [](const Args& a) {
+       return wrapModule(a, torch::nn::Linear(torch::nn::LinearOptions(a.integer(0), a.integer(1)).bias(a.boolean(2, true))));
+     }},
+    {"moduleLazyLinear", [](const Args& a) { return wrapModule(a, LazyLinear(a.integer(0), a.boolean(1, true))); }},
+    {"moduleEmbedding",
+     [](const Args& a) {
+       torch::nn::EmbeddingOptions options(a.integer(0), a.integer(1));
+       if (a.has(2)) options.padding_idx(a.integer(2));
+       return wrapModule(a, torch::nn::Embedding(options));
+     }},
+    {"moduleLayerNorm",
+     [](const Args& a) {
+       return wrapModule(a, torch::nn::LayerNorm(torch::nn::LayerNormOptions(a.integers(0))
+                                                     .eps(a.has(1) ? a.number(1) : 1e-5)
+                                                     .elementwise_affine(a.boolean(2, true))));
+     }},
+    {"moduleDropout",
+     [](const Args& a) { return wrapModule(a, torch::nn::Dropout(torch::nn::DropoutOptions(a.has(0) ? a.number(0) : 0.5))); }},
+    {"moduleReLU", [](const Args& a) { return wrapModule(a, torch::nn::ReLU()); }},
+    {"moduleTanh", [](const Args& a) { return wrapModule(a, torch::nn::Tanh()); }},
+    {"moduleGELU",
+     [](const Args& a) {
+       std::string approximate = a.has(0) ? a.string(0) : "none";
+       if (approximate != "none" && approximate != "tanh") {
+         throw ArgError("GELU: approximate must be 'none' or 'tanh', got '" + approximate + "'");
+       }
+       return wrapModule(a, torch::nn::GELU(torch::nn::GELUOptions().approximate(approximate)));
+     }},
+    {"moduleSequential",
+     [](const Args& a) {
+       if (!a[0].IsArray()) a.fail(0, "an array of Modules");
+       Napi::Array children = a[0].As<Napi::Array>();
+       Sequential seq;
+       for (uint32_t k = 0; k < children.Length(); ++k) {
+         ModuleWrap& child = ModuleWrap::Get(children.Get(k), "Sequential: child");
+         if (child.any().is_empty()) throw ArgError("Sequential: child " + std::to_string(k) + " has no native forward");
+         seq->push_back(child.any());
+       }
+       return wrapModule(a, seq);
+     }},
+    {"moduleContainer", [](const Args& a) -> Napi::Value { return ModuleWrap::New(a.env(), Container().ptr(), {}); }},
+    // structure and state
+    {"moduleInfo", info},
+    {"moduleForward", forward},
+    {"moduleNamedParameters",
+     [](const Args& a) { return namedTensors(a, namedParameters(a.module(0).module(), a.boolean(1, true))); }},
+    {"moduleNamedBuffers",
+     [](const Args& a) {
+       NamedTensors out;
+       for (const auto& b : a.module(0).module().named_buffers(a.boolean(1, true))) out.emplace_back(b.key(), b.value());
+       return namedTensors(a, out);
+     }},
+    {"moduleStateDict",
+     [](const Args& a) {
+       NamedTensors out;
+       collectState(a.module(0).module(), "", out);
+       return namedTensors(a, out);
+     }},
+    {"moduleNamedChildren", namedChildren},
+    {"moduleRegisterParameter",
+     [](const Args& a) {
+       ModuleWrap& m = a.module(0);
+       m.checkIdle("registerParameter");
+       return a.wrap(m.module().register_parameter(a.string(1), a.tensor(2), a.boolean(3, true)));
+     }},
+    {"moduleRegisterModule",
+     [](const Args& a) {
+       ModuleWrap& m = a.module(0);
+       m.checkIdle("registerModule");
+       m.module().register_module(a.string(1), ModuleWrap::Get(a[2], "registerModule: child").modulePtr());
+       return a.env().Undefined();
+     }},
+    {"moduleTrain",
+     [](const Args& a) {
+       ModuleWrap& m = a.module(0);
+       m.checkIdle("train");
+       m.module().train(a.boolean(1, true));
+       return a.env().Undefined();
+     }},
+    {"moduleIsTraining",
+     [](const Args& a) -> Napi::Value { return Napi::Boolean::New(a.env(), a.module(0).module().is_training()); }},
+    {"moduleTo", to},
+    {"moduleZeroGrad",
+     [](const Args& a) {
+       ModuleWrap& m = a.module(0);
+       m.checkIdle("zeroGrad");
+       m.module().zero_grad(a.boolean(1, false));
+       return a.env().Undefined();
+     }},
+    {"moduleClone", clone},
+};
+
+}  // namespace
+
+void exportModuleOps(Napi::Env env, Napi::Object target) { exportOps(env, target, moduleOps, std::size(moduleOps)); }
+
+}  // namespace tb
