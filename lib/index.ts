@@ -17,3 +17,7 @@ export * from './runtime';
 export { tidy, keep, dispose } from './scope';
 export type { Disposable } from './scope';
 export * from './types';
+export { save, load, loadValue } from './serialization';
+export type { StateDict, PickleValue } from './serialization';
+export * as nn from './nn';
+export * as optim from './optim';
