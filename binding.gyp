@@ -11,7 +11,8 @@
         "native/creation.cc",
         "native/ops.cc",
         "native/modules.cc",
-        "native/optim.cc"
+        "native/optim.cc",
+        "native/d2l.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

@@ -60,6 +60,17 @@ export interface NativeModuleInfo {
   approximate?: string;
 }
 
+/** Sizes of d2l's BERT (native/d2l.h BERTConfig). */
+export interface NativeBERTConfig {
+  vocabSize: number;
+  numHiddens: number;
+  ffnNumHiddens: number;
+  numHeads: number;
+  numBlks: number;
+  dropout: number;
+  maxLen: number;
+}
+
 type M = NativeModule;
 type NamedHandles = [string, NativeTensor][];
 
@@ -209,7 +220,7 @@ export interface NativeOps {
   moduleSequential(children: M[]): M;
   moduleContainer(): M;
   moduleInfo(m: M): NativeModuleInfo;
-  moduleForward(m: M, inputs: T[]): T | T[];
+  moduleForward(m: M, inputs: (T | null)[]): T | (T | null)[];
   moduleNamedParameters(m: M, recurse: boolean): NamedHandles;
   moduleNamedBuffers(m: M, recurse: boolean): NamedHandles;
   moduleStateDict(m: M): NamedHandles;
@@ -221,6 +232,16 @@ export interface NativeOps {
   moduleTo(m: M, device: Opt<string>, dtype: Opt<string>): void;
   moduleZeroGrad(m: M, setToNone: boolean): void;
   moduleClone(m: M, device: Opt<string>): M;
+  moduleDotProductAttention(dropout: number): M;
+  moduleMultiHeadAttention(numHiddens: number, numHeads: number, dropout: number, bias: boolean, querySize: number): M;
+  modulePositionWiseFFN(inputs: number, ffnNumHiddens: number, ffnNumOutputs: number): M;
+  moduleAddNorm(normShape: number, dropout: number): M;
+  moduleTransformerEncoderBlock(numHiddens: number, ffnNumHiddens: number, numHeads: number, dropout: number, useBias: boolean): M;
+  moduleBERTEncoder(config: NativeBERTConfig): M;
+  moduleMaskLM(vocabSize: number, numHiddens: number): M;
+  moduleNextSentencePred(numInputs: number): M;
+  moduleBERTModel(config: NativeBERTConfig): M;
+  moduleBERTClassifier(bert: M): M;
   // optimizers and losses
   optimizerCreate(kind: 'adam' | 'adamw' | 'sgd', groups: ({ params: T[] } & Partial<NativeGroupOptions>)[]): NativeOptimizer;
   optimizerStep(o: NativeOptimizer): void;

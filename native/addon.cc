@@ -147,6 +147,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exportTensorOps(env, ops);
   exportModuleOps(env, ops);
   exportOptimOps(env, ops);
+  exportD2lOps(env, ops);
   exportOps(env, ops, runtimeOps, std::size(runtimeOps));
   exports.Set("ops", ops);
   return exports;

@@ -3,6 +3,7 @@
 #include <unordered_set>
 
 #include "env_data.h"
+#include "d2l.h"
 #include "layers.h"
 #include "module_wrap.h"
 #include "ops.h"
@@ -83,6 +84,16 @@ torch::nn::AnyModule anyModuleOf(const std::shared_ptr<torch::nn::Module>& m) {
   TB_TRY_ANY(torch::nn::TanhImpl)
   TB_TRY_ANY(torch::nn::GELUImpl)
   TB_TRY_ANY(SequentialImpl)
+  TB_TRY_ANY(d2l::DotProductAttentionImpl)
+  TB_TRY_ANY(d2l::MultiHeadAttentionImpl)
+  TB_TRY_ANY(d2l::PositionWiseFFNImpl)
+  TB_TRY_ANY(d2l::AddNormImpl)
+  TB_TRY_ANY(d2l::TransformerEncoderBlockImpl)
+  TB_TRY_ANY(d2l::BERTEncoderImpl)
+  TB_TRY_ANY(d2l::MaskLMImpl)
+  TB_TRY_ANY(d2l::NextSentencePredImpl)
+  TB_TRY_ANY(d2l::BERTModelImpl)
+  TB_TRY_ANY(d2l::BERTClassifierImpl)
 #undef TB_TRY_ANY
   return {};
 }
@@ -175,7 +186,14 @@ Napi::Value forward(const Args& a) {
   if (m.any().is_empty()) {
     throw ArgError("forward: this module has no native forward (a container: its forward is written in TypeScript)");
   }
-  std::vector<at::Tensor> in = a.tensors(1);
+  // inputs: Tensors, or null for an absent optional input (d2l's valid_lens=None)
+  if (!a[1].IsArray()) a.fail(1, "an array of inputs");
+  Napi::Array list = a[1].As<Napi::Array>();
+  std::vector<at::Tensor> in(list.Length());
+  for (uint32_t k = 0; k < list.Length(); ++k) {
+    Napi::Value v = list.Get(k);
+    if (!v.IsNull() && !v.IsUndefined()) in[k] = TensorWrap::Get(v, "forward: input");
+  }
   torch::nn::AnyValue out = [&] {
     switch (in.size()) {
       case 1: return m.any().any_forward(in[0]);
@@ -186,7 +204,11 @@ Napi::Value forward(const Args& a) {
     }
   }();
   if (const at::Tensor* t = out.try_get<at::Tensor>()) return a.wrap(*t);
-  if (const auto* ts = out.try_get<std::vector<at::Tensor>>()) return a.wrap(*ts);
+  if (const auto* ts = out.try_get<std::vector<at::Tensor>>()) {
+    Napi::Array list = Napi::Array::New(a.env(), ts->size());
+    for (uint32_t k = 0; k < ts->size(); ++k) list.Set(k, (*ts)[k].defined() ? a.wrap((*ts)[k]) : a.env().Null());
+    return list;
+  }
   throw std::runtime_error("forward: the module returned a value of a type torchbridge cannot convert");
 }
 
@@ -233,7 +255,12 @@ Napi::Value info(const Args& a) {
   } else if (std::dynamic_pointer_cast<ContainerImpl>(ptr)) {
     out.Set("kind", "Container");
   } else {
-    out.Set("kind", ptr->name());
+    // d2l's blocks print as their class name with no options, as in PyTorch
+    std::string name = ptr->name();
+    size_t colon = name.rfind("::");
+    if (colon != std::string::npos) name = name.substr(colon + 2);
+    if (name.size() > 4 && name.compare(name.size() - 4, 4, "Impl") == 0) name.resize(name.size() - 4);
+    out.Set("kind", name);
   }
   return out;
 }

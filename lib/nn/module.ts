@@ -85,19 +85,29 @@ export class Module implements Disposable {
   }
 
   /**
-   * Runs the module. Native modules take tensors and return a tensor (or several); a container
-   * subclass overrides this with its own computation.
+   * Runs the module. Native modules take tensors and return a tensor; a container subclass
+   * overrides this with its own computation.
    */
   forward(...inputs: Tensor[]): Tensor {
-    const out = ops.moduleForward(this.handle, inputs.map((t) => t.handle));
-    if (Array.isArray(out)) throw new Error(`${this.constructor.name}.forward returned several tensors; use forwardAll()`);
-    return new Tensor(out);
+    const out = this.forwardNative(inputs);
+    if (!(out instanceof Tensor)) {
+      if (Array.isArray(out)) out.forEach((t) => t?.dispose());
+      throw new Error(`${this.kind()}.forward returned several tensors; use forwardAll()`);
+    }
+    return out;
   }
 
-  /** Runs the module and returns every output tensor (for modules that return several). */
-  forwardAll(...inputs: Tensor[]): Tensor[] {
-    const out = ops.moduleForward(this.handle, inputs.map((t) => t.handle));
-    return (Array.isArray(out) ? out : [out]).map((h) => new Tensor(h));
+  /** Runs the module and returns every output (null for an output the module did not compute). */
+  forwardAll(...inputs: (Tensor | null)[]): (Tensor | null)[] {
+    const out = this.forwardNative(inputs);
+    return out instanceof Tensor ? [out] : out;
+  }
+
+  /** Calls the native forward; `null`/`undefined` inputs are absent optional inputs (Python's None). */
+  protected forwardNative(inputs: readonly (Tensor | null | undefined)[]): Tensor | (Tensor | null)[] {
+    const out = ops.moduleForward(this.handle, inputs.map((t) => t?.handle ?? null));
+    if (Array.isArray(out)) return out.map((h) => (h === null ? null : new Tensor(h)));
+    return new Tensor(out);
   }
 
   // ---- parameters and state -------------------------------------------------------------

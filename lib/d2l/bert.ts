@@ -1,0 +1,184 @@
+/**
+ * d2l's BERT (d2l.ai, "Bidirectional Encoder Representations from Transformers" and "Natural
+ * Language Inference: Fine-Tuning BERT", PyTorch tab) as native modules with d2l's parameter
+ * names: `state_dict()` keys and shapes equal d2l's, so d2l's `pretrained.params` loads here and
+ * a classifier fine-tuned here loads into d2l's PyTorch BERTClassifier.
+ *
+ * Shapes: tokens and segments are int64 [batch, seq]; validLens int64 (or float) [batch]
+ * (or [batch, queries] for attention); hidden states [batch, seq, numHiddens].
+ */
+import { ops } from '../native';
+import { Module, ModuleOptions } from '../nn/module';
+import { Tensor } from '../tensor';
+
+/** The sizes of a BERT model. d2l's bert.small: 256, 512, 4 heads, 2 blocks; bert.base: 768, 3072, 12, 12. */
+export interface BERTConfig {
+  vocabSize: number;
+  numHiddens: number;
+  ffnNumHiddens: number;
+  numHeads: number;
+  numBlks: number;
+  /** Dropout probability in attention and AddNorm. */
+  dropout: number;
+  /** Length of the learnable position table (d2l's default 1000; the pretrained models use 512). */
+  maxLen?: number;
+}
+
+function checkConfig(config: BERTConfig): Required<BERTConfig> {
+  const full = { maxLen: 1000, ...config };
+  for (const key of ['vocabSize', 'numHiddens', 'ffnNumHiddens', 'numHeads', 'numBlks', 'maxLen'] as const) {
+    if (!Number.isInteger(full[key]) || full[key] < 1) throw new TypeError(`BERT: ${key} must be a positive integer, got ${full[key]}`);
+  }
+  if (!(full.dropout >= 0 && full.dropout < 1)) throw new RangeError(`BERT: dropout must be in [0, 1), got ${full.dropout}`);
+  if (full.numHiddens % full.numHeads !== 0) {
+    throw new RangeError(`BERT: numHiddens (${full.numHiddens}) must be divisible by numHeads (${full.numHeads})`);
+  }
+  return full;
+}
+
+function placed<T extends Module>(module: T, options: ModuleOptions): T {
+  if (options.device !== undefined || options.dtype !== undefined) module.to(options);
+  return module;
+}
+
+/** Scaled dot-product attention with d2l's masked softmax (masked scores set to -1e6) and dropout on the weights. */
+export class DotProductAttention extends Module {
+  constructor(dropout: number) {
+    super(ops.moduleDotProductAttention(dropout));
+  }
+  /** queries [b, q, d], keys [b, k, d], values [b, k, v], validLens [b] or [b, q] or null -> [b, q, v]. */
+  override forward(queries: Tensor, keys: Tensor, values: Tensor, validLens?: Tensor | null): Tensor {
+    return this.forwardNative([queries, keys, values, validLens]) as Tensor;
+  }
+}
+
+/** d2l's MultiHeadAttention: W_q, W_k, W_v, W_o (bias optional), heads split and merged as transpose_qkv/transpose_output. */
+export class MultiHeadAttention extends Module {
+  constructor(numHiddens: number, numHeads: number, dropout: number, options: ModuleOptions & { bias?: boolean; querySize?: number } = {}) {
+    if (numHiddens % numHeads !== 0) throw new RangeError(`MultiHeadAttention: numHiddens (${numHiddens}) must be divisible by numHeads (${numHeads})`);
+    super(ops.moduleMultiHeadAttention(numHiddens, numHeads, dropout, options.bias ?? false, options.querySize ?? numHiddens));
+    placed(this, options);
+  }
+  /** queries/keys/values [b, n, querySize], validLens [b] or [b, q] or null -> [b, q, numHiddens]. */
+  override forward(queries: Tensor, keys: Tensor, values: Tensor, validLens?: Tensor | null): Tensor {
+    return this.forwardNative([queries, keys, values, validLens]) as Tensor;
+  }
+}
+
+/** dense1 (inputs -> ffnNumHiddens), ReLU, dense2 (-> ffnNumOutputs). */
+export class PositionWiseFFN extends Module {
+  constructor(ffnNumHiddens: number, ffnNumOutputs: number, options: ModuleOptions & { inputs?: number } = {}) {
+    super(ops.modulePositionWiseFFN(options.inputs ?? ffnNumOutputs, ffnNumHiddens, ffnNumOutputs));
+    placed(this, options);
+  }
+}
+
+/** LayerNorm(dropout(Y) + X). */
+export class AddNorm extends Module {
+  constructor(normShape: number, dropout: number, options: ModuleOptions = {}) {
+    super(ops.moduleAddNorm(normShape, dropout));
+    placed(this, options);
+  }
+  override forward(X: Tensor, Y: Tensor): Tensor {
+    return this.forwardNative([X, Y]) as Tensor;
+  }
+}
+
+/** attention, addnorm1, ffn, addnorm2: X [b, n, numHiddens] -> same shape. */
+export class TransformerEncoderBlock extends Module {
+  constructor(numHiddens: number, ffnNumHiddens: number, numHeads: number, dropout: number, options: ModuleOptions & { useBias?: boolean } = {}) {
+    super(ops.moduleTransformerEncoderBlock(numHiddens, ffnNumHiddens, numHeads, dropout, options.useBias ?? false));
+    placed(this, options);
+  }
+  override forward(X: Tensor, validLens?: Tensor | null): Tensor {
+    return this.forwardNative([X, validLens]) as Tensor;
+  }
+}
+
+/** token_embedding + segment_embedding + pos_embedding ([1, maxLen, numHiddens]), then numBlks blocks. */
+export class BERTEncoder extends Module {
+  constructor(config: BERTConfig, options: ModuleOptions = {}) {
+    super(ops.moduleBERTEncoder(checkConfig(config)));
+    placed(this, options);
+  }
+  /** tokens, segments [b, seq] int64; validLens [b] or null -> [b, seq, numHiddens]. */
+  override forward(tokens: Tensor, segments: Tensor, validLens?: Tensor | null): Tensor {
+    return this.forwardNative([tokens, segments, validLens]) as Tensor;
+  }
+}
+
+/** Masked language model head: mlp (Linear, ReLU, LayerNorm, Linear to vocabSize) at the predicted positions. */
+export class MaskLM extends Module {
+  constructor(vocabSize: number, numHiddens: number, options: ModuleOptions = {}) {
+    super(ops.moduleMaskLM(vocabSize, numHiddens));
+    placed(this, options);
+  }
+  /** X [b, seq, numHiddens], predPositions [b, p] int64 -> [b, p, vocabSize]. */
+  override forward(X: Tensor, predPositions: Tensor): Tensor {
+    return this.forwardNative([X, predPositions]) as Tensor;
+  }
+}
+
+/** Next-sentence prediction head: output Linear(numInputs, 2). */
+export class NextSentencePred extends Module {
+  constructor(numInputs: number, options: ModuleOptions = {}) {
+    super(ops.moduleNextSentencePred(numInputs));
+    placed(this, options);
+  }
+}
+
+/** What BERTModel.forward returns. */
+export interface BERTOutput {
+  /** [b, seq, numHiddens] */
+  encoded: Tensor;
+  /** [b, p, vocabSize], or null without predPositions. */
+  mlm: Tensor | null;
+  /** [b, 2] */
+  nsp: Tensor;
+}
+
+/** encoder, hidden (Linear + Tanh on the `<cls>` state), mlm, nsp. */
+export class BERTModel extends Module {
+  readonly config: Readonly<Required<BERTConfig>>;
+
+  constructor(config: BERTConfig, options: ModuleOptions = {}) {
+    const full = checkConfig(config);
+    super(ops.moduleBERTModel(full));
+    this.config = Object.freeze(full);
+    placed(this, options);
+  }
+
+  override forward(tokens: Tensor, segments: Tensor, validLens?: Tensor | null, predPositions?: Tensor | null): Tensor {
+    const out = this.run(tokens, segments, validLens, predPositions);
+    out.mlm?.dispose();
+    out.nsp.dispose();
+    return out.encoded;
+  }
+
+  /** d2l's forward: `(encoded_X, mlm_Y_hat, nsp_Y_hat)`. */
+  run(tokens: Tensor, segments: Tensor, validLens?: Tensor | null, predPositions?: Tensor | null): BERTOutput {
+    const [encoded, mlm, nsp] = this.forwardNative([tokens, segments, validLens, predPositions]) as (Tensor | null)[];
+    return { encoded: encoded!, mlm, nsp: nsp! };
+  }
+}
+
+/**
+ * The section's classifier: bert's encoder and hidden layer (the same parameters: training the
+ * classifier fine-tunes them) and a new output Linear(numHiddens, 3).
+ */
+export class BERTClassifier extends Module {
+  readonly bert: BERTModel;
+
+  constructor(bert: BERTModel) {
+    super(ops.moduleBERTClassifier(bert.handle));
+    this.bert = bert;
+    // the new output layer joins bert on its device and dtype
+    const [first] = bert.parameters();
+    this.to({ device: first.device, dtype: first.dtype });
+  }
+
+  /** tokens, segments [b, seq] int64, validLens [b] -> logits [b, 3]. */
+  override forward(tokens: Tensor, segments: Tensor, validLens: Tensor): Tensor {
+    return this.forwardNative([tokens, segments, validLens]) as Tensor;
+  }
+}

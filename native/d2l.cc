@@ -1,0 +1,237 @@
+// d2l's BERT blocks (see d2l.h) and their module constructors for JS.
+#include "d2l.h"
+
+#include "module_wrap.h"
+#include "ops.h"
+
+namespace tb::d2l {
+
+namespace {
+torch::nn::Linear linear(int64_t in, int64_t out, bool bias = true) {
+  return torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(bias));
+}
+}  // namespace
+
+at::Tensor maskedSoftmax(const at::Tensor& X, const at::Tensor& validLens) {
+  if (!validLens.defined()) return at::softmax(X, -1);
+  auto shape = X.sizes();
+  at::Tensor lens = validLens.dim() == 1 ? at::repeat_interleave(validLens, shape[1]) : validLens.reshape(-1);
+  at::Tensor flat = X.reshape({-1, shape.back()});
+  // d2l's _sequence_mask: positions (as float32) compared with the valid lengths
+  at::Tensor positions = at::arange(flat.size(1), X.options().dtype(at::kFloat));
+  at::Tensor mask = positions.unsqueeze(0) < lens.unsqueeze(1);
+  return at::softmax(flat.masked_fill(mask.logical_not(), -1e6).reshape(shape), -1);
+}
+
+void DotProductAttentionImpl::reset() { dropout = register_module("dropout", torch::nn::Dropout(p)); }
+
+at::Tensor DotProductAttentionImpl::forward(const at::Tensor& queries, const at::Tensor& keys, const at::Tensor& values,
+                                            const at::Tensor& validLens) {
+  double d = static_cast<double>(queries.size(-1));
+  at::Tensor scores = at::bmm(queries, keys.transpose(1, 2)) / std::sqrt(d);
+  return at::bmm(dropout->forward(maskedSoftmax(scores, validLens)), values);
+}
+
+void MultiHeadAttentionImpl::reset() {
+  TORCH_CHECK(numHiddens % numHeads == 0, "MultiHeadAttention: numHiddens (", numHiddens,
+              ") must be divisible by numHeads (", numHeads, ")");
+  attention = register_module("attention", DotProductAttention(p));
+  W_q = register_module("W_q", linear(querySize, numHiddens, bias));
+  W_k = register_module("W_k", linear(querySize, numHiddens, bias));
+  W_v = register_module("W_v", linear(querySize, numHiddens, bias));
+  W_o = register_module("W_o", linear(numHiddens, numHiddens, bias));
+}
+
+// [batch, n, hidden] -> [batch * heads, n, hidden / heads]
+at::Tensor MultiHeadAttentionImpl::transposeQkv(const at::Tensor& X) const {
+  at::Tensor Y = X.reshape({X.size(0), X.size(1), numHeads, -1}).permute({0, 2, 1, 3});
+  return Y.reshape({-1, Y.size(2), Y.size(3)});
+}
+
+// [batch * heads, n, hidden / heads] -> [batch, n, hidden]
+at::Tensor MultiHeadAttentionImpl::transposeOutput(const at::Tensor& X) const {
+  at::Tensor Y = X.reshape({-1, numHeads, X.size(1), X.size(2)}).permute({0, 2, 1, 3});
+  return Y.reshape({Y.size(0), Y.size(1), -1});
+}
+
+at::Tensor MultiHeadAttentionImpl::forward(const at::Tensor& queries, const at::Tensor& keys, const at::Tensor& values,
+                                           const at::Tensor& validLens) {
+  at::Tensor q = transposeQkv(W_q->forward(queries));
+  at::Tensor k = transposeQkv(W_k->forward(keys));
+  at::Tensor v = transposeQkv(W_v->forward(values));
+  at::Tensor lens = validLens.defined() ? at::repeat_interleave(validLens, numHeads, 0) : validLens;
+  return W_o->forward(transposeOutput(attention->forward(q, k, v, lens)));
+}
+
+void PositionWiseFFNImpl::reset() {
+  dense1 = register_module("dense1", linear(inputs, ffnNumHiddens));
+  relu = register_module("relu", torch::nn::ReLU());
+  dense2 = register_module("dense2", linear(ffnNumHiddens, ffnNumOutputs));
+}
+
+at::Tensor PositionWiseFFNImpl::forward(const at::Tensor& X) { return dense2->forward(relu->forward(dense1->forward(X))); }
+
+void AddNormImpl::reset() {
+  dropout = register_module("dropout", torch::nn::Dropout(p));
+  ln = register_module("ln", torch::nn::LayerNorm(torch::nn::LayerNormOptions({normShape})));
+}
+
+at::Tensor AddNormImpl::forward(const at::Tensor& X, const at::Tensor& Y) { return ln->forward(dropout->forward(Y) + X); }
+
+void TransformerEncoderBlockImpl::reset() {
+  attention = register_module("attention", MultiHeadAttention(numHiddens, numHeads, p, useBias, numHiddens));
+  addnorm1 = register_module("addnorm1", AddNorm(numHiddens, p));
+  ffn = register_module("ffn", PositionWiseFFN(numHiddens, ffnNumHiddens, numHiddens));
+  addnorm2 = register_module("addnorm2", AddNorm(numHiddens, p));
+}
+
+at::Tensor TransformerEncoderBlockImpl::forward(const at::Tensor& X, const at::Tensor& validLens) {
+  at::Tensor Y = addnorm1->forward(X, attention->forward(X, X, X, validLens));
+  return addnorm2->forward(Y, ffn->forward(Y));
+}
+
+void BERTEncoderImpl::reset() {
+  // Registration order gives d2l's state_dict order: pos_embedding (a parameter of this module)
+  // first, then the children in the order d2l creates them.
+  pos_embedding = register_parameter("pos_embedding", torch::randn({1, config.maxLen, config.numHiddens}));
+  token_embedding = register_module("token_embedding", torch::nn::Embedding(config.vocabSize, config.numHiddens));
+  segment_embedding = register_module("segment_embedding", torch::nn::Embedding(2, config.numHiddens));
+  blks = register_module("blks", Sequential());
+  for (int64_t i = 0; i < config.numBlks; ++i) {
+    blks->push_back(torch::nn::AnyModule(
+        TransformerEncoderBlock(config.numHiddens, config.ffnNumHiddens, config.numHeads, config.dropout, true)));
+  }
+}
+
+at::Tensor BERTEncoderImpl::forward(const at::Tensor& tokens, const at::Tensor& segments, const at::Tensor& validLens) {
+  TORCH_CHECK(tokens.dim() == 2, "BERTEncoder: tokens must be [batch, seq], got ", tokens.sizes());
+  TORCH_CHECK(tokens.size(1) <= config.maxLen, "BERTEncoder: sequences of length ", tokens.size(1),
+              " exceed the position table (maxLen ", config.maxLen, ")");
+  at::Tensor X = token_embedding->forward(tokens) + segment_embedding->forward(segments);
+  X = X + pos_embedding.narrow(1, 0, X.size(1));
+  for (auto& blk : blks->items) X = blk.forward<at::Tensor>(X, validLens);
+  return X;
+}
+
+void MaskLMImpl::reset() {
+  mlp = register_module("mlp", Sequential());
+  mlp->push_back(torch::nn::AnyModule(linear(numHiddens, numHiddens)));
+  mlp->push_back(torch::nn::AnyModule(torch::nn::ReLU()));
+  mlp->push_back(torch::nn::AnyModule(torch::nn::LayerNorm(torch::nn::LayerNormOptions({numHiddens}))));
+  mlp->push_back(torch::nn::AnyModule(linear(numHiddens, vocabSize)));
+}
+
+at::Tensor MaskLMImpl::forward(const at::Tensor& X, const at::Tensor& predPositions) {
+  int64_t numPredPositions = predPositions.size(1);
+  int64_t batchSize = X.size(0);
+  at::Tensor batchIdx = at::repeat_interleave(at::arange(0, batchSize, predPositions.options().dtype(at::kLong)), numPredPositions);
+  at::Tensor maskedX = X.index({batchIdx, predPositions.reshape(-1)}).reshape({batchSize, numPredPositions, -1});
+  return mlp->forward(maskedX);
+}
+
+void NextSentencePredImpl::reset() { output = register_module("output", linear(numInputs, 2)); }
+
+at::Tensor NextSentencePredImpl::forward(const at::Tensor& X) { return output->forward(X); }
+
+void BERTModelImpl::reset() {
+  encoder = register_module("encoder", BERTEncoder(config));
+  hidden = register_module("hidden", Sequential());
+  hidden->push_back(torch::nn::AnyModule(linear(config.numHiddens, config.numHiddens)));
+  hidden->push_back(torch::nn::AnyModule(torch::nn::Tanh()));
+  mlm = register_module("mlm", MaskLM(config.vocabSize, config.numHiddens));
+  nsp = register_module("nsp", NextSentencePred(config.numHiddens));
+}
+
+std::vector<at::Tensor> BERTModelImpl::forward(const at::Tensor& tokens, const at::Tensor& segments,
+                                               const at::Tensor& validLens, const at::Tensor& predPositions) {
+  at::Tensor encoded = encoder->forward(tokens, segments, validLens);
+  at::Tensor mlmYHat = predPositions.defined() ? mlm->forward(encoded, predPositions) : at::Tensor();
+  // 0 is the index of the '<cls>' token
+  at::Tensor nspYHat = nsp->forward(hidden->forward(encoded.select(1, 0)));
+  return {encoded, mlmYHat, nspYHat};
+}
+
+BERTClassifierImpl::BERTClassifierImpl(BERTEncoder encoder, Sequential hidden, int64_t numHiddens)
+    : numHiddens(numHiddens), encoder(std::move(encoder)), hidden(std::move(hidden)) {
+  register_module("encoder", this->encoder);
+  register_module("hidden", this->hidden);
+  output = register_module("output", linear(numHiddens, 3));
+}
+
+// Only used by clone(): rebuilds the structure (the clone then copies the parameters in).
+void BERTClassifierImpl::reset() {
+  encoder = register_module("encoder", BERTEncoder(encoder->config));
+  hidden = register_module("hidden", Sequential());
+  hidden->push_back(torch::nn::AnyModule(linear(numHiddens, numHiddens)));
+  hidden->push_back(torch::nn::AnyModule(torch::nn::Tanh()));
+  output = register_module("output", linear(numHiddens, 3));
+}
+
+at::Tensor BERTClassifierImpl::forward(const at::Tensor& tokens, const at::Tensor& segments, const at::Tensor& validLens) {
+  at::Tensor encoded = encoder->forward(tokens, segments, validLens);
+  return output->forward(hidden->forward(encoded.select(1, 0)));
+}
+
+}  // namespace tb::d2l
+
+namespace tb {
+
+namespace {
+
+using namespace d2l;
+
+template <class Holder>
+Napi::Value wrapD2l(const Args& a, Holder holder) {
+  return ModuleWrap::New(a.env(), holder.ptr(), torch::nn::AnyModule(holder));
+}
+
+// BERTModel and BERTEncoder options: {vocabSize, numHiddens, ffnNumHiddens, numHeads, numBlks, dropout, maxLen}.
+BERTConfig bertConfig(const Args& a, size_t i) {
+  if (!a[i].IsObject()) a.fail(i, "a BERT configuration object");
+  Napi::Object o = a[i].As<Napi::Object>();
+  auto field = [&](const char* key) -> double {
+    Napi::Value v = o.Get(key);
+    if (!v.IsNumber()) throw ArgError(std::string("BERT configuration: ") + key + " must be a number");
+    return v.As<Napi::Number>().DoubleValue();
+  };
+  BERTConfig c{static_cast<int64_t>(field("vocabSize")), static_cast<int64_t>(field("numHiddens")),
+               static_cast<int64_t>(field("ffnNumHiddens")), static_cast<int64_t>(field("numHeads")),
+               static_cast<int64_t>(field("numBlks")), field("dropout"), static_cast<int64_t>(field("maxLen"))};
+  if (c.numHiddens % c.numHeads != 0) {
+    throw ArgError("BERT configuration: numHiddens (" + std::to_string(c.numHiddens) + ") must be divisible by numHeads (" +
+                   std::to_string(c.numHeads) + ")");
+  }
+  return c;
+}
+
+const OpEntry d2lOps[] = {
+    {"moduleDotProductAttention", [](const Args& a) { return wrapD2l(a, DotProductAttention(a.number(0))); }},
+    {"moduleMultiHeadAttention",
+     [](const Args& a) {
+       return wrapD2l(a, MultiHeadAttention(a.integer(0), a.integer(1), a.number(2), a.boolean(3, false), a.integer(4)));
+     }},
+    {"modulePositionWiseFFN",
+     [](const Args& a) { return wrapD2l(a, PositionWiseFFN(a.integer(0), a.integer(1), a.integer(2))); }},
+    {"moduleAddNorm", [](const Args& a) { return wrapD2l(a, AddNorm(a.integer(0), a.number(1))); }},
+    {"moduleTransformerEncoderBlock",
+     [](const Args& a) {
+       return wrapD2l(a, TransformerEncoderBlock(a.integer(0), a.integer(1), a.integer(2), a.number(3), a.boolean(4, false)));
+     }},
+    {"moduleBERTEncoder", [](const Args& a) { return wrapD2l(a, BERTEncoder(bertConfig(a, 0))); }},
+    {"moduleMaskLM", [](const Args& a) { return wrapD2l(a, MaskLM(a.integer(0), a.integer(1))); }},
+    {"moduleNextSentencePred", [](const Args& a) { return wrapD2l(a, NextSentencePred(a.integer(0))); }},
+    {"moduleBERTModel", [](const Args& a) { return wrapD2l(a, BERTModel(bertConfig(a, 0))); }},
+    // moduleBERTClassifier(bert): shares bert's encoder and hidden modules
+    {"moduleBERTClassifier",
+     [](const Args& a) {
+       auto bert = std::dynamic_pointer_cast<BERTModelImpl>(a.module(0).modulePtr());
+       if (!bert) throw ArgError("BERTClassifier: the argument must be a BERTModel");
+       return wrapD2l(a, BERTClassifier(bert->encoder, bert->hidden, bert->config.numHiddens));
+     }},
+};
+
+}  // namespace
+
+void exportD2lOps(Napi::Env env, Napi::Object target) { exportOps(env, target, d2lOps, std::size(d2lOps)); }
+
+}  // namespace tb
