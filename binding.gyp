@@ -12,7 +12,8 @@
         "native/ops.cc",
         "native/modules.cc",
         "native/optim.cc",
-        "native/d2l.cc"
+        "native/d2l.cc",
+        "native/trainer.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

@@ -23,6 +23,11 @@ export interface NativeOptimizer {
   readonly __nativeOptimizer?: never;
 }
 
+/** An opaque native trainer handle. */
+export interface NativeTrainer {
+  readonly __nativeTrainer?: never;
+}
+
 /** Hyper-parameters of one optimizer parameter group (fields by optimizer kind). */
 export interface NativeGroupOptions {
   lr: number;
@@ -252,6 +257,9 @@ export interface NativeOps {
   optimizerGroupOptions(o: NativeOptimizer, group: number): NativeGroupOptions;
   optimizerState(o: NativeOptimizer): (NativeParamState | null)[];
   optimizerSetState(o: NativeOptimizer, index: number, state: NativeParamState): void;
+  trainerCreate(module: M, optimizer: NativeOptimizer, devices: string[], loss: { ignoreIndex?: number; labelSmoothing?: number }): NativeTrainer;
+  trainerStep(trainer: NativeTrainer, inputs: T[], labels: T): Promise<{ lossSum: number; correct: number; count: number }>;
+  trainerEvaluate(trainer: NativeTrainer, inputs: T[], labels: T): Promise<{ lossSum: number; correct: number; count: number }>;
   crossEntropy(logits: T, target: T, weight: Opt<T>, reduction: string, ignoreIndex: number, labelSmoothing: number): T;
   // runtime
   version(): { libtorch: string; cuda: string | null; cudnn: string | null; cxx11Abi: boolean; config: string };

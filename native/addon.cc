@@ -148,6 +148,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exportModuleOps(env, ops);
   exportOptimOps(env, ops);
   exportD2lOps(env, ops);
+  exportTrainerOps(env, ops);
   exportOps(env, ops, runtimeOps, std::size(runtimeOps));
   exports.Set("ops", ops);
   return exports;

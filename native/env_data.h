@@ -10,6 +10,7 @@ struct EnvData {
   Napi::FunctionReference tensorConstructor;
   Napi::FunctionReference moduleConstructor;
   Napi::FunctionReference optimizerConstructor;
+  Napi::FunctionReference trainerConstructor;
 
   static EnvData& of(Napi::Env env) { return *env.GetInstanceData<EnvData>(); }
 };

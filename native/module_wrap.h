@@ -9,6 +9,9 @@
 
 namespace tb {
 
+// The type-erased forward of a module of a known type (empty for containers without forward).
+torch::nn::AnyModule anyModuleOf(const std::shared_ptr<torch::nn::Module>& module);
+
 class ModuleWrap : public Napi::ObjectWrap<ModuleWrap> {
  public:
   static void Init(Napi::Env env, Napi::Object exports);

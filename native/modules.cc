@@ -71,7 +71,8 @@ at::Tensor SequentialImpl::forward(at::Tensor input) {
 
 namespace {
 
-// The AnyModule (type-erased forward) of a module of a known type; empty for containers.
+}  // namespace
+
 torch::nn::AnyModule anyModuleOf(const std::shared_ptr<torch::nn::Module>& m) {
 #define TB_TRY_ANY(Type) \
   if (auto p = std::dynamic_pointer_cast<Type>(m)) return torch::nn::AnyModule(p);
@@ -97,8 +98,6 @@ torch::nn::AnyModule anyModuleOf(const std::shared_ptr<torch::nn::Module>& m) {
 #undef TB_TRY_ANY
   return {};
 }
-
-}  // namespace
 
 void ModuleWrap::Init(Napi::Env env, Napi::Object exports) {
   Napi::Function ctor = DefineClass(env, "NativeModule", {});

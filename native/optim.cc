@@ -2,6 +2,7 @@
 // the cross-entropy loss.
 #include "env_data.h"
 #include "ops.h"
+#include "optimizer_wrap.h"
 
 namespace tb {
 
@@ -316,6 +317,8 @@ const OpEntry optimOps[] = {
 };
 
 }  // namespace
+
+torch::optim::Optimizer& optimizerFromHandle(const Args& a, size_t i) { return *OptimizerWrap::Get(a, i).optimizer; }
 
 void exportOptimOps(Napi::Env env, Napi::Object target) {
   OptimizerWrap::Init(env, target);

@@ -1,0 +1,94 @@
+/**
+ * The data-parallel trainer: d2l's `train_batch_ch13` under `nn.DataParallel`, run natively
+ * off the JS thread. One replica per device (the model itself on devices[0], clones on the
+ * others); a step splits the batch along dim 0, runs forward, cross-entropy with reduction
+ * 'none' and `l.sum().backward()` on every replica in its own thread, sums the gradients onto
+ * the model's parameters, takes one optimizer step and refreshes the replicas. Parameters that
+ * received no gradient in a step are skipped by the optimizer.
+ */
+import { NativeTensor, NativeTrainer, ops } from './native';
+import { CrossEntropyLoss } from './nn/loss';
+import { Module } from './nn/module';
+import { Optimizer } from './optim/optimizer';
+import { Tensor } from './tensor';
+import { Device } from './types';
+
+/** What one training step measured (d2l's train_loss_sum, train_acc_sum and the batch size). */
+export interface StepResult {
+  /** Sum of the per-example losses. */
+  lossSum: number;
+  /** Number of examples whose argmax prediction equals the label. */
+  correct: number;
+  /** Number of examples in the batch. */
+  count: number;
+}
+
+/** What one evaluation batch measured. */
+export interface EvalResult {
+  correct: number;
+  count: number;
+}
+
+export class Trainer {
+  readonly devices: readonly Device[];
+  private readonly handle: NativeTrainer;
+  // Steps run one at a time, in call order: a step called while another runs waits for it.
+  private tail: Promise<unknown> = Promise.resolve();
+  private pending = 0;
+
+  /**
+   * @param net the model: a native module whose forward takes the batch inputs and returns
+   *   logits [batch, classes]. It is moved to devices[0] in place (its parameters stay the same
+   *   tensors, so an optimizer built from `net.parameters()` before remains valid).
+   * @param optimizer built from `net.parameters()`.
+   * @param devices one replica per entry ('cpu' may repeat: `['cpu', 'cpu']` trains two replicas).
+   * @param loss a `CrossEntropyLoss` with reduction 'none' (its ignoreIndex and labelSmoothing apply).
+   */
+  constructor(net: Module, optimizer: Optimizer<object>, devices: readonly Device[], loss: CrossEntropyLoss = new CrossEntropyLoss({ reduction: 'none' })) {
+    if ((loss.options.reduction ?? 'mean') !== 'none') {
+      throw new TypeError("Trainer: the loss must be CrossEntropyLoss({ reduction: 'none' }), as in d2l's train_ch13 (the step sums it)");
+    }
+    if (loss.options.weight !== undefined) throw new TypeError('Trainer: class weights are not supported by the native trainer');
+    if (!Array.isArray(devices) || devices.length === 0) throw new TypeError('Trainer: devices must be a non-empty array');
+    this.devices = Object.freeze([...devices]);
+    this.handle = ops.trainerCreate(net.handle, optimizer.handle, [...devices], {
+      ignoreIndex: loss.options.ignoreIndex,
+      labelSmoothing: loss.options.labelSmoothing,
+    });
+  }
+
+  /**
+   * One training step on a batch: `inputs` are the model's inputs (each [batch, ...]), `labels`
+   * int64 [batch]. The tensors may live on any device (they are copied to each replica's) and
+   * may be disposed as soon as this returns.
+   */
+  step(inputs: readonly Tensor[], labels: Tensor): Promise<StepResult> {
+    return this.enqueue(inputs, labels, (h, l) => ops.trainerStep(this.handle, h, l));
+  }
+
+  /** Correct predictions on a batch, in eval mode without gradients (d2l's evaluate_accuracy_gpu per batch). */
+  evaluate(inputs: readonly Tensor[], labels: Tensor): Promise<EvalResult> {
+    return this.enqueue(inputs, labels, (h, l) => ops.trainerEvaluate(this.handle, h, l)).then(({ correct, count }) => ({ correct, count }));
+  }
+
+  private enqueue(inputs: readonly Tensor[], labels: Tensor, run: (h: NativeTensor[], l: NativeTensor) => Promise<StepResult>): Promise<StepResult> {
+    // Own handles to the batch, so that the caller may dispose theirs before a queued step starts.
+    const held = [...inputs, labels].map((t) => ops.detach(t.handle));
+    const start = () => run(held.slice(0, -1), held[held.length - 1]);
+    let result: Promise<StepResult>;
+    try {
+      // Start at once when idle, so the module is locked from this call on.
+      result = this.pending === 0 ? start() : this.tail.then(start);
+    } catch (err) {
+      result = Promise.reject(err);
+    }
+    ++this.pending;
+    const done = () => {
+      --this.pending;
+      held.forEach((h) => h.dispose());
+    };
+    result.then(done, done);
+    this.tail = result.catch(() => undefined);
+    return result;
+  }
+}

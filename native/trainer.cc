@@ -1,0 +1,323 @@
+// The data-parallel trainer: nn.DataParallel + d2l's train_batch_ch13 in C++. One replica per
+// device (replica 0 is the model itself, on devices[0]); a step splits the batch along dim 0,
+// runs forward, cross-entropy (reduction 'none') and l.sum().backward() on every replica in its
+// own thread, sums the gradients onto the model's parameters, takes one optimizer step and
+// copies the new parameters back to the replicas. All of it runs off the JS thread.
+#include <mutex>
+#include <thread>
+#include <unordered_set>
+
+#include "env_data.h"
+#include "module_wrap.h"
+#include "ops.h"
+#include "optimizer_wrap.h"
+
+namespace tb {
+
+namespace {
+
+struct Replica {
+  c10::Device device = c10::Device(c10::kCPU);
+  std::shared_ptr<torch::nn::Module> module;
+  torch::nn::AnyModule any;
+  std::vector<at::Tensor> params;
+};
+
+struct LossOptions {
+  int64_t ignoreIndex = -100;
+  double labelSmoothing = 0.0;
+};
+
+struct StepResult {
+  double lossSum = 0;
+  int64_t correct = 0;
+  int64_t count = 0;
+};
+
+at::Tensor runForward(torch::nn::AnyModule& any, const std::vector<at::Tensor>& in) {
+  switch (in.size()) {
+    case 1: return any.forward<at::Tensor>(in[0]);
+    case 2: return any.forward<at::Tensor>(in[0], in[1]);
+    case 3: return any.forward<at::Tensor>(in[0], in[1], in[2]);
+    case 4: return any.forward<at::Tensor>(in[0], in[1], in[2], in[3]);
+    default: throw std::invalid_argument("trainer: between 1 and 4 model inputs are supported");
+  }
+}
+
+// d2l.accuracy: the number of rows whose argmax equals the label.
+int64_t countCorrect(const at::Tensor& pred, const at::Tensor& y) {
+  at::Tensor yHat = pred.dim() > 1 && pred.size(1) > 1 ? pred.argmax(1) : pred;
+  return yHat.to(y.scalar_type()).eq(y).sum().item<int64_t>();
+}
+
+class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
+ public:
+  static void Init(Napi::Env env, Napi::Object exports) {
+    Napi::Function ctor = DefineClass(env, "NativeTrainer", {});
+    EnvData::of(env).trainerConstructor = Napi::Persistent(ctor);
+    exports.Set("NativeTrainer", ctor);
+  }
+
+  static TrainerWrap& Get(const Args& a, size_t i) {
+    Napi::Value v = a[i];
+    if (!v.IsObject() || !v.As<Napi::Object>().InstanceOf(EnvData::of(v.Env()).trainerConstructor.Value())) {
+      a.fail(i, "a Trainer");
+    }
+    return *Unwrap(v.As<Napi::Object>());
+  }
+
+  explicit TrainerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TrainerWrap>(info) {}
+
+  // trainerCreate(module, optimizer, devices: string[], {ignoreIndex, labelSmoothing})
+  static Napi::Value Create(const Args& a) {
+    ModuleWrap& m = a.module(0);
+    m.checkIdle("Trainer");
+    torch::optim::Optimizer& optimizer = optimizerOf(a, 1);
+    if (!a[2].IsArray() || a[2].As<Napi::Array>().Length() == 0) a.fail(2, "a non-empty array of devices");
+    Napi::Array deviceList = a[2].As<Napi::Array>();
+    std::vector<c10::Device> devices;
+    for (uint32_t k = 0; k < deviceList.Length(); ++k) {
+      Napi::Value d = deviceList.Get(k);
+      if (!d.IsString()) throw ArgError("Trainer: devices must be strings such as 'cpu' or 'cuda:0'");
+      devices.push_back(parseDevice(d.As<Napi::String>().Utf8Value()));
+    }
+    if (m.any().is_empty()) throw ArgError("Trainer: the model has no native forward (a container written in TypeScript cannot be trained off the JS thread)");
+
+    Napi::Object object = EnvData::of(a.env()).trainerConstructor.Value().New({});
+    TrainerWrap& t = *Unwrap(object);
+    t.moduleRef_ = Napi::Persistent(a[0].As<Napi::Object>());
+    t.optimizerRef_ = Napi::Persistent(a[1].As<Napi::Object>());
+    t.moduleWrap_ = &m;
+    t.optimizer_ = &optimizer;
+    if (a[3].IsObject()) {
+      Napi::Object o = a[3].As<Napi::Object>();
+      if (o.Get("ignoreIndex").IsNumber()) t.loss_.ignoreIndex = o.Get("ignoreIndex").As<Napi::Number>().Int64Value();
+      if (o.Get("labelSmoothing").IsNumber()) t.loss_.labelSmoothing = o.Get("labelSmoothing").As<Napi::Number>().DoubleValue();
+    }
+
+    // As nn.DataParallel(net).to(devices[0]): the model itself is replica 0.
+    m.module().to(devices[0]);
+    Replica master{devices[0], m.modulePtr(), m.any(), m.module().parameters()};
+    std::unordered_set<const void*> held;
+    for (const auto& group : optimizer.param_groups()) {
+      for (const auto& p : group.params()) held.insert(p.unsafeGetTensorImpl());
+    }
+    for (const auto& p : master.params) {
+      if (p.requires_grad() && !held.count(p.unsafeGetTensorImpl())) {
+        throw ArgError("Trainer: the optimizer does not hold every trainable parameter of the model; build it from "
+                       "net.parameters() (the trainer moves the model to devices[0] in place, which keeps them)");
+      }
+    }
+    t.replicas_.push_back(std::move(master));
+    for (size_t k = 1; k < devices.size(); ++k) {
+      std::shared_ptr<torch::nn::Module> copy = m.module().clone(devices[k]);
+      Replica r{devices[k], copy, anyModuleOf(copy), {}};
+      r.params = copy->parameters();
+      for (auto& p : r.params) p.requires_grad_(false);
+      t.replicas_.push_back(std::move(r));
+    }
+    t.syncReplicaGrads();
+    return object;
+  }
+
+  StepResult step(const std::vector<at::Tensor>& inputs, const at::Tensor& labels) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (auto& p : replicas_[0].params) p.mutable_grad() = at::Tensor();  // stale parameters stay gradient-free
+    std::vector<StepResult> parts(replicas_.size());
+    runOnReplicas(inputs, labels, parts, /*train=*/true);
+    // nn.DataParallel's reduce: every replica's gradient summed onto the model's parameters
+    auto& masterParams = replicas_[0].params;
+    for (size_t r = 1; r < replicas_.size(); ++r) {
+      for (size_t k = 0; k < masterParams.size(); ++k) {
+        const at::Tensor& g = replicas_[r].params[k].grad();
+        if (!g.defined()) continue;
+        at::Tensor moved = g.to(masterParams[k].device(), /*non_blocking=*/true);
+        if (masterParams[k].grad().defined()) masterParams[k].mutable_grad().add_(moved);
+        else masterParams[k].mutable_grad() = moved.clone();
+      }
+    }
+    optimizer_->step();
+    broadcast();
+    StepResult total;
+    for (const auto& p : parts) {
+      total.lossSum += p.lossSum;
+      total.correct += p.correct;
+      total.count += p.count;
+    }
+    return total;
+  }
+
+  StepResult evaluate(const std::vector<at::Tensor>& inputs, const at::Tensor& labels) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    std::vector<StepResult> parts(replicas_.size());
+    runOnReplicas(inputs, labels, parts, /*train=*/false);
+    StepResult total;
+    for (const auto& p : parts) {
+      total.correct += p.correct;
+      total.count += p.count;
+    }
+    return total;
+  }
+
+  ModuleWrap& moduleWrap() { return *moduleWrap_; }
+
+ private:
+  static torch::optim::Optimizer& optimizerOf(const Args& a, size_t i);
+
+  // Replicas other than the model itself train with requires_grad parameters that mirror the model's.
+  void syncReplicaGrads() {
+    for (size_t r = 1; r < replicas_.size(); ++r) {
+      for (size_t k = 0; k < replicas_[r].params.size(); ++k) {
+        replicas_[r].params[k].requires_grad_(replicas_[0].params[k].requires_grad());
+      }
+    }
+  }
+
+  void broadcast() {
+    torch::NoGradGuard noGrad;
+    for (size_t r = 1; r < replicas_.size(); ++r) {
+      for (size_t k = 0; k < replicas_[r].params.size(); ++k) {
+        replicas_[r].params[k].copy_(replicas_[0].params[k], /*non_blocking=*/true);
+      }
+    }
+  }
+
+  // Splits the batch along dim 0 (as nn.DataParallel's scatter: torch.chunk), runs each piece
+  // on its replica in its own thread, and fills parts[r].
+  void runOnReplicas(const std::vector<at::Tensor>& inputs, const at::Tensor& labels, std::vector<StepResult>& parts,
+                     bool train) {
+    size_t n = replicas_.size();
+    std::vector<std::vector<at::Tensor>> inChunks(inputs.size());
+    for (size_t k = 0; k < inputs.size(); ++k) inChunks[k] = inputs[k].chunk(static_cast<int64_t>(n), 0);
+    std::vector<at::Tensor> labelChunks = labels.chunk(static_cast<int64_t>(n), 0);
+    size_t used = labelChunks.size();  // a batch smaller than the replica count uses fewer replicas
+    std::vector<std::exception_ptr> errors(used);
+    auto work = [&](size_t r) {
+      try {
+        Replica& rep = replicas_[r];
+        c10::Device device = rep.device;
+        std::vector<at::Tensor> in;
+        for (size_t k = 0; k < inputs.size(); ++k) in.push_back(inChunks[k][r].to(device, /*non_blocking=*/true));
+        at::Tensor y = labelChunks[r].to(device, /*non_blocking=*/true);
+        rep.module->train(train);
+        if (train) {
+          torch::AutoGradMode grad(true);
+          for (auto& p : rep.params) p.mutable_grad() = at::Tensor();
+          at::Tensor pred = runForward(rep.any, in);
+          at::Tensor l = at::cross_entropy_loss(pred, y, {}, at::Reduction::None, loss_.ignoreIndex, loss_.labelSmoothing);
+          at::Tensor lsum = l.sum();
+          lsum.backward();
+          parts[r].lossSum = lsum.item<double>();
+          parts[r].correct = countCorrect(pred.detach(), y);
+        } else {
+          torch::NoGradGuard noGrad;
+          parts[r].correct = countCorrect(runForward(rep.any, in), y);
+        }
+        parts[r].count = y.size(0);
+      } catch (...) {
+        errors[r] = std::current_exception();
+      }
+    };
+    if (used == 1) {
+      work(0);
+    } else {
+      std::vector<std::thread> threads;
+      for (size_t r = 1; r < used; ++r) threads.emplace_back(work, r);
+      work(0);
+      for (auto& t : threads) t.join();
+    }
+    for (auto& e : errors) {
+      if (e) std::rethrow_exception(e);
+    }
+  }
+
+  Napi::ObjectReference moduleRef_, optimizerRef_;
+  ModuleWrap* moduleWrap_ = nullptr;
+  torch::optim::Optimizer* optimizer_ = nullptr;
+  std::vector<Replica> replicas_;
+  LossOptions loss_;
+  std::mutex mutex_;
+};
+
+torch::optim::Optimizer& TrainerWrap::optimizerOf(const Args& a, size_t i) { return optimizerFromHandle(a, i); }
+
+// Runs a step or an evaluation on a libuv worker thread and settles a Promise with
+// {lossSum, correct, count}. The module is marked busy meanwhile (JS calls on it fail clearly).
+class TrainerTask : public Napi::AsyncWorker {
+ public:
+  TrainerTask(Napi::Env env, TrainerWrap& trainer, Napi::Object trainerObject, std::vector<at::Tensor> inputs,
+              at::Tensor labels, bool train)
+      : Napi::AsyncWorker(env, train ? "torchbridge.step" : "torchbridge.evaluate"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        trainer_(trainer),
+        inputs_(std::move(inputs)),
+        labels_(std::move(labels)),
+        train_(train) {
+    trainerRef_ = Napi::Persistent(trainerObject);
+    trainer_.moduleWrap().busy().store(true);
+  }
+
+  Napi::Promise promise() { return deferred_.Promise(); }
+
+  void Execute() override {
+    try {
+      result_ = train_ ? trainer_.step(inputs_, labels_) : trainer_.evaluate(inputs_, labels_);
+    } catch (const c10::Error& e) {
+      SetError(e.what_without_backtrace());
+    } catch (const std::exception& e) {
+      SetError(e.what());
+    }
+  }
+
+  void OnOK() override {
+    trainer_.moduleWrap().busy().store(false);
+    Napi::Env env = Env();
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("lossSum", result_.lossSum);
+    out.Set("correct", static_cast<double>(result_.correct));
+    out.Set("count", static_cast<double>(result_.count));
+    deferred_.Resolve(out);
+  }
+
+  void OnError(const Napi::Error& error) override {
+    trainer_.moduleWrap().busy().store(false);
+    deferred_.Reject(error.Value());
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  TrainerWrap& trainer_;
+  Napi::ObjectReference trainerRef_;
+  std::vector<at::Tensor> inputs_;
+  at::Tensor labels_;
+  bool train_;
+  StepResult result_;
+};
+
+// trainerStep(trainer, inputs: Tensor[], labels) / trainerEvaluate(...) -> Promise
+Napi::Value schedule(const Args& a, bool train) {
+  TrainerWrap& t = TrainerWrap::Get(a, 0);
+  t.moduleWrap().checkIdle(train ? "step" : "evaluate");
+  std::vector<at::Tensor> inputs = a.tensors(1);
+  at::Tensor labels = a.tensor(2);
+  // The task holds its own references to the tensors: JS may dispose its handles meanwhile.
+  auto* task = new TrainerTask(a.env(), t, a[0].As<Napi::Object>(), std::move(inputs), labels, train);  // freed by libuv after OnOK/OnError
+  Napi::Promise promise = task->promise();
+  task->Queue();
+  return promise;
+}
+
+const OpEntry trainerOps[] = {
+    {"trainerCreate", TrainerWrap::Create},
+    {"trainerStep", [](const Args& a) { return schedule(a, true); }},
+    {"trainerEvaluate", [](const Args& a) { return schedule(a, false); }},
+};
+
+}  // namespace
+
+void exportTrainerOps(Napi::Env env, Napi::Object target) {
+  TrainerWrap::Init(env, target);
+  exportOps(env, target, trainerOps, std::size(trainerOps));
+}
+
+}  // namespace tb
