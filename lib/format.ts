@@ -9,8 +9,7 @@
  * `toFixed`/`toExponential` do not (they round ties away from zero).
  */
 
-/** Element types that {@link formatTensor} knows how to print. */
-export type DType = 'float32' | 'float64' | 'float16' | 'bfloat16' | 'int64' | 'int32' | 'uint8' | 'bool';
+import { DType } from './types';
 
 /** Tensor attributes that PyTorch prints as suffixes after the data. */
 export interface FormatExtras {
@@ -81,8 +80,8 @@ function signOf(x: number): string {
   return x < 0 || Object.is(x, -0) ? '-' : '';
 }
 
-/** Python's `'{:.<digits>f}'.format(x)`. */
-function formatFixed(x: number, digits: number): string {
+/** Python's `'{:.<digits>f}'.format(x)` (correctly rounded, ties to even, unlike `toFixed`). */
+export function formatFixed(x: number, digits: number): string {
   const special = nonFiniteString(x);
   if (special !== null) return special;
   const scaled = roundScaled(Math.abs(x), digits).toString().padStart(digits + 1, '0');

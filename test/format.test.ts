@@ -1,7 +1,8 @@
 import { strict as assert } from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
-import { DType, FormatExtras, formatTensor } from '../lib/format';
+import { FormatExtras, formatTensor } from '../lib/format';
+import { DType } from '../lib/types';
 
 /** One case of test/fixtures/format.json, written by scripts/gen_format_fixtures.py. */
 interface FixtureCase {
