@@ -1,0 +1,182 @@
+/**
+ * d2l's `read_snli`: premises, hypotheses and labels of one SNLI split, from the original
+ * tab-separated `snli_1.0_<split>.txt` files or from their `.jsonl` twins.
+ */
+import { createReadStream, promises as fs } from 'fs';
+import * as path from 'path';
+
+import { PY_WHITESPACE } from './text';
+
+/** d2l's `label_set`: the gold labels kept, and their class indices. */
+export const SNLI_LABELS: Readonly<Record<string, number>> = Object.freeze({ entailment: 0, contradiction: 1, neutral: 2 });
+
+/** A split of SNLI: `true` is 'train' and `false` is 'test', as d2l's `is_train`. */
+export type SnliSplit = boolean | 'train' | 'dev' | 'test';
+
+/** Options of `readSnli`. */
+export interface ReadSnliOptions {
+  /** 'txt' (default, d2l's choice: `snli_1.0_<split>.txt`) or 'jsonl' (`snli_1.0_<split>.jsonl`). */
+  format?: 'txt' | 'jsonl';
+}
+
+/** Premises, hypotheses and labels (0 entailment, 1 contradiction, 2 neutral), one entry per pair. */
+export type SnliData = [premises: string[], hypotheses: string[], labels: number[]];
+
+const PARENTHESES = /[()]/g;
+const WHITESPACE_RUNS = new RegExp(`[${PY_WHITESPACE}]{2,}`, 'g');
+const LEADING_WHITESPACE = new RegExp(`^[${PY_WHITESPACE}]+`);
+const TRAILING_WHITESPACE = new RegExp(`[${PY_WHITESPACE}]+$`);
+
+/**
+ * d2l's `extract_text`: parse brackets removed, runs of two or more whitespace characters
+ * replaced by one space, then stripped (Python's whitespace throughout).
+ */
+export function extractText(s: string): string {
+  return s.replace(PARENTHESES, '').replace(WHITESPACE_RUNS, ' ').replace(LEADING_WHITESPACE, '').replace(TRAILING_WHITESPACE, '');
+}
+
+/**
+ * d2l's `read_snli(data_dir, is_train)`: reads `<dir>/snli_1.0_<split>.txt` (header line
+ * skipped; columns gold_label, sentence1_binary_parse, sentence2_binary_parse, ...) or, with
+ * `format: 'jsonl'`, `<dir>/snli_1.0_<split>.jsonl` (one object per line with those fields).
+ * Pairs whose gold label is not entailment/contradiction/neutral (SNLI's '-') are dropped.
+ * Lines end at '\n', '\r\n' or '\r' (Python's universal newlines).
+ * @throws Error naming the file when it is missing (with where SNLI comes from), and naming
+ *   file:line for a labelled row with fewer than 3 columns, a line that is not a JSON object,
+ *   a field that is not a string, or bytes that are not UTF-8.
+ */
+export async function readSnli(dir: string, split: SnliSplit, options: ReadSnliOptions = {}): Promise<SnliData> {
+  const name = split === true ? 'train' : split === false ? 'test' : split;
+  if (name !== 'train' && name !== 'dev' && name !== 'test') {
+    throw new TypeError(`readSnli: split must be true, false, 'train', 'dev' or 'test', got ${JSON.stringify(split)}`);
+  }
+  const format = options.format ?? 'txt';
+  if (format !== 'txt' && format !== 'jsonl') throw new TypeError(`readSnli: format must be 'txt' or 'jsonl', got ${JSON.stringify(format)}`);
+  const file = path.join(dir, `snli_1.0_${name}.${format}`);
+  await checkExists(file, dir);
+
+  const data: SnliData = [[], [], []];
+  const parseRow = format === 'txt' ? txtRow : jsonlRow;
+  for await (const [line, lineNumber] of lines(file)) {
+    if (format === 'txt' && lineNumber === 1) continue;  // the header
+    const row = parseRow(line, `${file}:${lineNumber}`);
+    if (row === undefined) continue;
+    data[0].push(extractText(row.premise));
+    data[1].push(extractText(row.hypothesis));
+    data[2].push(row.label);
+  }
+  return data;
+}
+
+async function checkExists(file: string, dir: string): Promise<void> {
+  try {
+    await fs.access(file);
+  } catch {
+    throw new Error(`readSnli: ${file} does not exist. SNLI 1.0 comes from https://nlp.stanford.edu/projects/snli/snli_1.0.zip: ` +
+      `fetch it with downloadExtract('SNLI'), or download and unzip it by hand so that ${dir} holds snli_1.0_train.txt, ` +
+      'snli_1.0_dev.txt and snli_1.0_test.txt.');
+  }
+}
+
+interface SnliRow {
+  premise: string;
+  hypothesis: string;
+  label: number;
+}
+
+// A Map, so that a label such as 'constructor' or '__proto__' is not found on Object.prototype.
+const LABEL_INDEX: ReadonlyMap<string, number> = new Map(Object.entries(SNLI_LABELS));
+
+// d2l: row = line.split('\t'); kept when row[0] is a label; premise row[1], hypothesis row[2].
+function txtRow(line: string, where: string): SnliRow | undefined {
+  const columns = line.split('\t');
+  const label = LABEL_INDEX.get(columns[0]);
+  if (label === undefined) return undefined;
+  if (columns.length < 3) {
+    throw new Error(`readSnli: ${where}: expected at least 3 tab-separated columns (gold_label, sentence1_binary_parse, ` +
+      `sentence2_binary_parse), found ${columns.length}`);
+  }
+  return { premise: columns[1], hypothesis: columns[2], label };
+}
+
+function jsonlRow(line: string, where: string): SnliRow | undefined {
+  if (line.trim() === '') return undefined;  // a blank line (e.g. after the last newline) holds no pair
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch (e) {
+    throw new Error(`readSnli: ${where}: not valid JSON: ${(e as Error).message}`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error(`readSnli: ${where}: expected a JSON object`);
+  const record = value as Record<string, unknown>;
+  const field = (key: string): string => {
+    const v = record[key];
+    if (typeof v !== 'string') throw new Error(`readSnli: ${where}: field ${key} must be a string, got ${JSON.stringify(v)}`);
+    return v;
+  };
+  const label = LABEL_INDEX.get(field('gold_label'));
+  if (label === undefined) return undefined;
+  return { premise: field('sentence1_binary_parse'), hypothesis: field('sentence2_binary_parse'), label };
+}
+
+const NEWLINE = 0x0a;
+const LINE_BREAKS = /\r\n|\r|\n/;
+
+/**
+ * The lines of a UTF-8 file with their 1-based numbers, streamed (SNLI's train split is
+ * ~470 MB, close to V8's longest string). Each decoded piece ends at a '\n' byte, which never
+ * occurs inside a UTF-8 sequence, so pieces decode independently and a '\r\n' stays together.
+ */
+async function* lines(file: string): AsyncGenerator<[string, number]> {
+  // ignoreBOM keeps a U+FEFF as Python's 'utf-8' codec does, rather than dropping one at the
+  // start of every piece.
+  const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+  let lineNumber = 0;
+  let carry: Buffer = Buffer.alloc(0);
+  const decode = (bytes: Buffer): string[] => {
+    let text: string;
+    try {
+      text = decoder.decode(bytes);
+    } catch {
+      throw new Error(`readSnli: ${file}:${lineNumber + firstBadLine(bytes)}: not valid UTF-8`);
+    }
+    const parts = text.split(LINE_BREAKS);
+    // A piece that ends with a line break leaves an empty string after it: not a line.
+    if (parts[parts.length - 1] === '') parts.pop();
+    return parts;
+  };
+  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) {
+    const bytes = chunk as Buffer;
+    const end = bytes.lastIndexOf(NEWLINE);
+    if (end < 0) {
+      carry = Buffer.concat([carry, bytes]);
+      continue;
+    }
+    const piece = carry.length > 0 ? Buffer.concat([carry, bytes.subarray(0, end + 1)]) : bytes.subarray(0, end + 1);
+    carry = Buffer.from(bytes.subarray(end + 1));
+    for (const line of decode(piece)) yield [line, ++lineNumber];
+  }
+  if (carry.length > 0) for (const line of decode(carry)) yield [line, ++lineNumber];
+}
+
+// The 1-based line, within `bytes`, of the first bytes that are not UTF-8.
+function firstBadLine(bytes: Buffer): number {
+  const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+  let start = 0;
+  let line = 1;
+  for (;;) {
+    const end = bytes.indexOf(NEWLINE, start);
+    const stop = end < 0 ? bytes.length : end;
+    try {
+      decoder.decode(bytes.subarray(start, stop));
+    } catch {
+      break;
+    }
+    if (end < 0) break;
+    // '\r' alone also ends a line for the reader; count those too.
+    for (let k = start; k < stop; ++k) if (bytes[k] === 0x0d && bytes[k + 1] !== NEWLINE) ++line;
+    ++line;
+    start = end + 1;
+  }
+  return line;
+}
