@@ -21,3 +21,6 @@ export { save, load, loadValue } from './serialization';
 export type { StateDict, PickleValue } from './serialization';
 export * as nn from './nn';
 export * as optim from './optim';
+export * as d2l from './d2l';
+export { Trainer } from './trainer';
+export type { StepResult, EvalResult } from './trainer';

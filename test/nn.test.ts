@@ -393,10 +393,7 @@ describe('nn modules match PyTorch (test/fixtures/nn/modules.json)', () => {
       });
     }
 
-    // Bug (lib/nn/module.ts extraRepr, case 'LayerNorm'): normalizedShape is printed as
-    // `(${dims.join(', ')},)`, which is Python's repr only for one dim: LayerNorm([2, 5]) prints
-    // "LayerNorm((2, 5,), ...)" where PyTorch prints "LayerNorm((2, 5), ...)".
-    it.skip('a Sequential of every layer type prints as PyTorch\'s repr (multi-dim LayerNorm)', () => {
+    it('a Sequential of every layer type prints as PyTorch\'s repr (multi-dim LayerNorm)', () => {
       assert.equal(own(build(fixtures.repr.spec)).toString(), fixtures.repr.text);
     });
     it('a Sequential of every layer type prints as PyTorch\'s repr, line by line except multi-dim LayerNorm', () => {

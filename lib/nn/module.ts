@@ -43,7 +43,7 @@ function extraRepr(info: NativeModuleInfo): string {
     case 'Embedding':
       return `${info.numEmbeddings}, ${info.embeddingDim}` + (info.paddingIdx !== undefined ? `, padding_idx=${info.paddingIdx}` : '');
     case 'LayerNorm':
-      return `(${info.normalizedShape!.join(', ')},), eps=${formatFloat(info.eps!)}, elementwise_affine=${py(info.elementwiseAffine)}`;
+      return `${pyTuple(info.normalizedShape!)}, eps=${formatFloat(info.eps!)}, elementwise_affine=${py(info.elementwiseAffine)}`;
     case 'Dropout':
       return `p=${formatFloat(info.p!)}, inplace=False`;
     case 'GELU':
@@ -51,6 +51,11 @@ function extraRepr(info: NativeModuleInfo): string {
     default:
       return '';
   }
+}
+
+// Python's repr of a tuple of ints: (5,) and (2, 5).
+function pyTuple(values: readonly number[]): string {
+  return values.length === 1 ? `(${values[0]},)` : `(${values.join(', ')})`;
 }
 
 // Python's repr of a float: 1e-05, 0.1, 0.5.
