@@ -10,6 +10,7 @@ import * as os from 'os';
 import * as path from 'path';
 
 import * as torch from '../lib';
+import { settledLiveTensors } from './helpers';
 import { readSnli, SnliData } from '../lib/d2l/snli';
 import { SNLIBERTDataset } from '../lib/d2l/snli-dataset';
 import { tokenize, Vocab } from '../lib/d2l/text';
@@ -255,7 +256,7 @@ describe('d2l SNLI', function () {
       const [premises, hypotheses, labels] = await readSnli(FIXTURES, true);
       // A premise that is not a string makes encodePairs throw inside the worker that gets it.
       const broken = [...premises.slice(0, 7), null as unknown as string, ...premises.slice(8)];
-      const before = torch.memory().liveTensors;
+      const before = await settledLiveTensors();
       await assert.rejects(SNLIBERTDataset.create([broken, hypotheses, labels], 12, vocab, { ...quiet, workers: 2, chunkSize: 2 }),
         /a preprocessing worker failed: TypeError: Cannot read properties of null/);
       assert.equal(torch.memory().liveTensors, before);
@@ -263,7 +264,7 @@ describe('d2l SNLI', function () {
 
     it('leaves no tensor behind once disposed, on either path', async () => {
       const data = await readSnli(FIXTURES, true);
-      const before = torch.memory().liveTensors;
+      const before = await settledLiveTensors();
       for (const options of [{ workers: 0 }, { workers: 2, chunkSize: 3 }]) {
         const dataset = await SNLIBERTDataset.create(data, 12, vocab, { ...quiet, ...options });
         assert.equal(torch.memory().liveTensors, before + 4);

@@ -130,3 +130,17 @@ export function assertTensor(t: torch.Tensor, expected: TensorFixture, tolerance
   if (expected.requiresGrad !== undefined) assert.equal(t.requiresGrad, expected.requiresGrad, `${what}: requiresGrad`);
   if (expected.values !== null) assertClose(tensorValues(t), fixtureValues(expected), tolerance, what, expected.shape);
 }
+
+/**
+ * The live tensor count once the garbage of earlier test files is collected, so that a collection
+ * during a suite cannot lower the count below it; take the final count without collecting, so
+ * that a tensor the suite leaks shows.
+ */
+export async function settledLiveTensors(): Promise<number> {
+  for (let k = 0, last = -1; k < 20 && torch.memory().liveTensors !== last; ++k) {
+    last = torch.memory().liveTensors;
+    global.gc?.();
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  return torch.memory().liveTensors;
+}

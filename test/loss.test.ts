@@ -10,7 +10,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as torch from '../lib';
 import { nn } from '../lib';
-import { assertTensor, forwardTolerance, fromFixture, TensorFixture } from './helpers';
+import { assertTensor, forwardTolerance, fromFixture, TensorFixture, settledLiveTensors } from './helpers';
 
 interface LossCase {
   name: string;
@@ -51,17 +51,6 @@ function checkCase(c: LossCase, loss: Loss): void {
   });
 }
 
-// The live tensor count once the garbage of earlier test files is collected, so that a collection
-// during this suite cannot lower the count below it; the final count is taken without collecting,
-// so that a tensor this suite leaks shows.
-async function settledLiveTensors(): Promise<number> {
-  for (let k = 0, last = -1; k < 20 && torch.memory().liveTensors !== last; ++k) {
-    last = torch.memory().liveTensors;
-    global.gc?.();
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-  return torch.memory().liveTensors;
-}
 
 describe('crossEntropy matches PyTorch (test/fixtures/nn/loss.json)', () => {
   let liveBefore = 0;

@@ -12,7 +12,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as torch from '../lib';
 import { nn, Tensor } from '../lib';
-import { assertClose, assertTensor, EXACT, forwardTolerance, fromFixture, TensorFixture, tensorValues } from './helpers';
+import { assertClose, assertTensor, EXACT, forwardTolerance, fromFixture, TensorFixture, tensorValues, settledLiveTensors } from './helpers';
 
 const FIXTURES = path.join(__dirname, 'fixtures', 'nn');
 
@@ -173,17 +173,6 @@ function snapshot(module: nn.Module): Map<string, number[]> {
   return new Map(module.namedParameters().map(([name, p]) => [name, tensorValues(p)]));
 }
 
-// The live tensor count once the garbage of earlier test files is collected, so that a collection
-// during this suite cannot lower the count below it; the final count is taken without collecting,
-// so that a tensor this suite leaks shows.
-async function settledLiveTensors(): Promise<number> {
-  for (let k = 0, last = -1; k < 20 && torch.memory().liveTensors !== last; ++k) {
-    last = torch.memory().liveTensors;
-    global.gc?.();
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-  return torch.memory().liveTensors;
-}
 
 describe('nn modules match PyTorch (test/fixtures/nn/modules.json)', () => {
   let liveBefore = 0;

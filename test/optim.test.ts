@@ -15,7 +15,7 @@ import * as os from 'os';
 import * as path from 'path';
 import * as torch from '../lib';
 import { nn, optim, Tensor } from '../lib';
-import { assertClose, assertTensor, fixtureValues, fromFixture, TensorFixture, tensorValues, Tolerance } from './helpers';
+import { assertClose, assertTensor, fixtureValues, fromFixture, TensorFixture, tensorValues, Tolerance, settledLiveTensors } from './helpers';
 
 const FIXTURES = path.join(__dirname, 'fixtures', 'nn');
 const GENERATOR = path.join(__dirname, '..', 'scripts', 'gen_nn_fixtures.py');
@@ -173,17 +173,6 @@ function assertOptimizerState(dict: Map<string, torch.PickleValue>, expected: Ru
   assert.deepEqual(groups.map((g) => Object.fromEntries(entries(g))), expected.paramGroups, `${what}: param_groups`);
 }
 
-// The live tensor count once the garbage of earlier test files is collected, so that a collection
-// during this suite cannot lower the count below it; the final count is taken without collecting,
-// so that a tensor this suite leaks shows.
-async function settledLiveTensors(): Promise<number> {
-  for (let k = 0, last = -1; k < 20 && torch.memory().liveTensors !== last; ++k) {
-    last = torch.memory().liveTensors;
-    global.gc?.();
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-  return torch.memory().liveTensors;
-}
 
 const pythonTorch = spawnSync(PYTHON, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
 

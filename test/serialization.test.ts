@@ -9,6 +9,7 @@ import * as os from 'os';
 import * as path from 'path';
 
 import * as torch from '../lib';
+import { settledLiveTensors } from './helpers';
 import { unpickle } from '../lib/serialization/pickle-read';
 import { ZipReader, ZipWriter } from '../lib/serialization/zip';
 
@@ -263,18 +264,13 @@ describe('serialization', function () {
     });
 
     it('load() of a value that is not a dict of tensors says to use loadValue()', async () => {
-      const before = torch.memory().liveTensors;
+      const before = await settledLiveTensors();
       await expectLoadError(fixture('adam.pt'), /the file holds a dict whose entry 'state' is not a tensor, not a state dict .*loadValue\(\)/);
       assert.equal(torch.memory().liveTensors, before, 'the tensors read are released');
     });
 
     it('loading and disposing leaves no live tensors', async () => {
-      // collect earlier tests' garbage first, so that no finalizer lowers the count meanwhile
-      for (let k = 0; k < 3; ++k) {
-        global.gc?.();
-        await new Promise((resolve) => setImmediate(resolve));
-      }
-      const before = torch.memory().liveTensors;
+      const before = await settledLiveTensors();
       torch.dispose(await torch.loadValue(fixture('adam.pt')));
       torch.dispose(await torch.load(fixture('shared_views.pt')));
       assert.equal(torch.memory().liveTensors, before);

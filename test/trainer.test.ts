@@ -5,6 +5,7 @@ import { strict as assert } from 'assert';
 import * as torch from '../lib';
 import { BERTClassifier, BERTModel } from '../lib/d2l/bert';
 import { Trainer } from '../lib/trainer';
+import { settledLiveTensors } from './helpers';
 
 const config = { vocabSize: 50, numHiddens: 16, ffnNumHiddens: 32, numHeads: 4, numBlks: 2, dropout: 0, maxLen: 24 };
 
@@ -135,7 +136,7 @@ describe('trainer', function () {
   it('200 training steps leave the live tensor count flat', async () => {
     const s = setup(['cpu', 'cpu'], (p) => new torch.optim.Adam(p));
     await s.trainer.step(s.batch, s.labels);  // optimizer state is created on the first step
-    const before = torch.memory().liveTensors;
+    const before = await settledLiveTensors();
     for (let k = 0; k < 200; ++k) await s.trainer.step(s.batch, s.labels);
     assert.equal(torch.memory().liveTensors, before);
     s.dispose();

@@ -8,7 +8,7 @@ import { randomBytes } from 'crypto';
 import { promises as fs } from 'fs';
 import * as path from 'path';
 
-import { RandomAccessSource, ZipReader } from '../serialization/zip';
+import { fileSource, ZipReader } from '../serialization/zip';
 
 /** How `extractZip` behaves. */
 export interface ExtractOptions {
@@ -53,21 +53,6 @@ async function isExtracted(marker: string, directory: string, sha1: string): Pro
     }
   }
   return true;
-}
-
-function fileSource(file: fs.FileHandle, size: number): RandomAccessSource {
-  return {
-    size,
-    async read(position, length) {
-      const out = new Uint8Array(length);
-      for (let done = 0; done < length;) {
-        const { bytesRead } = await file.read(out, done, length - done, position + done);
-        if (bytesRead === 0) throw new Error('the archive shrank while it was being read');
-        done += bytesRead;
-      }
-      return out;
-    },
-  };
 }
 
 /**

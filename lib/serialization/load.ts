@@ -11,7 +11,7 @@ import { dispose, tidy } from '../scope';
 import { Tensor } from '../tensor';
 import { unpickle } from './pickle-read';
 import { PickleTree, PickleValue, StateDict, StorageRef, TensorSpec, elementsSpanned } from './values';
-import { RandomAccessSource, ZIP_MAGIC, ZipEntry, ZipReader } from './zip';
+import { fileSource, RandomAccessSource, ZIP_MAGIC, ZipEntry, ZipReader } from './zip';
 
 // What PyTorch's legacy (pre-1.6) format starts with: the protocol-2 pickle of its magic
 // number 0x1950a86a20f9469cfc6c (PROTO 2, LONG1 of 10 bytes).
@@ -21,21 +21,6 @@ const EMPTY_ZIP_MAGIC = Uint8Array.of(0x50, 0x4b, 0x05, 0x06);
 
 function startsWith(bytes: Uint8Array, prefix: Uint8Array): boolean {
   return bytes.length >= prefix.length && prefix.every((b, k) => bytes[k] === b);
-}
-
-function fileSource(file: fs.FileHandle, size: number): RandomAccessSource {
-  return {
-    size,
-    async read(position, length) {
-      const out = new Uint8Array(length);
-      for (let done = 0; done < length;) {
-        const { bytesRead } = await file.read(out, done, length - done, position + done);
-        if (bytesRead === 0) throw new Error('the file shrank while it was being read');
-        done += bytesRead;
-      }
-      return out;
-    },
-  };
 }
 
 // The zip directory, after telling apart the files that are not zip archives at all.

@@ -7,6 +7,7 @@
  * Both work on random-access byte sources rather than whole-file buffers: checkpoints can be
  * larger than a Node Buffer may be.
  */
+import type { FileHandle } from 'fs/promises';
 import * as zlib from 'zlib';
 
 // ---- CRC-32 -------------------------------------------------------------------------------
@@ -73,6 +74,22 @@ export interface RandomAccessSource {
 }
 
 /** One entry of the central directory. */
+/** A RandomAccessSource over an open file of `size` bytes. */
+export function fileSource(file: FileHandle, size: number): RandomAccessSource {
+  return {
+    size,
+    async read(position, length) {
+      const out = new Uint8Array(length);
+      for (let done = 0; done < length;) {
+        const { bytesRead } = await file.read(out, done, length - done, position + done);
+        if (bytesRead === 0) throw new Error('the file shrank while it was being read');
+        done += bytesRead;
+      }
+      return out;
+    },
+  };
+}
+
 export interface ZipEntry {
   readonly name: string;
   readonly method: number;
