@@ -180,7 +180,7 @@ export class Module implements Disposable {
             `the shape in current model is ${torchSize(want)}.`);
         }
       }
-      const unexpectedKeys = [...source.keys()].filter((k) => !names.has(k));
+      const unexpectedKeys = this.unexpectedKeys([...source.keys()].filter((k) => !names.has(k)), '');
       const problems: string[] = [];
       if (strict && missingKeys.length > 0) problems.push(`Missing key(s) in state_dict: ${missingKeys.map((k) => `"${k}"`).join(', ')}. `);
       if (strict && unexpectedKeys.length > 0) problems.push(`Unexpected key(s) in state_dict: ${unexpectedKeys.map((k) => `"${k}"`).join(', ')}. `);
@@ -298,6 +298,25 @@ export class Module implements Disposable {
 
   get isDisposed(): boolean {
     return this._handle === undefined;
+  }
+
+  // PyTorch's order of unexpected keys: each module, in pre-order, reports the keys under its
+  // prefix whose next name component is neither one of its children nor its own state.
+  private unexpectedKeys(keys: readonly string[], prefix: string): string[] {
+    if (keys.length === 0) return [];
+    const children = this.namedChildren();
+    const own = new Set<string>();
+    for (const [name, h] of [...ops.moduleNamedParameters(this.handle, false), ...ops.moduleNamedBuffers(this.handle, false)]) {
+      own.add(name);
+      h.dispose();
+    }
+    const childNames = new Set(children.map(([name]) => name));
+    const mine = keys.filter((key) => {
+      if (!key.startsWith(prefix)) return false;
+      const first = key.slice(prefix.length).split('.')[0];
+      return !childNames.has(first) && !own.has(first);
+    });
+    return [...mine, ...children.flatMap(([name, child]) => child.unexpectedKeys(keys, `${prefix}${name}.`))];
   }
 
   private cachedParameter(name: string, h: NativeTensor): Tensor {
