@@ -214,10 +214,10 @@ export interface NativeOps {
   clamp_(t: T, min: Opt<number>, max: Opt<number>): void;
   maskedFill_(t: T, mask: T, value: NativeOperand): void;
   // modules
-  moduleLinear(inFeatures: number, outFeatures: number, bias: boolean): M;
-  moduleLazyLinear(outFeatures: number, bias: boolean): M;
-  moduleEmbedding(numEmbeddings: number, embeddingDim: number, paddingIdx: Opt<number>): M;
-  moduleLayerNorm(normalizedShape: Dims, eps: number, elementwiseAffine: boolean): M;
+  moduleLinear(inFeatures: number, outFeatures: number, bias: boolean, dtype: Opt<string>): M;
+  moduleLazyLinear(outFeatures: number, bias: boolean, dtype: Opt<string>): M;
+  moduleEmbedding(numEmbeddings: number, embeddingDim: number, paddingIdx: Opt<number>, dtype: Opt<string>): M;
+  moduleLayerNorm(normalizedShape: Dims, eps: number, elementwiseAffine: boolean, dtype: Opt<string>): M;
   moduleDropout(p: number): M;
   moduleReLU(): M;
   moduleTanh(): M;

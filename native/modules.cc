@@ -295,21 +295,48 @@ Napi::Value clone(const Args& a) {
   return ModuleWrap::New(a.env(), copy, anyModuleOf(copy));
 }
 
+// Parameters created and initialised directly in `dtype`, as PyTorch's factory_kwargs do
+// (drawing in float32 and converting gives other values). libtorch's layers create their
+// parameters with the default dtype, so it is switched for the construction. Constructors run
+// on the JS thread; a training step running meanwhile creates its tensors with explicit dtypes.
+class DefaultDtypeGuard {
+ public:
+  explicit DefaultDtypeGuard(c10::optional<at::ScalarType> dtype) : previous_(c10::get_default_dtype()) {
+    if (!dtype) return;
+    if (!at::isFloatingType(*dtype)) throw ArgError(std::string("module dtype must be floating point, got ") + dtypeName(*dtype));
+    c10::set_default_dtype(c10::scalarTypeToTypeMeta(*dtype));
+  }
+  ~DefaultDtypeGuard() { c10::set_default_dtype(previous_); }
+  DefaultDtypeGuard(const DefaultDtypeGuard&) = delete;
+  DefaultDtypeGuard& operator=(const DefaultDtypeGuard&) = delete;
+
+ private:
+  caffe2::TypeMeta previous_;
+};
+
 const OpEntry moduleOps[] = {
-    // constructors
+    // constructors; the last argument is the parameters' dtype (default float32)
     {"moduleLinear",
      [](const Args& a) {
+       DefaultDtypeGuard dtype(a.optDtype(3));
        return wrapModule(a, torch::nn::Linear(torch::nn::LinearOptions(a.integer(0), a.integer(1)).bias(a.boolean(2, true))));
      }},
-    {"moduleLazyLinear", [](const Args& a) { return wrapModule(a, LazyLinear(a.integer(0), a.boolean(1, true))); }},
+    {"moduleLazyLinear",
+     [](const Args& a) {
+       LazyLinear m(a.integer(0), a.boolean(1, true));
+       if (a.has(2)) m->dtype = a.dtype(2);
+       return wrapModule(a, m);
+     }},
     {"moduleEmbedding",
      [](const Args& a) {
        torch::nn::EmbeddingOptions options(a.integer(0), a.integer(1));
        if (a.has(2)) options.padding_idx(a.integer(2));
+       DefaultDtypeGuard dtype(a.optDtype(3));
        return wrapModule(a, torch::nn::Embedding(options));
      }},
     {"moduleLayerNorm",
      [](const Args& a) {
+       DefaultDtypeGuard dtype(a.optDtype(3));
        return wrapModule(a, torch::nn::LayerNorm(torch::nn::LayerNormOptions(a.integers(0))
                                                      .eps(a.has(1) ? a.number(1) : 1e-5)
                                                      .elementwise_affine(a.boolean(2, true))));

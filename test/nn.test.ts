@@ -230,13 +230,7 @@ describe('nn modules match PyTorch (test/fixtures/nn/modules.json)', () => {
 
   describe('initialisation equals PyTorch\'s after the same manual seed', () => {
     for (const c of fixtures.init) {
-      // Bug (lib/nn/layers.ts place(), ModuleOptions.dtype): new nn.Linear(5, 3, {dtype: 'float64'})
-      // draws its parameters in float32 and converts them, so they are float32 values widened
-      // (weight[0][0] -0.44340017437934875 where PyTorch's nn.Linear(5, 3, dtype=torch.float64)
-      // draws -0.4167062978741873 from 53 random bits), and the generator stream advances by
-      // float32 draws.
-      const test = c.dtype === 'float64' ? it.skip : it;
-      test(c.name, () => {
+      it(c.name, () => {
         torch.manualSeed(c.seed);
         const modules = c.specs.map((spec) => {
           if (c.dtype !== undefined && spec.type === 'Linear') {

@@ -7,8 +7,10 @@ import { ops } from '../native';
 import { Tensor } from '../tensor';
 import { Module, ModuleOptions } from './module';
 
+// The parameters are created in options.dtype by the native constructor (initialised in that
+// dtype, as PyTorch's factory_kwargs); the device is applied afterwards.
 function place<T extends Module>(module: T, options: ModuleOptions): T {
-  if (options.device !== undefined || options.dtype !== undefined) module.to(options);
+  if (options.device !== undefined) module.to({ device: options.device });
   return module;
 }
 
@@ -20,7 +22,7 @@ function positiveInt(value: number, what: string): number {
 /** `y = x W^T + b`: input [..., inFeatures] -> [..., outFeatures]. Parameters `weight` [out, in], `bias` [out]. */
 export class Linear extends Module {
   constructor(inFeatures: number, outFeatures: number, options: ModuleOptions & { bias?: boolean } = {}) {
-    super(ops.moduleLinear(positiveInt(inFeatures, 'Linear: inFeatures'), positiveInt(outFeatures, 'Linear: outFeatures'), options.bias ?? true));
+    super(ops.moduleLinear(positiveInt(inFeatures, 'Linear: inFeatures'), positiveInt(outFeatures, 'Linear: outFeatures'), options.bias ?? true, options.dtype));
     place(this, options);
   }
 }
@@ -31,7 +33,7 @@ export class Linear extends Module {
  */
 export class LazyLinear extends Module {
   constructor(outFeatures: number, options: ModuleOptions & { bias?: boolean } = {}) {
-    super(ops.moduleLazyLinear(positiveInt(outFeatures, 'LazyLinear: outFeatures'), options.bias ?? true));
+    super(ops.moduleLazyLinear(positiveInt(outFeatures, 'LazyLinear: outFeatures'), options.bias ?? true, options.dtype));
     place(this, options);
   }
 }
@@ -39,7 +41,7 @@ export class LazyLinear extends Module {
 /** A lookup table: int64 indices [...] -> [..., embeddingDim]. Parameter `weight` ~ N(0, 1). */
 export class Embedding extends Module {
   constructor(numEmbeddings: number, embeddingDim: number, options: ModuleOptions & { paddingIdx?: number } = {}) {
-    super(ops.moduleEmbedding(positiveInt(numEmbeddings, 'Embedding: numEmbeddings'), positiveInt(embeddingDim, 'Embedding: embeddingDim'), options.paddingIdx));
+    super(ops.moduleEmbedding(positiveInt(numEmbeddings, 'Embedding: numEmbeddings'), positiveInt(embeddingDim, 'Embedding: embeddingDim'), options.paddingIdx, options.dtype));
     place(this, options);
   }
 }
@@ -49,7 +51,7 @@ export class LayerNorm extends Module {
   constructor(normalizedShape: number | readonly number[], options: ModuleOptions & { eps?: number; elementwiseAffine?: boolean } = {}) {
     const shape = typeof normalizedShape === 'number' ? [normalizedShape] : [...normalizedShape];
     shape.forEach((d) => positiveInt(d, 'LayerNorm: normalizedShape'));
-    super(ops.moduleLayerNorm(shape, options.eps ?? 1e-5, options.elementwiseAffine ?? true));
+    super(ops.moduleLayerNorm(shape, options.eps ?? 1e-5, options.elementwiseAffine ?? true, options.dtype));
     place(this, options);
   }
 }
