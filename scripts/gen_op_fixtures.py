@@ -38,16 +38,7 @@ import torch
 
 OUTPUT = os.path.join(os.path.dirname(__file__), "..", "test", "fixtures", "ops.json")
 
-DTYPE_NAMES = {
-    torch.float32: "float32",
-    torch.float64: "float64",
-    torch.float16: "float16",
-    torch.bfloat16: "bfloat16",
-    torch.int64: "int64",
-    torch.int32: "int32",
-    torch.uint8: "uint8",
-    torch.bool: "bool",
-}
+from fixture_dtypes import DTYPE_NAMES  # noqa: E402
 DTYPES = {name: dtype for dtype, name in DTYPE_NAMES.items()}
 FLOAT32_LIKE = (torch.float32, torch.float16, torch.bfloat16)
 

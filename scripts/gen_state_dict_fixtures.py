@@ -42,16 +42,7 @@ import torch
 
 OUTPUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "test", "fixtures", "state_dicts")
 
-DTYPE_NAMES = {
-    torch.float32: "float32",
-    torch.float64: "float64",
-    torch.float16: "float16",
-    torch.bfloat16: "bfloat16",
-    torch.int64: "int64",
-    torch.int32: "int32",
-    torch.uint8: "uint8",
-    torch.bool: "bool",
-}
+from fixture_dtypes import DTYPE_NAMES  # noqa: E402
 NAN, INF = float("nan"), float("inf")
 SAFE_INTEGER = 2**53 - 1
 
