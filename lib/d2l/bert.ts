@@ -36,11 +36,6 @@ function checkConfig(config: BERTConfig): Required<BERTConfig> {
   return full;
 }
 
-function placed<T extends Module>(module: T, options: ModuleOptions): T {
-  if (options.device !== undefined || options.dtype !== undefined) module.to(options);
-  return module;
-}
-
 /** Scaled dot-product attention with d2l's masked softmax (masked scores set to -1e6) and dropout on the weights. */
 export class DotProductAttention extends Module {
   constructor(dropout: number) {
@@ -57,7 +52,7 @@ export class MultiHeadAttention extends Module {
   constructor(numHiddens: number, numHeads: number, dropout: number, options: ModuleOptions & { bias?: boolean; querySize?: number } = {}) {
     if (numHiddens % numHeads !== 0) throw new RangeError(`MultiHeadAttention: numHiddens (${numHiddens}) must be divisible by numHeads (${numHeads})`);
     super(ops.moduleMultiHeadAttention(numHiddens, numHeads, dropout, options.bias ?? false, options.querySize ?? numHiddens));
-    placed(this, options);
+    this.to(options);
   }
   /** queries/keys/values [b, n, querySize], validLens [b] or [b, q] or null -> [b, q, numHiddens]. */
   override forward(queries: Tensor, keys: Tensor, values: Tensor, validLens?: Tensor | null): Tensor {
@@ -69,7 +64,7 @@ export class MultiHeadAttention extends Module {
 export class PositionWiseFFN extends Module {
   constructor(ffnNumHiddens: number, ffnNumOutputs: number, options: ModuleOptions & { inputs?: number } = {}) {
     super(ops.modulePositionWiseFFN(options.inputs ?? ffnNumOutputs, ffnNumHiddens, ffnNumOutputs));
-    placed(this, options);
+    this.to(options);
   }
 }
 
@@ -77,7 +72,7 @@ export class PositionWiseFFN extends Module {
 export class AddNorm extends Module {
   constructor(normShape: number, dropout: number, options: ModuleOptions = {}) {
     super(ops.moduleAddNorm(normShape, dropout));
-    placed(this, options);
+    this.to(options);
   }
   override forward(X: Tensor, Y: Tensor): Tensor {
     return this.forwardNative([X, Y]) as Tensor;
@@ -88,7 +83,7 @@ export class AddNorm extends Module {
 export class TransformerEncoderBlock extends Module {
   constructor(numHiddens: number, ffnNumHiddens: number, numHeads: number, dropout: number, options: ModuleOptions & { useBias?: boolean } = {}) {
     super(ops.moduleTransformerEncoderBlock(numHiddens, ffnNumHiddens, numHeads, dropout, options.useBias ?? false));
-    placed(this, options);
+    this.to(options);
   }
   override forward(X: Tensor, validLens?: Tensor | null): Tensor {
     return this.forwardNative([X, validLens]) as Tensor;
@@ -99,7 +94,7 @@ export class TransformerEncoderBlock extends Module {
 export class BERTEncoder extends Module {
   constructor(config: BERTConfig, options: ModuleOptions = {}) {
     super(ops.moduleBERTEncoder(checkConfig(config)));
-    placed(this, options);
+    this.to(options);
   }
   /** tokens, segments [b, seq] int64; validLens [b] or null -> [b, seq, numHiddens]. */
   override forward(tokens: Tensor, segments: Tensor, validLens?: Tensor | null): Tensor {
@@ -111,7 +106,7 @@ export class BERTEncoder extends Module {
 export class MaskLM extends Module {
   constructor(vocabSize: number, numHiddens: number, options: ModuleOptions = {}) {
     super(ops.moduleMaskLM(vocabSize, numHiddens));
-    placed(this, options);
+    this.to(options);
   }
   /** X [b, seq, numHiddens], predPositions [b, p] int64 -> [b, p, vocabSize]. */
   override forward(X: Tensor, predPositions: Tensor): Tensor {
@@ -123,7 +118,7 @@ export class MaskLM extends Module {
 export class NextSentencePred extends Module {
   constructor(numInputs: number, options: ModuleOptions = {}) {
     super(ops.moduleNextSentencePred(numInputs));
-    placed(this, options);
+    this.to(options);
   }
 }
 
@@ -145,7 +140,7 @@ export class BERTModel extends Module {
     const full = checkConfig(config);
     super(ops.moduleBERTModel(full));
     this.config = Object.freeze(full);
-    placed(this, options);
+    this.to(options);
   }
 
   override forward(tokens: Tensor, segments: Tensor, validLens?: Tensor | null, predPositions?: Tensor | null): Tensor {

@@ -7,13 +7,6 @@ import { ops } from '../native';
 import { Tensor } from '../tensor';
 import { Module, ModuleOptions } from './module';
 
-// The parameters are created in options.dtype by the native constructor (initialised in that
-// dtype, as PyTorch's factory_kwargs); the device is applied afterwards.
-function place<T extends Module>(module: T, options: ModuleOptions): T {
-  if (options.device !== undefined) module.to({ device: options.device });
-  return module;
-}
-
 function positiveInt(value: number, what: string): number {
   if (!Number.isInteger(value) || value < 1) throw new TypeError(`${what} must be a positive integer, got ${value}`);
   return value;
@@ -23,7 +16,9 @@ function positiveInt(value: number, what: string): number {
 export class Linear extends Module {
   constructor(inFeatures: number, outFeatures: number, options: ModuleOptions & { bias?: boolean } = {}) {
     super(ops.moduleLinear(positiveInt(inFeatures, 'Linear: inFeatures'), positiveInt(outFeatures, 'Linear: outFeatures'), options.bias ?? true, options.dtype));
-    place(this, options);
+    // parameters were created in options.dtype natively; to() moves them to the device (and
+    // leaves the dtype as it is)
+    this.to(options);
   }
 }
 
@@ -34,7 +29,7 @@ export class Linear extends Module {
 export class LazyLinear extends Module {
   constructor(outFeatures: number, options: ModuleOptions & { bias?: boolean } = {}) {
     super(ops.moduleLazyLinear(positiveInt(outFeatures, 'LazyLinear: outFeatures'), options.bias ?? true, options.dtype));
-    place(this, options);
+    this.to(options);
   }
 }
 
@@ -42,7 +37,7 @@ export class LazyLinear extends Module {
 export class Embedding extends Module {
   constructor(numEmbeddings: number, embeddingDim: number, options: ModuleOptions & { paddingIdx?: number } = {}) {
     super(ops.moduleEmbedding(positiveInt(numEmbeddings, 'Embedding: numEmbeddings'), positiveInt(embeddingDim, 'Embedding: embeddingDim'), options.paddingIdx, options.dtype));
-    place(this, options);
+    this.to(options);
   }
 }
 
@@ -52,7 +47,7 @@ export class LayerNorm extends Module {
     const shape = typeof normalizedShape === 'number' ? [normalizedShape] : [...normalizedShape];
     shape.forEach((d) => positiveInt(d, 'LayerNorm: normalizedShape'));
     super(ops.moduleLayerNorm(shape, options.eps ?? 1e-5, options.elementwiseAffine ?? true, options.dtype));
-    place(this, options);
+    this.to(options);
   }
 }
 
