@@ -72,7 +72,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
   static Napi::Value Create(const Args& a) {
     ModuleWrap& m = a.module(0);
     m.checkIdle("Trainer");
-    torch::optim::Optimizer& optimizer = optimizerOf(a, 1);
+    torch::optim::Optimizer& optimizer = optimizerFromHandle(a, 1);
     if (!a[2].IsArray() || a[2].As<Napi::Array>().Length() == 0) a.fail(2, "a non-empty array of devices");
     Napi::Array deviceList = a[2].As<Napi::Array>();
     std::vector<c10::Device> devices;
@@ -162,8 +162,6 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
   ModuleWrap& moduleWrap() { return *moduleWrap_; }
 
  private:
-  static torch::optim::Optimizer& optimizerOf(const Args& a, size_t i);
-
   // Replicas other than the model itself train with requires_grad parameters that mirror the model's.
   void syncReplicaGrads() {
     for (size_t r = 1; r < replicas_.size(); ++r) {
@@ -238,8 +236,6 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
   LossOptions loss_;
   std::mutex mutex_;
 };
-
-torch::optim::Optimizer& TrainerWrap::optimizerOf(const Args& a, size_t i) { return optimizerFromHandle(a, i); }
 
 // Runs a step or an evaluation on a libuv worker thread and settles a Promise with
 // {lossSum, correct, count}. The module is marked busy meanwhile (JS calls on it fail clearly).
