@@ -14,9 +14,9 @@
  * the data and lays the chart out as a `ChartScene` in pixels; `chart-svg.ts` and
  * `chart-png.ts` draw that scene.
  */
-import { randomBytes } from 'crypto';
-import { promises as fsp } from 'fs';
 import * as path from 'path';
+
+import { writeFileAtomically } from '../atomic-file';
 import { FONT_ASCENT, FONT_DESCENT, renderPNG, runsWidth, textWidth } from './chart-png';
 import { renderSVG } from './chart-svg';
 
@@ -343,7 +343,11 @@ export class Animator {
       return Promise.reject(new Error(`Animator.save: ${file}: use .svg, .png, or no extension for both (got "${extension}")`));
     }
     const saved = this.lastSave.then(async () => {
-      for (const [target, data] of outputs) await writeAtomically(target, data);
+      for (const [target, data] of outputs) {
+        await writeFileAtomically(target, data).catch((error: Error) => {
+          throw new Error(`Animator.save: ${error.message}`);
+        });
+      }
     });
     this.lastSave = saved.catch(() => undefined);
     return saved;
@@ -353,20 +357,6 @@ export class Animator {
   private scene(): ChartScene {
     const styles = seriesStyles(this.formats, this.points.length);
     return layoutChart(this.settings, this.points, styles);
-  }
-}
-
-async function writeAtomically(file: string, data: string | Buffer): Promise<void> {
-  const directory = path.dirname(file);
-  const temporary = path.join(directory, `.${path.basename(file)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  try {
-    await fsp.writeFile(temporary, data, { flag: 'wx' });
-    await fsp.rename(temporary, file);
-  } catch (error) {
-    await fsp.rm(temporary, { force: true });
-    const missing = await fsp.stat(directory).then(() => false, () => true);
-    if (missing) throw new Error(`Animator.save: cannot write ${file}: directory ${directory} does not exist`);
-    throw error;
   }
 }
 

@@ -8,6 +8,7 @@ import { randomBytes } from 'crypto';
 import { promises as fs } from 'fs';
 import * as path from 'path';
 
+import { writeFileAtomically } from '../atomic-file';
 import { fileSource, ZipReader } from '../serialization/zip';
 
 /** How `extractZip` behaves. */
@@ -82,16 +83,6 @@ async function moveIntoPlace(staging: string, directory: string, names: readonly
     }
     await fs.rename(path.join(staging, name), target);
     if (replaced !== undefined) await fs.rm(replaced, { recursive: true, force: true });
-  }
-}
-
-async function writeFileAtomically(file: string, contents: string): Promise<void> {
-  const temporary = `${file}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
-  try {
-    await fs.writeFile(temporary, contents, { flag: 'wx' });
-    await fs.rename(temporary, file);
-  } finally {
-    await fs.rm(temporary, { force: true });
   }
 }
 
