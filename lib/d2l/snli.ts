@@ -180,3 +180,17 @@ function firstBadLine(bytes: Buffer): number {
   }
   return line;
 }
+
+// Penn Treebank conventions, as SNLI's own text: punctuation apart, clitics split off ("doesn't" -> "does n't").
+const PTB_PUNCTUATION = /([.,!?;:"()[\]{}])/g;
+const PTB_NEGATION = /(\w)(n't)\b/gi;
+const PTB_CLITICS = /(\w)('(?:s|re|ve|ll|m|d))\b/gi;
+
+/**
+ * A raw sentence written as SNLI's text is (Penn Treebank tokenization: punctuation and
+ * clitics as separate words), so that its words are found in a vocabulary built from SNLI:
+ * `"A man's guitar isn't loud."` -> `"A man 's guitar is n't loud ."`. Then `extractText`.
+ */
+export function splitLikeSnli(sentence: string): string {
+  return extractText(sentence.replace(PTB_PUNCTUATION, ' $1 ').replace(PTB_NEGATION, '$1 $2').replace(PTB_CLITICS, '$1 $2'));
+}

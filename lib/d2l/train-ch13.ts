@@ -104,6 +104,23 @@ export interface ProgressPoint {
   examplesPerSec: number;
 }
 
+/** One training step: its own sums and the epoch's running figures after it. */
+export interface StepInfo {
+  /** 0-based epoch; 1-based batch index within it, of numBatches. */
+  epoch: number;
+  batch: number;
+  numBatches: number;
+  /** This step's loss sum, correct predictions and examples. */
+  lossSum: number;
+  correct: number;
+  count: number;
+  /** Running averages over the epoch so far. */
+  trainLoss: number;
+  trainAcc: number;
+  /** Training examples per second so far (steps only). */
+  examplesPerSec: number;
+}
+
 /** The end of an epoch, after the test pass. */
 export interface EpochEnd {
   epoch: number;
@@ -118,7 +135,7 @@ export interface TrainCh13Options {
   /** Called after each epoch's test pass. */
   onEpochEnd?: (end: EpochEnd) => void;
   /** Called with every step's result (for detailed logs and tests). */
-  onStep?: (step: { epoch: number; batch: number; lossSum: number; correct: number; count: number }) => void;
+  onStep?: (step: StepInfo) => void;
   /** Stop after this many training steps in total (the epoch in progress still ends with its test pass). */
   maxSteps?: number;
   /** Where d2l's two summary lines go; default console.log. */
@@ -170,7 +187,10 @@ export async function trainCh13(net: Module, trainIter: BatchSource, testIter: A
       timer.stop();
       seen += count;
       ++steps;
-      options.onStep?.({ epoch, batch: i + 1, lossSum, correct, count });
+      options.onStep?.({
+        epoch, batch: i + 1, numBatches, lossSum, correct, count,
+        trainLoss: metric.get(0) / metric.get(2), trainAcc: metric.get(1) / metric.get(3), examplesPerSec: seen / timer.sum(),
+      });
       const last = i === numBatches - 1 || (options.maxSteps !== undefined && steps >= options.maxSteps);
       if ((i + 1) % every === 0 || last) {
         const point: ProgressPoint = {

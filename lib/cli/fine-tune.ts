@@ -1,0 +1,192 @@
+/**
+ * The job `node lib/train.js` runs: d2l's section end to end. Load the pretrained BERT (or build
+ * a random one), read SNLI, build SNLIBERTDataset and the loaders, wrap BERT in the
+ * classifier, train with trainCh13 (Adam, CrossEntropyLoss(reduction='none')) while the
+ * chart is redrawn, then save the classifier when asked.
+ */
+import { promises as fs } from 'fs';
+import * as path from 'path';
+
+import { BERTClassifier, BERTModel } from '../d2l/bert';
+import { saveClassifier } from '../d2l/classifier-file';
+import { DataLoader } from '../d2l/data-loader';
+import { DATA_HUB, DownloadError, downloadExtract, ProgressSink } from '../d2l/hub';
+import { loadPretrainedModel } from '../d2l/pretrained';
+import { readSnli, SnliData } from '../d2l/snli';
+import { SNLIBERTDataset } from '../d2l/snli-dataset';
+import { tokenize, Vocab } from '../d2l/text';
+import { Animator } from '../d2l/animator';
+import { trainCh13, TrainCh13Result } from '../d2l/train-ch13';
+import { manualSeed } from '../creation';
+import { CrossEntropyLoss } from '../nn/loss';
+import { Adam } from '../optim/optimizers';
+import { setNumThreads } from '../runtime';
+import { dispose } from '../scope';
+import { load } from '../serialization';
+import { UsageError } from './flags';
+import { TrainCliOptions } from './train-options';
+import { TrainReporter } from './train-report';
+
+/** d2l builds its pretraining vocabulary with min_freq 5 and these reserved tokens. */
+const RANDOM_VOCAB = { minFreq: 5, reservedTokens: ['<pad>', '<mask>', '<cls>', '<sep>'] };
+
+const oneLine = (message: string): string => message.replace(/\s*\n\s*/g, ' ');
+
+async function isDirectory(dir: string): Promise<boolean> {
+  return (await fs.stat(dir).catch(() => undefined))?.isDirectory() ?? false;
+}
+
+async function exists(file: string): Promise<boolean> {
+  return (await fs.stat(file).catch(() => undefined)) !== undefined;
+}
+
+/** The SNLI directory: --data-dir checked, or SNLI downloaded (and cached) from its hub entry. */
+async function snliDirectory(options: TrainCliOptions, progress: ProgressSink | boolean): Promise<string> {
+  const needed = [options.trainSplit, options.testSplit].map((split) => `snli_1.0_${split}.txt`);
+  if (options.dataDir !== undefined) {
+    if (!(await isDirectory(options.dataDir))) throw new UsageError(`--data-dir ${options.dataDir} is not a directory; give the directory that holds ${needed.join(' and ')}`);
+    for (const file of needed) {
+      if (!(await exists(path.join(options.dataDir, file)))) {
+        const hint = file === 'snli_1.0_train.txt' ? ' (without the training split, train on the dev split: --train-split dev)' : '';
+        throw new UsageError(`--data-dir ${options.dataDir} has no ${file}${hint}; point --data-dir at an unzipped snli_1.0.zip`);
+      }
+    }
+    return options.dataDir;
+  }
+  try {
+    return await downloadExtract('SNLI', { progress });
+  } catch (error) {
+    if (!(error instanceof DownloadError)) throw error;
+    throw new UsageError(`cannot get SNLI: ${oneLine(error.message)}; or pass --data-dir DIR with ${needed.join(' and ')}`);
+  }
+}
+
+/** The pretrained BERT and its vocabulary, or a random BERT over a vocabulary of the training split. */
+async function bertAndVocab(options: TrainCliOptions, train: SnliData, progress: ProgressSink | boolean): Promise<{ bert: BERTModel; vocab: Vocab }> {
+  const sizes = {
+    numHiddens: options.numHiddens, ffnNumHiddens: options.ffnNumHiddens, numHeads: options.numHeads, numBlks: options.numBlks,
+    dropout: options.dropout, maxLen: options.bertMaxLen,
+  };
+  if (options.pretrained === 'random') {
+    const sentences = [...train[0], ...train[1]].map((s) => s.toLowerCase());
+    const vocab = new Vocab(tokenize(sentences), RANDOM_VOCAB);
+    return { bert: new BERTModel({ vocabSize: vocab.length, ...sizes }, { device: options.devices[0] }), vocab };
+  }
+  const isHubName = Object.prototype.hasOwnProperty.call(DATA_HUB, options.pretrained) && options.pretrained.startsWith('bert.');
+  if (!isHubName) {
+    if (!(await isDirectory(options.pretrained))) {
+      throw new UsageError(`--pretrained ${options.pretrained} is neither bert.small, bert.base, random nor a directory`);
+    }
+    for (const file of ['vocab.json', 'pretrained.params']) {
+      if (!(await exists(path.join(options.pretrained, file)))) {
+        throw new UsageError(`--pretrained ${options.pretrained} has no ${file}; a pretrained directory holds vocab.json and pretrained.params (as d2l's bert.small.torch.zip)`);
+      }
+    }
+  }
+  try {
+    return await loadPretrainedModel(options.pretrained, { ...sizes, devices: options.devices, download: { progress } });
+  } catch (error) {
+    if (error instanceof DownloadError) {
+      throw new UsageError(`cannot get ${options.pretrained}: ${oneLine(error.message)}; or pass --pretrained DIR (vocab.json and pretrained.params), or --pretrained random`);
+    }
+    if (/does not match the options|is not valid JSON|not a zip|pickle/i.test((error as Error).message)) {
+      throw new UsageError(`--pretrained ${options.pretrained}: ${oneLine((error as Error).message)}`);
+    }
+    throw error;
+  }
+}
+
+async function loadInit(net: BERTClassifier, file: string): Promise<void> {
+  if (!(await exists(file))) throw new UsageError(`--init ${file} does not exist; give a classifier state dict (e.g. a --save output)`);
+  let state;
+  try {
+    state = await load(file);
+  } catch (error) {
+    throw new UsageError(`--init ${file} is not a readable state dict: ${oneLine((error as Error).message)}`);
+  }
+  try {
+    net.loadStateDict(state);
+  } catch (error) {
+    throw new UsageError(`--init ${file} does not fit this classifier (check --num-hiddens, --ffn-num-hiddens, --num-blks, --bert-max-len and the vocabulary): ${oneLine((error as Error).message)}`);
+  } finally {
+    dispose([...state.values()]);
+  }
+}
+
+/** d2l's chart: train loss and train acc at each progress point, test acc per epoch, redrawn into `file`. */
+class Chart {
+  private readonly animator: Animator;
+  private failure: Error | undefined;
+
+  constructor(private readonly file: string, numEpochs: number, private readonly reporter: TrainReporter) {
+    // d2l's xlim [1, num_epochs]; a single epoch would give matplotlib's singular limits, so autoscale then
+    const xlim: [number, number] | undefined = numEpochs > 1 ? [1, numEpochs] : undefined;
+    this.animator = new Animator({ xlabel: 'epoch', xlim, ylim: [0, 1], legend: ['train loss', 'train acc', 'test acc'] });
+  }
+
+  add(x: number, y: (number | null)[]): void {
+    this.animator.add(x, y);
+    // A chart that cannot be written is reported once; training goes on.
+    this.animator.save(this.file).catch((error: Error) => {
+      if (this.failure === undefined) this.reporter.info(`warning: the chart was not written: ${error.message}`);
+      this.failure = error;
+    });
+  }
+
+  /** Waits for the last save. */
+  async flush(): Promise<void> {
+    await this.animator.save(this.file).catch(() => undefined);
+  }
+}
+
+/** Runs the fine-tuning `options` describe, reporting through `reporter`. */
+export async function fineTune(options: TrainCliOptions, reporter: TrainReporter): Promise<TrainCh13Result> {
+  if (options.threads !== undefined) setNumThreads(options.threads);
+  if (options.seed !== undefined) manualSeed(options.seed);
+  // Downloads draw their own bar on a terminal; as lines they go where the reporter's messages go.
+  const progress: ProgressSink | boolean = options.json ? (line) => reporter.info(line) : true;
+  const dataDir = await snliDirectory(options, progress);
+  const trainData = await readSnli(dataDir, options.trainSplit);
+  const testData = await readSnli(dataDir, options.testSplit);
+  const { bert, vocab } = await bertAndVocab(options, trainData, progress);
+  const net = new BERTClassifier(bert);
+  const log = (line: string) => reporter.info(line);
+  const trainSet = await SNLIBERTDataset.create(trainData, options.maxLen, vocab, { log });
+  const testSet = await SNLIBERTDataset.create(testData, options.maxLen, vocab, { log });
+  try {
+    if (options.init !== undefined) await loadInit(net, options.init);
+    const trainIter = new DataLoader(trainSet, options.batchSize, { shuffle: options.shuffle, seed: options.seed });
+    const testIter = new DataLoader(testSet, options.batchSize);
+    const optimizer = new Adam(net.parameters(), { lr: options.lr });
+    const loss = new CrossEntropyLoss({ reduction: 'none' });
+    const chart = options.plot === null ? undefined : new Chart(options.plot, options.epochs, reporter);
+    try {
+      const result = await trainCh13(net, trainIter, testIter, loss, optimizer, options.epochs, options.devices, {
+        maxSteps: options.maxSteps,
+        onStep: (step) => reporter.step(step),
+        onProgress: (point) => {
+          reporter.progress(point);
+          chart?.add(point.x, [point.trainLoss, point.trainAcc, null]);
+        },
+        onEpochEnd: (end) => {
+          reporter.epochEnd(end);
+          chart?.add(end.epoch + 1, [null, null, end.testAcc]);
+        },
+        log: () => undefined,
+      });
+      reporter.done(result);
+      if (options.save !== undefined) {
+        await saveClassifier(options.save, net, vocab, options.maxLen);
+        reporter.info(`saved the classifier to ${options.save} (and ${options.save}.json)`);
+      }
+      return result;
+    } finally {
+      await chart?.flush();
+    }
+  } finally {
+    trainSet.dispose();
+    testSet.dispose();
+    net.dispose();
+    bert.dispose();
+  }
+}
