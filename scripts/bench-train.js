@@ -1,0 +1,339 @@
+#!/usr/bin/env node
+// Training throughput of the native data-parallel Trainer against PyTorch, in one invocation:
+// examples/sec of d2l's train_batch_ch13 steps (net.train(), zero_grad, forward, per-example
+// CrossEntropyLoss, l.sum().backward(), Adam step, then the loss sum and correct count read back
+// as numbers, as d2l's Accumulator does every step) on a randomly initialised classifier of
+// d2l's bert.small shape (BERTModel(20256, 256, 512, 4 heads, 2 blocks, dropout 0.1, max_len
+// 512) in a BERTClassifier, Adam lr 1e-4), timed around the steps only, as d2l's Timer.
+//
+// The batches are real SNLI dev pairs (a seeded shuffle, repeated when more are needed) through
+// our pipeline: readSnli, a Vocab of the lowercased dev words (min_freq 1, BERT's reserved
+// tokens), SNLIBERTDataset padded to --max-len. They go to a temporary file with save(), and
+// scripts/bench_train_pytorch.py (/usr/bin/python3, Debian's python3-torch) trains d2l's own
+// BERTClassifier on exactly those batches (nn.DataParallel on CUDA, as d2l's train_ch13), after
+// our measurement, with the same number of intra-op threads. Each side reports its peak RSS
+// (whole process: ours includes building the dataset) and PyTorch its CUDA peak allocation.
+// Several '--devices cpu,cpu' replicas are ours alone: PyTorch trains the same batches in one
+// CPU process (nn.DataParallel has no CPU replicas).
+//
+// --check trains 2 steps on both sides from the same initial weights (ours, saved with save()
+// and loaded with load_state_dict(strict=True)), dropout 0, and compares the loss sums.
+//
+// Needs lib/ compiled (`npx tsc -p .`) and the dev split (../shared/data/snli_1.0).
+//
+//   node scripts/bench-train.js [--batch-size 64] [--max-len 128] [--steps 20] [--warmup 3]
+//       [--devices cpu|cpu,cpu|cuda:0,...] [--threads N] [--data DIR] [--no-python] [--json] [--check]
+//
+// Defaults: batch 64 on ['cpu'] without a GPU, batch 512 on every GPU with them; the threads
+// torchbridge starts with (one per core).
+'use strict';
+
+const { execFileSync } = require('child_process');
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+const { performance } = require('perf_hooks');
+
+const torch = require('../lib');
+const { BERTClassifier, BERTModel } = require('../lib/d2l/bert');
+const { readSnli } = require('../lib/d2l/snli');
+const { SNLIBERTDataset } = require('../lib/d2l/snli-dataset');
+const { tokenize, Vocab } = require('../lib/d2l/text');
+
+const PYTHON = '/usr/bin/python3';
+const PYTHON_SCRIPT = path.join(__dirname, 'bench_train_pytorch.py');
+
+// d2l's bert.small as the fine-tuning section loads it (vocabulary of bert.small's vocab.json).
+const BERT_SMALL = { vocabSize: 20256, numHiddens: 256, ffnNumHiddens: 512, numHeads: 4, numBlks: 2, dropout: 0.1, maxLen: 512 };
+const LR = 1e-4;
+const SELECTION_SEED = 20240607;
+const CHECK_STEPS = 2;
+const CHECK_TOLERANCE = 1e-4;  // relative, on each step's loss sum
+
+class UsageError extends Error {}
+
+function parseArgs(argv) {
+  const args = {
+    batchSize: undefined,
+    maxLen: 128,
+    steps: 20,
+    warmup: 3,
+    devices: undefined,
+    threads: undefined,
+    data: path.resolve(__dirname, '..', '..', 'shared', 'data', 'snli_1.0'),
+    python: true,
+    json: false,
+    check: false,
+  };
+  const integer = (flag, text, min, max = Infinity) => {
+    const n = Number(text);
+    if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < min || n > max) {
+      throw new UsageError(`${flag} must be an integer ${max === Infinity ? `of at least ${min}` : `from ${min} to ${max}`}, got '${text}'`);
+    }
+    return n;
+  };
+  for (let k = 0; k < argv.length; ++k) {
+    const flag = argv[k];
+    const value = () => {
+      if (k + 1 >= argv.length || argv[k + 1].startsWith('--')) throw new UsageError(`${flag} needs a value`);
+      return argv[++k];
+    };
+    if (flag === '--batch-size') args.batchSize = integer(flag, value(), 1);
+    // at least <cls> and two <sep>; at most the position table of bert.small
+    else if (flag === '--max-len') args.maxLen = integer(flag, value(), 3, BERT_SMALL.maxLen);
+    else if (flag === '--steps') args.steps = integer(flag, value(), 1);
+    else if (flag === '--warmup') args.warmup = integer(flag, value(), 0);
+    else if (flag === '--devices') args.devices = parseDevices(value());
+    else if (flag === '--threads') args.threads = integer(flag, value(), 1);
+    else if (flag === '--data') args.data = path.resolve(value());
+    else if (flag === '--no-python') args.python = false;
+    else if (flag === '--json') args.json = true;
+    else if (flag === '--check') args.check = true;
+    else throw new UsageError(`unknown argument '${flag}' (see the header of ${path.relative(process.cwd(), __filename)})`);
+  }
+  if (args.check && !args.python) throw new UsageError('--check compares with PyTorch: it cannot go with --no-python');
+  const gpus = torch.cuda.deviceCount();
+  args.devices ??= torch.devices();
+  args.batchSize ??= gpus > 0 ? 512 : 64;
+  for (const d of args.devices) {
+    if (d.startsWith('cuda:') && Number(d.slice(5)) >= gpus) {
+      throw new UsageError(`--devices: ${d} is not there (${gpus === 0 ? 'no GPU is visible' : `${gpus} GPUs: cuda:0 to cuda:${gpus - 1}`})`);
+    }
+  }
+  if (args.batchSize < args.devices.length) {
+    throw new UsageError(`--batch-size ${args.batchSize} is smaller than the ${args.devices.length} devices it is split over`);
+  }
+  return args;
+}
+
+function parseDevices(text) {
+  const devices = text.split(',').map((d) => d.trim());
+  for (const d of devices) {
+    if (!/^(cpu|cuda:\d+)$/.test(d)) throw new UsageError(`--devices: '${d}' is not 'cpu' or 'cuda:N' (in '${text}')`);
+  }
+  const cpu = devices.filter((d) => d === 'cpu').length;
+  if (cpu !== 0 && cpu !== devices.length) throw new UsageError(`--devices: use either CPU replicas or GPUs, not both ('${text}')`);
+  if (cpu === 0 && new Set(devices).size !== devices.length) throw new UsageError(`--devices: a GPU is listed twice ('${text}')`);
+  return devices;
+}
+
+// mulberry32: a small seeded generator, so that every run trains on the same pairs.
+function mulberry32(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+// `count` pairs of `data`: seeded shuffles of all of it, one after another, cut at `count`.
+function select(data, count) {
+  const random = mulberry32(SELECTION_SEED);
+  const [premises, hypotheses, labels] = data;
+  const out = [[], [], []];
+  while (out[0].length < count) {
+    const order = Array.from(premises, (_, i) => i);
+    for (let i = order.length - 1; i > 0; --i) {
+      const j = Math.floor(random() * (i + 1));
+      [order[i], order[j]] = [order[j], order[i]];
+    }
+    for (const i of order.slice(0, count - out[0].length)) {
+      out[0].push(premises[i]);
+      out[1].push(hypotheses[i]);
+      out[2].push(labels[i]);
+    }
+  }
+  return out;
+}
+
+// How the selected examples become batches; each entry is measured on both sides. A batch is
+// { inputs: [tokens, segments, validLens], labels }, tensors the caller disposes.
+const configurations = [
+  {
+    name: 'fixed padding (d2l)',
+    // consecutive rows of the dataset, every one padded to maxLen, as d2l's DataLoader yields them
+    batches: (dataset, batchSize, count) => Array.from({ length: count }, (_, k) => ({
+      inputs: dataset.inputs.map((t) => t.narrow(0, k * batchSize, batchSize)),
+      labels: dataset.labels.narrow(0, k * batchSize, batchSize),
+    })),
+  },
+];
+
+function disposeBatches(batches) {
+  for (const { inputs, labels } of batches) {
+    inputs.forEach((t) => t.dispose());
+    labels.dispose();
+  }
+}
+
+// The batches in one torch.save file, as bench_train_pytorch.py reads them.
+async function saveBatches(batches, file) {
+  const dict = {};
+  batches.forEach(({ inputs: [tokens, segments, validLens], labels }, k) => {
+    Object.assign(dict, { [`tokens.${k}`]: tokens, [`segments.${k}`]: segments, [`validLens.${k}`]: validLens, [`labels.${k}`]: labels });
+  });
+  await torch.save(dict, file);
+}
+
+/**
+ * Our side: a fresh bert.small-shaped classifier (seeded), Adam, the Trainer on `devices`,
+ * `warmup` untimed steps then the timed ones. `saveInitTo` writes the initial weights first.
+ */
+async function measureOurs(batches, { warmup, devices, dropout = BERT_SMALL.dropout, saveInitTo }) {
+  torch.manualSeed(0);
+  const bert = new BERTModel({ ...BERT_SMALL, dropout });
+  const net = new BERTClassifier(bert);
+  try {
+    if (saveInitTo !== undefined) {
+      const state = net.stateDict();
+      try {
+        await torch.save(state, saveInitTo);
+      } finally {
+        for (const t of state.values()) t.dispose();
+      }
+    }
+    const optimizer = new torch.optim.Adam(net.parameters(), { lr: LR });
+    const trainer = new torch.Trainer(net, optimizer, devices, new torch.nn.CrossEntropyLoss({ reduction: 'none' }));
+    const lossSums = [];
+    const corrects = [];
+    let examples = 0;
+    let start = performance.now();
+    for (let k = 0; k < batches.length; ++k) {
+      if (k === warmup) start = performance.now();
+      const { lossSum, correct, count } = await trainer.step(batches[k].inputs, batches[k].labels);
+      lossSums.push(lossSum);
+      corrects.push(correct);
+      if (k >= warmup) examples += count;
+    }
+    const seconds = (performance.now() - start) / 1000;
+    return { examples, seconds, examplesPerSec: examples / seconds, lossSums, corrects, maxRssKiB: process.resourceUsage().maxRSS };
+  } finally {
+    net.dispose();
+    bert.dispose();
+  }
+}
+
+/** PyTorch's side, in a child process, on the batches saved in `file`. */
+function measurePytorch(file, { steps, warmup, devices, threads, dropout = BERT_SMALL.dropout, init }) {
+  const pythonDevices = devices.every((d) => d === 'cpu') ? ['cpu'] : devices;
+  const argv = [PYTHON_SCRIPT, '--batches', file, '--steps', String(steps), '--warmup', String(warmup),
+    '--threads', String(threads), '--devices', pythonDevices.join(','), '--dropout', String(dropout)];
+  if (init !== undefined) argv.push('--init', init);
+  const out = execFileSync(PYTHON, argv, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 });
+  return JSON.parse(out.trim().split('\n').pop());
+}
+
+const mib = (kib) => `${Math.round(kib / 1024)} MiB`;
+
+async function benchmark(args, dataset, dir) {
+  const results = [];
+  for (const [index, config] of configurations.entries()) {
+    const batches = config.batches(dataset, args.batchSize, args.warmup + args.steps);
+    try {
+      const file = path.join(dir, `batches-${index}.pt`);
+      await saveBatches(batches, file);
+      const ours = await measureOurs(batches, args);
+      results.push({ name: config.name, file, torchbridge: ours });
+    } finally {
+      disposeBatches(batches);
+    }
+  }
+  // PyTorch after all of ours, never alongside
+  for (const result of results) {
+    result.pytorch = args.python ? measurePytorch(result.file, args) : null;
+    result.ratio = result.pytorch ? result.torchbridge.examplesPerSec / result.pytorch.examplesPerSec : null;
+    delete result.file;
+  }
+  return results;
+}
+
+async function check(args, dataset, dir) {
+  const batches = configurations[0].batches(dataset, args.batchSize, CHECK_STEPS);
+  const file = path.join(dir, 'batches-check.pt');
+  const init = path.join(dir, 'classifier-init.pt');
+  let ours;
+  try {
+    await saveBatches(batches, file);
+    ours = await measureOurs(batches, { warmup: 0, devices: args.devices, dropout: 0, saveInitTo: init });
+  } finally {
+    disposeBatches(batches);
+  }
+  const pytorch = measurePytorch(file, { ...args, steps: CHECK_STEPS, warmup: 0, dropout: 0, init });
+  const steps = ours.lossSums.map((lossSum, k) => ({
+    step: k + 1,
+    torchbridge: { lossSum, correct: ours.corrects[k] },
+    pytorch: { lossSum: pytorch.lossSums[k], correct: pytorch.corrects[k] },
+    relativeDifference: Math.abs(lossSum - pytorch.lossSums[k]) / Math.abs(pytorch.lossSums[k]),
+  }));
+  return { steps, tolerance: CHECK_TOLERANCE, ok: steps.every((s) => s.relativeDifference <= CHECK_TOLERANCE), torch: pytorch.torch };
+}
+
+async function main() {
+  const args = parseArgs(process.argv.slice(2));
+  if (args.threads !== undefined) torch.setNumThreads(args.threads);
+  args.threads = torch.getNumThreads();
+
+  const dev = await readSnli(args.data, 'dev');
+  const vocab = new Vocab(tokenize([...dev[0], ...dev[1]].map((s) => s.toLowerCase())), {
+    minFreq: 1,
+    reservedTokens: ['<pad>', '<mask>', '<cls>', '<sep>'],
+  });
+  if (vocab.length > BERT_SMALL.vocabSize) throw new Error(`the dev vocabulary (${vocab.length}) exceeds bert.small's ${BERT_SMALL.vocabSize} embeddings`);
+  const count = (args.check ? CHECK_STEPS : args.warmup + args.steps) * args.batchSize;
+  const dataset = await SNLIBERTDataset.create(select(dev, count), args.maxLen, vocab, { log: null });
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-train-'));
+  const heading = `bert.small classifier, batch ${args.batchSize}, max_len ${args.maxLen}, ` +
+    (args.check ? `${CHECK_STEPS} steps from the same weights, dropout 0` : `${args.steps} timed steps after ${args.warmup} warm-up`) +
+    `, devices [${args.devices.join(', ')}], ${args.threads} threads`;
+  try {
+    if (args.check) {
+      const result = await check(args, dataset, dir);
+      if (args.json) {
+        console.log(JSON.stringify({ check: true, batchSize: args.batchSize, maxLen: args.maxLen, devices: args.devices, threads: args.threads, ...result }));
+      } else {
+        console.log(heading);
+        for (const s of result.steps) {
+          console.log(`step ${s.step}  loss sum: torchbridge ${s.torchbridge.lossSum.toFixed(6)}  pytorch ${s.pytorch.lossSum.toFixed(6)}  ` +
+            `relative difference ${s.relativeDifference.toExponential(2)}  correct: ${s.torchbridge.correct} and ${s.pytorch.correct}`);
+        }
+        console.log(result.ok ? `agree within ${CHECK_TOLERANCE} relative (PyTorch ${result.torch})` : `DISAGREE beyond ${CHECK_TOLERANCE} relative`);
+      }
+      if (!result.ok) process.exitCode = 1;
+    } else {
+      const results = await benchmark(args, dataset, dir);
+      if (args.json) {
+        console.log(JSON.stringify({
+          model: 'bert.small classifier', batchSize: args.batchSize, maxLen: args.maxLen, steps: args.steps, warmup: args.warmup,
+          devices: args.devices, threads: args.threads, configurations: results,
+        }));
+      } else {
+        console.log(heading);
+        for (const r of results) {
+          if (results.length > 1) console.log(`${r.name}:`);
+          console.log(`torchbridge  ${r.torchbridge.examplesPerSec.toFixed(1)} examples/sec   peak RSS ${mib(r.torchbridge.maxRssKiB)}`);
+          if (r.pytorch) {
+            const cudaPeak = r.pytorch.cudaMaxMemoryAllocated ? `   CUDA peak ${r.pytorch.cudaMaxMemoryAllocated.map((b) => mib(b / 1024)).join(', ')}` : '';
+            console.log(`pytorch      ${r.pytorch.examplesPerSec.toFixed(1)} examples/sec   peak RSS ${mib(r.pytorch.maxRssKiB)}${cudaPeak}   (PyTorch ${r.pytorch.torch})`);
+            console.log(`ratio        ${r.ratio.toFixed(2)}x`);
+          }
+        }
+      }
+    }
+  } finally {
+    dataset.dispose();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  if (torch.memory().liveTensors !== 0) throw new Error(`${torch.memory().liveTensors} tensors leaked`);
+}
+
+main().catch((e) => {
+  if (e instanceof UsageError) {
+    console.error(`bench-train: ${e.message}`);
+    process.exit(2);
+  }
+  console.error(e);
+  process.exit(1);
+});
