@@ -3,6 +3,10 @@
 // runs forward, cross-entropy (reduction 'none') and l.sum().backward() on every replica in its
 // own thread, sums the gradients onto the model's parameters, takes one optimizer step and
 // copies the new parameters back to the replicas. All of it runs off the JS thread.
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <future>
 #include <mutex>
 #include <thread>
 #include <unordered_set>
@@ -16,11 +20,64 @@ namespace tb {
 
 namespace {
 
+// A persistent thread that runs submitted jobs in order. Each replica's work runs on its own
+// such thread, step after step: glibc's malloc gives every thread its own arena, so work that
+// hopped between libuv's pool threads (or fresh threads per step) kept several arenas' worth of
+// freed activations mapped (twice the RSS of PyTorch's loop) and faulted in new pages each step.
+class WorkerThread {
+ public:
+  WorkerThread() : thread_([this] { loop(); }) {}
+  WorkerThread(const WorkerThread&) = delete;
+  WorkerThread& operator=(const WorkerThread&) = delete;
+  ~WorkerThread() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_one();
+    thread_.join();
+  }
+
+  // Queues `job`; the future reports its end (and rethrows what it threw).
+  std::future<void> submit(std::function<void()> job) {
+    std::packaged_task<void()> task(std::move(job));
+    std::future<void> done = task.get_future();
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      jobs_.push_back(std::move(task));
+    }
+    wake_.notify_one();
+    return done;
+  }
+
+ private:
+  void loop() {
+    for (;;) {
+      std::packaged_task<void()> task;
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        wake_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
+        if (jobs_.empty()) return;
+        task = std::move(jobs_.front());
+        jobs_.pop_front();
+      }
+      task();
+    }
+  }
+
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<std::packaged_task<void()>> jobs_;
+  bool stopping_ = false;
+  std::thread thread_;  // last: starts once the members it uses exist
+};
+
 struct Replica {
   c10::Device device = c10::Device(c10::kCPU);
   std::shared_ptr<torch::nn::Module> module;
   torch::nn::AnyModule any;
   std::vector<at::Tensor> params;
+  std::unique_ptr<WorkerThread> thread = std::make_unique<WorkerThread>();
 };
 
 struct LossOptions {
@@ -120,11 +177,35 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
     return object;
   }
 
-  StepResult step(const std::vector<at::Tensor>& inputs, const at::Tensor& labels) {
+  // A training step, run on replica 0's thread (the reduce and the optimizer step included) with
+  // `threads` intra-op threads (libtorch's setting is per thread: the JS thread's is passed in).
+  StepResult step(const std::vector<at::Tensor>& inputs, const at::Tensor& labels, int threads) {
     std::lock_guard<std::mutex> lock(mutex_);
+    StepResult result;
+    replicas_[0].thread->submit([&] { result = stepOnThread(inputs, labels, threads); }).get();
+    return result;
+  }
+
+  StepResult evaluate(const std::vector<at::Tensor>& inputs, const at::Tensor& labels, int threads) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    std::vector<StepResult> parts(replicas_.size());
+    replicas_[0].thread->submit([&] { runOnReplicas(inputs, labels, parts, /*train=*/false, threads); }).get();
+    StepResult total;
+    for (const auto& p : parts) {
+      total.correct += p.correct;
+      total.count += p.count;
+    }
+    return total;
+  }
+
+  ModuleWrap& moduleWrap() { return *moduleWrap_; }
+
+ private:
+  StepResult stepOnThread(const std::vector<at::Tensor>& inputs, const at::Tensor& labels, int threads) {
+    useThreads(threads);
     for (auto& p : replicas_[0].params) p.mutable_grad() = at::Tensor();  // stale parameters stay gradient-free
     std::vector<StepResult> parts(replicas_.size());
-    runOnReplicas(inputs, labels, parts, /*train=*/true);
+    runOnReplicas(inputs, labels, parts, /*train=*/true, threads);
     // nn.DataParallel's reduce: every replica's gradient summed onto the model's parameters
     auto& masterParams = replicas_[0].params;
     for (size_t r = 1; r < replicas_.size(); ++r) {
@@ -147,21 +228,10 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
     return total;
   }
 
-  StepResult evaluate(const std::vector<at::Tensor>& inputs, const at::Tensor& labels) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    std::vector<StepResult> parts(replicas_.size());
-    runOnReplicas(inputs, labels, parts, /*train=*/false);
-    StepResult total;
-    for (const auto& p : parts) {
-      total.correct += p.correct;
-      total.count += p.count;
-    }
-    return total;
+  static void useThreads(int threads) {
+    if (threads > 0 && at::get_num_threads() != threads) at::set_num_threads(threads);
   }
 
-  ModuleWrap& moduleWrap() { return *moduleWrap_; }
-
- private:
   // Replicas other than the model itself train with requires_grad parameters that mirror the model's.
   void syncReplicaGrads() {
     for (size_t r = 1; r < replicas_.size(); ++r) {
@@ -181,9 +251,9 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
   }
 
   // Splits the batch along dim 0 (as nn.DataParallel's scatter: torch.chunk), runs each piece
-  // on its replica in its own thread, and fills parts[r].
+  // on its replica's thread, and fills parts[r]. Called on replica 0's thread.
   void runOnReplicas(const std::vector<at::Tensor>& inputs, const at::Tensor& labels, std::vector<StepResult>& parts,
-                     bool train) {
+                     bool train, int threads) {
     size_t n = replicas_.size();
     std::vector<std::vector<at::Tensor>> inChunks(inputs.size());
     for (size_t k = 0; k < inputs.size(); ++k) inChunks[k] = inputs[k].chunk(static_cast<int64_t>(n), 0);
@@ -192,6 +262,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
     std::vector<std::exception_ptr> errors(used);
     auto work = [&](size_t r) {
       try {
+        useThreads(threads);
         Replica& rep = replicas_[r];
         c10::Device device = rep.device;
         std::vector<at::Tensor> in;
@@ -216,14 +287,10 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
         errors[r] = std::current_exception();
       }
     };
-    if (used == 1) {
-      work(0);
-    } else {
-      std::vector<std::thread> threads;
-      for (size_t r = 1; r < used; ++r) threads.emplace_back(work, r);
-      work(0);
-      for (auto& t : threads) t.join();
-    }
+    std::vector<std::future<void>> done;
+    for (size_t r = 1; r < used; ++r) done.push_back(replicas_[r].thread->submit([&work, r] { work(r); }));
+    work(0);  // on this thread, replica 0's
+    for (auto& d : done) d.get();
     for (auto& e : errors) {
       if (e) std::rethrow_exception(e);
     }
@@ -248,7 +315,8 @@ class TrainerTask : public Napi::AsyncWorker {
         trainer_(trainer),
         inputs_(std::move(inputs)),
         labels_(std::move(labels)),
-        train_(train) {
+        train_(train),
+        threads_(at::get_num_threads()) {  // the JS thread's setting (libtorch keeps it per thread)
     trainerRef_ = Napi::Persistent(trainerObject);
     trainer_.moduleWrap().busy().store(true);
   }
@@ -257,7 +325,7 @@ class TrainerTask : public Napi::AsyncWorker {
 
   void Execute() override {
     try {
-      result_ = train_ ? trainer_.step(inputs_, labels_) : trainer_.evaluate(inputs_, labels_);
+      result_ = train_ ? trainer_.step(inputs_, labels_, threads_) : trainer_.evaluate(inputs_, labels_, threads_);
     } catch (const c10::Error& e) {
       SetError(e.what_without_backtrace());
     } catch (const std::exception& e) {
@@ -287,6 +355,7 @@ class TrainerTask : public Napi::AsyncWorker {
   std::vector<at::Tensor> inputs_;
   at::Tensor labels_;
   bool train_;
+  int threads_;
   StepResult result_;
 };
 

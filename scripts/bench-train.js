@@ -21,6 +21,10 @@
 //
 // Needs lib/ compiled (`npx tsc -p .`) and the dev split (../shared/data/snli_1.0).
 //
+// Our configurations: d2l's fixed padding, batches trimmed to their longest example (the
+// default of node lib/train.js), and trimmed with length bucketing; PyTorch runs d2l's program
+// (fixed padding); each ratio is ours over it.
+//
 //   node scripts/bench-train.js [--batch-size 64] [--max-len 128] [--steps 20] [--warmup 3]
 //       [--devices cpu|cpu,cpu|cuda:0,...] [--threads N] [--data DIR] [--no-python] [--json] [--check]
 //
@@ -38,6 +42,7 @@ const torch = require('../lib');
 const { BERTClassifier, BERTModel } = require('../lib/d2l/bert');
 const { readSnli } = require('../lib/d2l/snli');
 const { SNLIBERTDataset } = require('../lib/d2l/snli-dataset');
+const { DataLoader } = require('../lib/d2l/data-loader');
 const { tokenize, Vocab } = require('../lib/d2l/text');
 
 const PYTHON = '/usr/bin/python3';
@@ -89,6 +94,9 @@ function parseArgs(argv) {
     else if (flag === '--no-python') args.python = false;
     else if (flag === '--json') args.json = true;
     else if (flag === '--check') args.check = true;
+    // internal: one configuration, in the child process measureInChild starts
+    else if (flag === '--measure') args.measure = integer(flag, value(), 0, configurations.length - 1);
+    else if (flag === '--examples') args.examples = value();
     else throw new UsageError(`unknown argument '${flag}' (see the header of ${path.relative(process.cwd(), __filename)})`);
   }
   if (args.check && !args.python) throw new UsageError('--check compares with PyTorch: it cannot go with --no-python');
@@ -149,21 +157,30 @@ function select(data, count) {
   return out;
 }
 
-// How the selected examples become batches; each entry is measured on both sides. A batch is
-// { inputs: [tokens, segments, validLens], labels }, tensors the caller disposes.
+// Our configurations, each measured in its own process (so that each peak RSS is its own) on the
+// same selected examples, through the DataLoader that node lib/train.js uses. PyTorch's side is
+// d2l's program: fixed padding, consecutive rows (what the first configuration also trains on).
 const configurations = [
+  { name: 'fixed padding (d2l)', loader: (dataset, batchSize) => new DataLoader(dataset, batchSize) },
+  { name: 'trimmed (default)', loader: (dataset, batchSize) => new DataLoader(dataset, batchSize, { transform: SNLIBERTDataset.trimBatch }) },
   {
-    name: 'fixed padding (d2l)',
-    // consecutive rows of the dataset, every one padded to maxLen, as d2l's DataLoader yields them
-    batches: (dataset, batchSize, count) => Array.from({ length: count }, (_, k) => ({
-      inputs: dataset.inputs.map((t) => t.narrow(0, k * batchSize, batchSize)),
-      labels: dataset.labels.narrow(0, k * batchSize, batchSize),
-    })),
+    name: 'trimmed + bucketing',
+    loader: (dataset, batchSize) => new DataLoader(dataset, batchSize, {
+      transform: SNLIBERTDataset.trimBatch, shuffle: true, seed: SELECTION_SEED, bucket: { lengths: dataset.inputs[2].toArray() },
+    }),
   },
 ];
 
+// d2l's batches: consecutive rows, padded to maxLen. A batch is [[tokens, segments, validLens], labels].
+function fixedBatches(dataset, batchSize, count) {
+  return Array.from({ length: count }, (_, k) => [
+    dataset.inputs.map((t) => t.narrow(0, k * batchSize, batchSize)),
+    dataset.labels.narrow(0, k * batchSize, batchSize),
+  ]);
+}
+
 function disposeBatches(batches) {
-  for (const { inputs, labels } of batches) {
+  for (const [inputs, labels] of batches) {
     inputs.forEach((t) => t.dispose());
     labels.dispose();
   }
@@ -172,15 +189,16 @@ function disposeBatches(batches) {
 // The batches in one torch.save file, as bench_train_pytorch.py reads them.
 async function saveBatches(batches, file) {
   const dict = {};
-  batches.forEach(({ inputs: [tokens, segments, validLens], labels }, k) => {
+  batches.forEach(([[tokens, segments, validLens], labels], k) => {
     Object.assign(dict, { [`tokens.${k}`]: tokens, [`segments.${k}`]: segments, [`validLens.${k}`]: validLens, [`labels.${k}`]: labels });
   });
   await torch.save(dict, file);
 }
 
 /**
- * Our side: a fresh bert.small-shaped classifier (seeded), Adam, the Trainer on `devices`,
- * `warmup` untimed steps then the timed ones. `saveInitTo` writes the initial weights first.
+ * Our side: a fresh bert.small-shaped classifier (seeded), Adam, the Trainer on `devices`, over
+ * `batches` (an array or a DataLoader epoch): `warmup` untimed steps then the timed ones, timed
+ * with the loader's work included. `saveInitTo` writes the initial weights first.
  */
 async function measureOurs(batches, { warmup, devices, dropout = BERT_SMALL.dropout, saveInitTo }) {
   torch.manualSeed(0);
@@ -200,13 +218,15 @@ async function measureOurs(batches, { warmup, devices, dropout = BERT_SMALL.drop
     const lossSums = [];
     const corrects = [];
     let examples = 0;
+    let k = 0;
     let start = performance.now();
-    for (let k = 0; k < batches.length; ++k) {
+    for await (const [inputs, labels] of batches) {
       if (k === warmup) start = performance.now();
-      const { lossSum, correct, count } = await trainer.step(batches[k].inputs, batches[k].labels);
+      const { lossSum, correct, count } = await trainer.step(inputs, labels);
       lossSums.push(lossSum);
       corrects.push(correct);
       if (k >= warmup) examples += count;
+      ++k;
     }
     const seconds = (performance.now() - start) / 1000;
     return { examples, seconds, examplesPerSec: examples / seconds, lossSums, corrects, maxRssKiB: process.resourceUsage().maxRSS };
@@ -228,30 +248,48 @@ function measurePytorch(file, { steps, warmup, devices, threads, dropout = BERT_
 
 const mib = (kib) => `${Math.round(kib / 1024)} MiB`;
 
+// One configuration in a child process (`--measure K --examples FILE`): prints our result as JSON.
+function measureInChild(index, examplesFile, args) {
+  const argv = [__filename, '--measure', String(index), '--examples', examplesFile, '--batch-size', String(args.batchSize),
+    '--steps', String(args.steps), '--warmup', String(args.warmup), '--devices', args.devices.join(','), '--threads', String(args.threads)];
+  const out = execFileSync(process.execPath, argv, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 });
+  return JSON.parse(out.trim().split('\n').pop());
+}
+
+// The child's side of measureInChild.
+async function measureChild(args) {
+  const saved = await torch.load(args.examples);
+  const dataset = { inputs: [saved.get('tokens'), saved.get('segments'), saved.get('validLens')], labels: saved.get('labels') };
+  try {
+    const loader = configurations[args.measure].loader(dataset, args.batchSize);
+    console.log(JSON.stringify(await measureOurs(loader, args)));
+  } finally {
+    torch.dispose([...saved.values()]);
+  }
+}
+
 async function benchmark(args, dataset, dir) {
-  const results = [];
-  for (const [index, config] of configurations.entries()) {
-    const batches = config.batches(dataset, args.batchSize, args.warmup + args.steps);
+  const examplesFile = path.join(dir, 'examples.pt');
+  await torch.save(new Map([['tokens', dataset.tokens], ['segments', dataset.segments], ['validLens', dataset.validLens], ['labels', dataset.labels]]), examplesFile);
+  const results = configurations.map((config, index) => ({ name: config.name, torchbridge: measureInChild(index, examplesFile, args) }));
+  // PyTorch after all of ours, never alongside: d2l's program, on the fixed-padding batches
+  let pytorch = null;
+  if (args.python) {
+    const batches = fixedBatches(dataset, args.batchSize, args.warmup + args.steps);
+    const file = path.join(dir, 'batches-fixed.pt');
     try {
-      const file = path.join(dir, `batches-${index}.pt`);
       await saveBatches(batches, file);
-      const ours = await measureOurs(batches, args);
-      results.push({ name: config.name, file, torchbridge: ours });
     } finally {
       disposeBatches(batches);
     }
+    pytorch = measurePytorch(file, args);
   }
-  // PyTorch after all of ours, never alongside
-  for (const result of results) {
-    result.pytorch = args.python ? measurePytorch(result.file, args) : null;
-    result.ratio = result.pytorch ? result.torchbridge.examplesPerSec / result.pytorch.examplesPerSec : null;
-    delete result.file;
-  }
-  return results;
+  for (const result of results) result.ratio = pytorch ? result.torchbridge.examplesPerSec / pytorch.examplesPerSec : null;
+  return { results, pytorch };
 }
 
 async function check(args, dataset, dir) {
-  const batches = configurations[0].batches(dataset, args.batchSize, CHECK_STEPS);
+  const batches = fixedBatches(dataset, args.batchSize, CHECK_STEPS);
   const file = path.join(dir, 'batches-check.pt');
   const init = path.join(dir, 'classifier-init.pt');
   let ours;
@@ -275,6 +313,7 @@ async function main() {
   const args = parseArgs(process.argv.slice(2));
   if (args.threads !== undefined) torch.setNumThreads(args.threads);
   args.threads = torch.getNumThreads();
+  if (args.measure !== undefined) return measureChild(args);
 
   const dev = await readSnli(args.data, 'dev');
   const vocab = new Vocab(tokenize([...dev[0], ...dev[1]].map((s) => s.toLowerCase())), {
@@ -303,22 +342,23 @@ async function main() {
       }
       if (!result.ok) process.exitCode = 1;
     } else {
-      const results = await benchmark(args, dataset, dir);
+      const { results, pytorch } = await benchmark(args, dataset, dir);
       if (args.json) {
         console.log(JSON.stringify({
           model: 'bert.small classifier', batchSize: args.batchSize, maxLen: args.maxLen, steps: args.steps, warmup: args.warmup,
-          devices: args.devices, threads: args.threads, configurations: results,
+          devices: args.devices, threads: args.threads, configurations: results, pytorch,
         }));
       } else {
         console.log(heading);
+        const width = Math.max(...results.map((r) => r.name.length), 'pytorch, d2l loop (fixed padding)'.length);
         for (const r of results) {
-          if (results.length > 1) console.log(`${r.name}:`);
-          console.log(`torchbridge  ${r.torchbridge.examplesPerSec.toFixed(1)} examples/sec   peak RSS ${mib(r.torchbridge.maxRssKiB)}`);
-          if (r.pytorch) {
-            const cudaPeak = r.pytorch.cudaMaxMemoryAllocated ? `   CUDA peak ${r.pytorch.cudaMaxMemoryAllocated.map((b) => mib(b / 1024)).join(', ')}` : '';
-            console.log(`pytorch      ${r.pytorch.examplesPerSec.toFixed(1)} examples/sec   peak RSS ${mib(r.pytorch.maxRssKiB)}${cudaPeak}   (PyTorch ${r.pytorch.torch})`);
-            console.log(`ratio        ${r.ratio.toFixed(2)}x`);
-          }
+          console.log(`torchbridge, ${r.name.padEnd(width - 13)}  ${r.torchbridge.examplesPerSec.toFixed(1).padStart(8)} examples/sec  ` +
+            `peak RSS ${mib(r.torchbridge.maxRssKiB).padStart(9)}${r.ratio === null ? '' : `  ratio ${r.ratio.toFixed(2)}x`}`);
+        }
+        if (pytorch) {
+          const cudaPeak = pytorch.cudaMaxMemoryAllocated ? `  CUDA peak ${pytorch.cudaMaxMemoryAllocated.map((b) => mib(b / 1024)).join(', ')}` : '';
+          console.log(`${'pytorch, d2l loop (fixed padding)'.padEnd(width)}  ${pytorch.examplesPerSec.toFixed(1).padStart(8)} examples/sec  ` +
+            `peak RSS ${mib(pytorch.maxRssKiB).padStart(9)}${cudaPeak}  (PyTorch ${pytorch.torch})`);
         }
       }
     }

@@ -155,8 +155,10 @@ export async function fineTune(options: TrainCliOptions, reporter: TrainReporter
   const testSet = await SNLIBERTDataset.create(testData, options.maxLen, vocab, { log });
   try {
     if (options.init !== undefined) await loadInit(net, options.init);
-    const trainIter = new DataLoader(trainSet, options.batchSize, { shuffle: options.shuffle, seed: options.seed });
-    const testIter = new DataLoader(testSet, options.batchSize);
+    const transform = options.trim ? SNLIBERTDataset.trimBatch : undefined;
+    const bucket = options.bucket ? { lengths: trainSet.validLens.toArray() as number[] } : undefined;
+    const trainIter = new DataLoader(trainSet, options.batchSize, { shuffle: options.shuffle, seed: options.seed, transform, bucket });
+    const testIter = new DataLoader(testSet, options.batchSize, { transform });
     const optimizer = new Adam(net.parameters(), { lr: options.lr });
     const loss = new CrossEntropyLoss({ reduction: 'none' });
     const chart = options.plot === null ? undefined : new Chart(options.plot, options.epochs, reporter);

@@ -28,6 +28,8 @@ const FLAGS = {
   threads: { type: 'string', value: 'N', help: 'intra-op CPU threads (default: one per core, or $TORCHBRIDGE_NUM_THREADS)' },
   seed: { type: 'string', value: 'N', help: 'seed of the initialisation, dropout and shuffling (default: random)' },
   'no-shuffle': { type: 'boolean', help: 'visit the training examples in file order' },
+  'fixed-padding': { type: 'boolean', help: "feed every batch padded to --max-len, as d2l does (default: cut each batch to\nits longest example, which gives the same outputs for less work)" },
+  bucket: { type: 'boolean', help: 'batch training examples of similar lengths together (in random batch order)' },
   init: { type: 'string', value: 'FILE', help: 'start from this classifier state dict (d2l names, e.g. a --save output)' },
   save: { type: 'string', value: 'FILE', help: 'write the fine-tuned classifier as a PyTorch state dict (plus FILE.json\nwith the vocabulary and sizes, for predict.js)' },
   plot: { type: 'string', value: 'FILE', help: 'the chart: FILE.svg and FILE.png, or FILE.svg / FILE.png alone (default train-chart)' },
@@ -66,6 +68,10 @@ export interface TrainCliOptions {
   threads: number | undefined;
   seed: number | undefined;
   shuffle: boolean;
+  /** Cut each batch to its longest example (default), or keep d2l's fixed padding. */
+  trim: boolean;
+  /** Length bucketing of the training batches. */
+  bucket: boolean;
   init: string | undefined;
   save: string | undefined;
   /** The chart's path, or null for none. */
@@ -130,6 +136,8 @@ export function parseTrainArgs(argv: readonly string[]): TrainCliOptions | null 
     threads: flags.threads === undefined ? undefined : integerFlag('threads', flags.threads, 1),
     seed: flags.seed === undefined ? undefined : integerFlag('seed', flags.seed, 0, 0),
     shuffle: !flags['no-shuffle'],
+    trim: !flags['fixed-padding'],
+    bucket: flags.bucket ?? false,
     init: flags.init,
     save: flags.save,
     plot: flags['no-plot'] ? null : flags.plot ?? 'train-chart',

@@ -25,7 +25,7 @@ export interface BatchableDataset<X extends readonly Tensor[]> {
 export type Batch<X extends readonly Tensor[]> = [inputs: { -readonly [K in keyof X]: Tensor }, labels: Tensor];
 
 /** Options of `new DataLoader()`. */
-export interface DataLoaderOptions {
+export interface DataLoaderOptions<X extends readonly Tensor[] = readonly Tensor[]> {
   /** Visit the examples in a new random order every epoch (default false: in order). */
   shuffle?: boolean;
   /**
@@ -35,7 +35,23 @@ export interface DataLoaderOptions {
   seed?: number;
   /** Leave out the last batch when it would be smaller than `batchSize` (default false). */
   dropLast?: boolean;
+  /**
+   * Applied to each batch as it is built (PyTorch's `collate_fn` role), e.g.
+   * `SNLIBERTDataset.trimBatch`. It runs in a scope: the tensors it returns belong to the loader,
+   * the batch's own tensors that it does not return are disposed.
+   */
+  transform?: (batch: Batch<X>) => Batch<X>;
+  /**
+   * Length bucketing (off by default): each epoch's order (shuffled or not) is cut into pools of
+   * `poolBatches` batches, each pool is sorted by `lengths` (one per example) and cut into
+   * batches, and with `shuffle` the batches are visited in random order. Batches then hold
+   * examples of similar lengths, so trimming them to their longest example removes more padding.
+   */
+  bucket?: { lengths: ArrayLike<number>; poolBatches?: number };
 }
+
+/** Default pool of length bucketing, in batches: large enough to sort well, small enough to stay random. */
+const DEFAULT_POOL_BATCHES = 50;
 
 /**
  * Batches `dataset` (d2l's `torch.utils.data.DataLoader(dataset, batch_size, shuffle)`). Each
@@ -62,8 +78,10 @@ export class DataLoader<X extends readonly Tensor[]> implements AsyncIterable<Ba
   readonly dropLast: boolean;
   private readonly examples: number;
   private readonly random: Xoshiro128StarStar;
+  private readonly transform: ((batch: Batch<X>) => Batch<X>) | undefined;
+  private readonly bucket: { lengths: Float64Array; poolBatches: number } | undefined;
 
-  constructor(dataset: BatchableDataset<X>, batchSize: number, options: DataLoaderOptions = {}) {
+  constructor(dataset: BatchableDataset<X>, batchSize: number, options: DataLoaderOptions<X> = {}) {
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`DataLoader: batchSize must be a positive integer, got ${batchSize}`);
     const examples = dataset.labels.shape[0];
     if (examples === undefined) throw new RangeError('DataLoader: labels must have at least one dimension (one row per example)');
@@ -80,6 +98,15 @@ export class DataLoader<X extends readonly Tensor[]> implements AsyncIterable<Ba
     this.dropLast = options.dropLast ?? false;
     this.examples = examples;
     this.random = new Xoshiro128StarStar(seed);
+    if (options.transform !== undefined && typeof options.transform !== 'function') throw new TypeError('DataLoader: transform must be a function');
+    this.transform = options.transform;
+    if (options.bucket !== undefined) {
+      const lengths = Float64Array.from(options.bucket.lengths);
+      if (lengths.length !== examples) throw new RangeError(`DataLoader: bucket.lengths has ${lengths.length} entries for ${examples} examples`);
+      const poolBatches = options.bucket.poolBatches ?? DEFAULT_POOL_BATCHES;
+      if (!Number.isInteger(poolBatches) || poolBatches < 1) throw new RangeError(`DataLoader: bucket.poolBatches must be a positive integer, got ${poolBatches}`);
+      this.bucket = { lengths, poolBatches };
+    }
   }
 
   /** The number of batches in an epoch (d2l's `len(train_iter)`). */
@@ -132,7 +159,27 @@ export class DataLoader<X extends readonly Tensor[]> implements AsyncIterable<Ba
         order[j] = t;
       }
     }
-    return order;
+    return this.bucket === undefined ? order : this.bucketed(order, this.bucket);
+  }
+
+  // Pools of the order sorted by length, cut into batches, the batches visited in random order
+  // when shuffling. The last (short) batch of the epoch stays last, so dropLast still drops it.
+  private bucketed(order: Int32Array, bucket: { lengths: Float64Array; poolBatches: number }): Int32Array {
+    const pool = bucket.poolBatches * this.batchSize;
+    for (let start = 0; start < order.length; start += pool) {
+      order.subarray(start, Math.min(start + pool, order.length)).sort((a, b) => bucket.lengths[a] - bucket.lengths[b] || a - b);
+    }
+    if (!this.shuffle) return order;
+    const full = Math.floor(order.length / this.batchSize);
+    const batches = Array.from({ length: full }, (_, b) => b);
+    for (let i = batches.length - 1; i > 0; --i) {
+      const j = this.random.below(i + 1);
+      [batches[i], batches[j]] = [batches[j], batches[i]];
+    }
+    const out = new Int32Array(order.length);
+    batches.forEach((b, k) => out.set(order.subarray(b * this.batchSize, (b + 1) * this.batchSize), k * this.batchSize));
+    out.set(order.subarray(full * this.batchSize), full * this.batchSize);
+    return out;
   }
 
   private batch(order: Int32Array, b: number): Batch<X> {
@@ -140,10 +187,12 @@ export class DataLoader<X extends readonly Tensor[]> implements AsyncIterable<Ba
     const rows = order.subarray(start, Math.min(start + this.batchSize, order.length));
     return tidy(() => {
       const index = tensor(rows);  // int32, sharing `order`'s memory until the scope ends
-      // keep(): the loader, not whatever scope happens to be open, decides when batches go.
-      const inputs = this.dataset.inputs.map((input) => keep(input.indexSelect(0, index)));
+      const inputs = this.dataset.inputs.map((input) => input.indexSelect(0, index));
       // map() keeps the tuple's length and order, which its type cannot express.
-      return [inputs as Batch<X>[0], keep(this.dataset.labels.indexSelect(0, index))];
+      const built: Batch<X> = [inputs as Batch<X>[0], this.dataset.labels.indexSelect(0, index)];
+      const [outInputs, outLabels] = this.transform === undefined ? built : this.transform(built);
+      // keep(): the loader, not whatever scope happens to be open, decides when batches go.
+      return [(outInputs as Tensor[]).map((t) => keep(t)) as Batch<X>[0], keep(outLabels)];
     });
   }
 }
