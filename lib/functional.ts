@@ -53,3 +53,16 @@ export function softmax(x: Tensor, dim: number): Tensor {
 export function logSoftmax(x: Tensor, dim: number): Tensor {
   return x.logSoftmax(dim);
 }
+
+/**
+ * `torch.nn.functional.dropout`: with `training` (default true), each element is zeroed with
+ * probability `p` and the others scaled by 1 / (1 - p); without it, `x` itself. `rng` picks the
+ * random stream: 'pytorch' (default) draws PyTorch's CPU generator as PyTorch does (the same
+ * mask after the same `manualSeed`); 'philox' fills the mask in parallel from a counter-based
+ * generator seeded by one draw of it (what the Trainer uses by default; float32/float64 CPU
+ * tensors, others fall back to 'pytorch').
+ */
+export function dropout(x: Tensor, p = 0.5, options: { training?: boolean; rng?: 'pytorch' | 'philox' } = {}): Tensor {
+  if (!(typeof p === 'number' && p >= 0 && p <= 1)) throw new RangeError(`dropout: p must be in [0, 1], got ${p}`);
+  return new Tensor(ops.dropout(x.handle, p, options.training ?? true, options.rng ?? 'pytorch'));
+}

@@ -151,6 +151,7 @@ export interface NativeOps {
   sigmoid(t: T): T;
   gelu(t: T, approximate: Opt<string>): T;
   softmax(t: T, dim: number, dtype: Opt<string>): T;
+  dropout(t: T, p: number, train: boolean, rng: 'pytorch' | 'philox'): T;
   logSoftmax(t: T, dim: number, dtype: Opt<string>): T;
   // reductions
   sum(t: T, dims: Opt<Dims>, keepdim: Opt<boolean>, dtype: Opt<string>): T;
@@ -257,7 +258,7 @@ export interface NativeOps {
   optimizerGroupOptions(o: NativeOptimizer, group: number): NativeGroupOptions;
   optimizerState(o: NativeOptimizer): (NativeParamState | null)[];
   optimizerSetState(o: NativeOptimizer, index: number, state: NativeParamState): void;
-  trainerCreate(module: M, optimizer: NativeOptimizer, devices: string[], loss: { ignoreIndex?: number; labelSmoothing?: number }): NativeTrainer;
+  trainerCreate(module: M, optimizer: NativeOptimizer, devices: string[], options: { ignoreIndex?: number; labelSmoothing?: number; dropoutRng?: 'philox' | 'pytorch'; precision?: 'float32' | 'bf16' }): NativeTrainer;
   trainerStep(trainer: NativeTrainer, inputs: T[], labels: T): Promise<{ lossSum: number; correct: number; count: number }>;
   trainerEvaluate(trainer: NativeTrainer, inputs: T[], labels: T): Promise<{ lossSum: number; correct: number; count: number }>;
   crossEntropy(logits: T, target: T, weight: Opt<T>, reduction: string, ignoreIndex: number, labelSmoothing: number): T;

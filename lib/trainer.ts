@@ -23,6 +23,27 @@ export interface StepResult {
   count: number;
 }
 
+/** Options of `new Trainer()`. */
+export interface TrainerOptions {
+  /**
+   * The random stream of dropout in d2l's blocks during training steps. 'philox' (default): a
+   * counter-based generator (Philox4x32-10, as CUDA dropout) fills each mask in parallel, seeded
+   * by one draw from the global generator, so `manualSeed` still reproduces a run; it removes
+   * what is otherwise a third of a CPU step. 'pytorch': PyTorch's own serial CPU stream (the
+   * masks PyTorch draws after the same seed, for the same shapes). The masks have the same
+   * distribution either way: Bernoulli(1 - p), scaled by 1 / (1 - p).
+   */
+  dropoutRng?: 'philox' | 'pytorch';
+  /**
+   * 'float32' (default), or 'bf16': forward passes under autocast to bfloat16 (torch.autocast:
+   * matmuls and linears in bfloat16 on the CPU or the GPU, float32 parameters, gradients and
+   * optimizer state; the loss computed in float32). Much faster where the hardware multiplies
+   * bfloat16 natively (Ampere and later GPUs; CPUs with AVX512-BF16 or AMX), at bfloat16's
+   * precision (about 3 significant digits) in the forward pass.
+   */
+  precision?: 'float32' | 'bf16';
+}
+
 /** What one evaluation batch measured. */
 export interface EvalResult {
   correct: number;
@@ -44,7 +65,8 @@ export class Trainer {
    * @param devices one replica per entry ('cpu' may repeat: `['cpu', 'cpu']` trains two replicas).
    * @param loss a `CrossEntropyLoss` with reduction 'none' (its ignoreIndex and labelSmoothing apply).
    */
-  constructor(net: Module, optimizer: Optimizer<object>, devices: readonly Device[], loss: CrossEntropyLoss = new CrossEntropyLoss({ reduction: 'none' })) {
+  constructor(net: Module, optimizer: Optimizer<object>, devices: readonly Device[], loss: CrossEntropyLoss = new CrossEntropyLoss({ reduction: 'none' }),
+    options: TrainerOptions = {}) {
     if ((loss.options.reduction ?? 'mean') !== 'none') {
       throw new TypeError("Trainer: the loss must be CrossEntropyLoss({ reduction: 'none' }), as in d2l's train_ch13 (the step sums it)");
     }
@@ -54,6 +76,8 @@ export class Trainer {
     this.handle = ops.trainerCreate(net.handle, optimizer.handle, [...devices], {
       ignoreIndex: loss.options.ignoreIndex,
       labelSmoothing: loss.options.labelSmoothing,
+      dropoutRng: options.dropoutRng,
+      precision: options.precision,
     });
   }
 

@@ -1,10 +1,62 @@
 // d2l's BERT blocks (see d2l.h) and their module constructors for JS.
 #include "d2l.h"
 
+#include <ATen/Parallel.h>
+#include <ATen/core/PhiloxRNGEngine.h>
+
+#include "dropout.h"
 #include "module_wrap.h"
 #include "ops.h"
 
-namespace tb::d2l {
+namespace tb {
+
+namespace {
+thread_local DropoutRng currentDropoutRng = DropoutRng::PyTorch;
+
+// PyTorch's dropout noise, bernoulli(keep) / keep, written into `noise` (contiguous) in one pass:
+// each element is 0 or the value `1 / keep` that PyTorch's noise.div_(keep) gives kept elements.
+// Four elements per Philox4x32-10 block: block b uses counter b and key `seed`, so the mask does
+// not depend on how the work is split between threads.
+void philoxDropoutNoise(at::Tensor& noise, double keep, uint64_t seed) {
+  const int64_t n = noise.numel();
+  // keep an element when its 24-bit uniform u / 2^24 < keep (CUDA's float uniform, in integers)
+  const uint32_t threshold = static_cast<uint32_t>(std::ceil(keep * 16777216.0));
+  AT_DISPATCH_FLOATING_TYPES(noise.scalar_type(), "philox_dropout_noise", [&] {
+    // float32: 1.0f / float(keep), as div_'s float kernel computes it (double likewise)
+    const scalar_t kept = static_cast<scalar_t>(1) / static_cast<scalar_t>(keep);
+    scalar_t* out = noise.data_ptr<scalar_t>();
+    const int64_t blocks = (n + 3) / 4;
+    at::parallel_for(0, blocks, 2048, [&](int64_t begin, int64_t end) {
+      for (int64_t b = begin; b < end; ++b) {
+        at::Philox4_32 engine(seed, static_cast<uint64_t>(b), 0);
+        for (int64_t j = 4 * b; j < std::min(n, 4 * b + 4); ++j) out[j] = (engine() >> 8) < threshold ? kept : scalar_t(0);
+      }
+    });
+  });
+}
+}  // namespace
+
+DropoutRngGuard::DropoutRngGuard(DropoutRng rng) : previous_(currentDropoutRng) { currentDropoutRng = rng; }
+DropoutRngGuard::~DropoutRngGuard() { currentDropoutRng = previous_; }
+
+at::Tensor applyDropout(const at::Tensor& input, double p, bool train) {
+  const auto type = input.scalar_type();
+  if (currentDropoutRng == DropoutRng::PyTorch || !train || p == 0 || p == 1 || input.numel() == 0 || !input.is_cpu() ||
+      (type != at::kFloat && type != at::kDouble)) {
+    return at::dropout(input, p, train);  // PyTorch's stream; its own edge cases
+  }
+  uint64_t seed;
+  {
+    at::CPUGeneratorImpl* generator = at::get_generator_or_default<at::CPUGeneratorImpl>(c10::nullopt, at::detail::getDefaultCPUGenerator());
+    std::lock_guard<std::mutex> lock(generator->mutex_);
+    seed = generator->random64();
+  }
+  at::Tensor noise = at::empty_like(input, at::MemoryFormat::Contiguous);
+  philoxDropoutNoise(noise, 1 - p, seed);
+  return input * noise;
+}
+
+namespace d2l {
 
 namespace {
 torch::nn::Linear linear(int64_t in, int64_t out, bool bias = true) {
@@ -29,7 +81,7 @@ at::Tensor DotProductAttentionImpl::forward(const at::Tensor& queries, const at:
                                             const at::Tensor& validLens) {
   double d = static_cast<double>(queries.size(-1));
   at::Tensor scores = at::bmm(queries, keys.transpose(1, 2)) / std::sqrt(d);
-  return at::bmm(dropout->forward(maskedSoftmax(scores, validLens)), values);
+  return at::bmm(tb::applyDropout(dropout, maskedSoftmax(scores, validLens)), values);
 }
 
 void MultiHeadAttentionImpl::reset() {
@@ -76,7 +128,7 @@ void AddNormImpl::reset() {
   ln = register_module("ln", torch::nn::LayerNorm(torch::nn::LayerNormOptions({normShape})));
 }
 
-at::Tensor AddNormImpl::forward(const at::Tensor& X, const at::Tensor& Y) { return ln->forward(dropout->forward(Y) + X); }
+at::Tensor AddNormImpl::forward(const at::Tensor& X, const at::Tensor& Y) { return ln->forward(tb::applyDropout(dropout, Y) + X); }
 
 void TransformerEncoderBlockImpl::reset() {
   attention = register_module("attention", MultiHeadAttention(numHiddens, numHeads, p, useBias, numHiddens));
@@ -172,7 +224,8 @@ at::Tensor BERTClassifierImpl::forward(const at::Tensor& tokens, const at::Tenso
   return output->forward(hidden->forward(encoded.select(1, 0)));
 }
 
-}  // namespace tb::d2l
+}  // namespace d2l
+}  // namespace tb
 
 namespace tb {
 

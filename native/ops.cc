@@ -3,6 +3,8 @@
 // (trailing underscore) return undefined: the TypeScript layer returns the receiver.
 #include "ops.h"
 
+#include "dropout.h"
+
 namespace tb {
 
 namespace {
@@ -285,6 +287,13 @@ const OpEntry tensorOps[] = {
     {"gelu", gelu},
     {"softmax", [](const Args& a) { return a.wrap(at::softmax(a.tensor(0), a.integer(1), a.optDtype(2))); }},
     {"logSoftmax", [](const Args& a) { return a.wrap(at::log_softmax(a.tensor(0), a.integer(1), a.optDtype(2))); }},
+    // dropout(x, p, train, rng: 'pytorch' | 'philox')
+    {"dropout", [](const Args& a) {
+       std::string rng = a.string(3);
+       if (rng != "pytorch" && rng != "philox") throw ArgError("dropout: rng must be 'pytorch' or 'philox'");
+       DropoutRngGuard guard(rng == "philox" ? DropoutRng::Philox : DropoutRng::PyTorch);
+       return a.wrap(applyDropout(a.tensor(0), a.number(1), a.boolean(2)));
+     }},
     // reductions
     {"sum", sum},
     {"mean", mean},

@@ -11,6 +11,9 @@
 #include <thread>
 #include <unordered_set>
 
+#include <ATen/autocast_mode.h>
+
+#include "dropout.h"
 #include "env_data.h"
 #include "module_wrap.h"
 #include "ops.h"
@@ -72,6 +75,47 @@ class WorkerThread {
   std::thread thread_;  // last: starts once the members it uses exist
 };
 
+// torch.autocast(device_type, dtype=torch.bfloat16) around a forward: matmuls and linears in
+// bfloat16, the float32 parameters cast on the fly (master weights stay float32), as PyTorch's
+// context manager, whose state is per thread.
+class AutocastGuard {
+ public:
+  AutocastGuard(bool enabled, const c10::Device& device) : enabled_(enabled), cuda_(device.is_cuda()) {
+    if (!enabled_) return;
+    if (cuda_) {
+      wasEnabled_ = at::autocast::is_enabled();
+      previousType_ = at::autocast::get_autocast_gpu_dtype();
+      at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
+      at::autocast::set_enabled(true);
+    } else {
+      wasEnabled_ = at::autocast::is_cpu_enabled();
+      previousType_ = at::autocast::get_autocast_cpu_dtype();
+      at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+      at::autocast::set_cpu_enabled(true);
+    }
+    at::autocast::increment_nesting();
+  }
+  AutocastGuard(const AutocastGuard&) = delete;
+  AutocastGuard& operator=(const AutocastGuard&) = delete;
+  ~AutocastGuard() {
+    if (!enabled_) return;
+    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();  // as torch.autocast's __exit__
+    if (cuda_) {
+      at::autocast::set_enabled(wasEnabled_);
+      at::autocast::set_autocast_gpu_dtype(previousType_);
+    } else {
+      at::autocast::set_cpu_enabled(wasEnabled_);
+      at::autocast::set_autocast_cpu_dtype(previousType_);
+    }
+  }
+
+ private:
+  bool enabled_;
+  bool cuda_;
+  bool wasEnabled_ = false;
+  at::ScalarType previousType_ = at::kBFloat16;
+};
+
 struct Replica {
   c10::Device device = c10::Device(c10::kCPU);
   std::shared_ptr<torch::nn::Module> module;
@@ -125,7 +169,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
 
   explicit TrainerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TrainerWrap>(info) {}
 
-  // trainerCreate(module, optimizer, devices: string[], {ignoreIndex, labelSmoothing})
+  // trainerCreate(module, optimizer, devices: string[], {ignoreIndex, labelSmoothing, dropoutRng: 'philox' | 'pytorch'})
   static Napi::Value Create(const Args& a) {
     ModuleWrap& m = a.module(0);
     m.checkIdle("Trainer");
@@ -150,6 +194,18 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
       Napi::Object o = a[3].As<Napi::Object>();
       if (o.Get("ignoreIndex").IsNumber()) t.loss_.ignoreIndex = o.Get("ignoreIndex").As<Napi::Number>().Int64Value();
       if (o.Get("labelSmoothing").IsNumber()) t.loss_.labelSmoothing = o.Get("labelSmoothing").As<Napi::Number>().DoubleValue();
+      Napi::Value rng = o.Get("dropoutRng");
+      if (!rng.IsUndefined()) {
+        std::string name = rng.IsString() ? rng.As<Napi::String>().Utf8Value() : "";
+        if (name != "philox" && name != "pytorch") throw ArgError("Trainer: dropoutRng must be 'philox' or 'pytorch'");
+        t.dropoutRng_ = name == "philox" ? DropoutRng::Philox : DropoutRng::PyTorch;
+      }
+      Napi::Value precision = o.Get("precision");
+      if (!precision.IsUndefined()) {
+        std::string name = precision.IsString() ? precision.As<Napi::String>().Utf8Value() : "";
+        if (name != "float32" && name != "bf16") throw ArgError("Trainer: precision must be 'float32' or 'bf16'");
+        t.bf16_ = name == "bf16";
+      }
     }
 
     // As nn.DataParallel(net).to(devices[0]): the model itself is replica 0.
@@ -263,6 +319,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
     auto work = [&](size_t r) {
       try {
         useThreads(threads);
+        DropoutRngGuard rng(dropoutRng_);
         Replica& rep = replicas_[r];
         c10::Device device = rep.device;
         std::vector<at::Tensor> in;
@@ -272,7 +329,13 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
         if (train) {
           torch::AutoGradMode grad(true);
           for (auto& p : rep.params) p.mutable_grad() = at::Tensor();
-          at::Tensor pred = runForward(rep.any, in);
+          at::Tensor pred;
+          {
+            AutocastGuard autocast(bf16_, device);
+            pred = runForward(rep.any, in);
+          }
+          // the loss in float32, outside autocast (as a float32 model's)
+          pred = pred.to(at::kFloat);
           at::Tensor l = at::cross_entropy_loss(pred, y, {}, at::Reduction::None, loss_.ignoreIndex, loss_.labelSmoothing);
           at::Tensor lsum = l.sum();
           lsum.backward();
@@ -280,7 +343,8 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
           parts[r].correct = countCorrect(pred.detach(), y);
         } else {
           torch::NoGradGuard noGrad;
-          parts[r].correct = countCorrect(runForward(rep.any, in), y);
+          AutocastGuard autocast(bf16_, device);
+          parts[r].correct = countCorrect(runForward(rep.any, in).to(at::kFloat), y);
         }
         parts[r].count = y.size(0);
       } catch (...) {
@@ -301,6 +365,8 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
   torch::optim::Optimizer* optimizer_ = nullptr;
   std::vector<Replica> replicas_;
   LossOptions loss_;
+  DropoutRng dropoutRng_ = DropoutRng::Philox;
+  bool bf16_ = false;
   std::mutex mutex_;
 };
 

@@ -22,8 +22,9 @@
 // Needs lib/ compiled (`npx tsc -p .`) and the dev split (../shared/data/snli_1.0).
 //
 // Our configurations: d2l's fixed padding, batches trimmed to their longest example (the
-// default of node lib/train.js), and trimmed with length bucketing; PyTorch runs d2l's program
-// (fixed padding); each ratio is ours over it.
+// default of node lib/train.js), trimmed with length bucketing, and trimmed under bfloat16
+// autocast (--precision bf16); PyTorch runs d2l's program (fixed padding, float32); each ratio
+// is ours over it.
 //
 //   node scripts/bench-train.js [--batch-size 64] [--max-len 128] [--steps 20] [--warmup 3]
 //       [--devices cpu|cpu,cpu|cuda:0,...] [--threads N] [--data DIR] [--no-python] [--json] [--check]
@@ -169,6 +170,11 @@ const configurations = [
       transform: SNLIBERTDataset.trimBatch, shuffle: true, seed: SELECTION_SEED, bucket: { lengths: dataset.inputs[2].toArray() },
     }),
   },
+  {
+    name: 'trimmed, bf16 autocast',
+    loader: (dataset, batchSize) => new DataLoader(dataset, batchSize, { transform: SNLIBERTDataset.trimBatch }),
+    trainer: { precision: 'bf16' },
+  },
 ];
 
 // d2l's batches: consecutive rows, padded to maxLen. A batch is [[tokens, segments, validLens], labels].
@@ -200,7 +206,7 @@ async function saveBatches(batches, file) {
  * `batches` (an array or a DataLoader epoch): `warmup` untimed steps then the timed ones, timed
  * with the loader's work included. `saveInitTo` writes the initial weights first.
  */
-async function measureOurs(batches, { warmup, devices, dropout = BERT_SMALL.dropout, saveInitTo }) {
+async function measureOurs(batches, { warmup, devices, dropout = BERT_SMALL.dropout, saveInitTo, trainerOptions = {} }) {
   torch.manualSeed(0);
   const bert = new BERTModel({ ...BERT_SMALL, dropout });
   const net = new BERTClassifier(bert);
@@ -214,7 +220,7 @@ async function measureOurs(batches, { warmup, devices, dropout = BERT_SMALL.drop
       }
     }
     const optimizer = new torch.optim.Adam(net.parameters(), { lr: LR });
-    const trainer = new torch.Trainer(net, optimizer, devices, new torch.nn.CrossEntropyLoss({ reduction: 'none' }));
+    const trainer = new torch.Trainer(net, optimizer, devices, new torch.nn.CrossEntropyLoss({ reduction: 'none' }), trainerOptions);
     const lossSums = [];
     const corrects = [];
     let examples = 0;
@@ -261,8 +267,8 @@ async function measureChild(args) {
   const saved = await torch.load(args.examples);
   const dataset = { inputs: [saved.get('tokens'), saved.get('segments'), saved.get('validLens')], labels: saved.get('labels') };
   try {
-    const loader = configurations[args.measure].loader(dataset, args.batchSize);
-    console.log(JSON.stringify(await measureOurs(loader, args)));
+    const config = configurations[args.measure];
+    console.log(JSON.stringify(await measureOurs(config.loader(dataset, args.batchSize), { ...args, trainerOptions: config.trainer })));
   } finally {
     torch.dispose([...saved.values()]);
   }
@@ -350,7 +356,7 @@ async function main() {
         }));
       } else {
         console.log(heading);
-        const width = Math.max(...results.map((r) => r.name.length), 'pytorch, d2l loop (fixed padding)'.length);
+        const width = Math.max(...results.map((r) => 'torchbridge, '.length + r.name.length), 'pytorch, d2l loop (fixed padding)'.length);
         for (const r of results) {
           console.log(`torchbridge, ${r.name.padEnd(width - 13)}  ${r.torchbridge.examplesPerSec.toFixed(1).padStart(8)} examples/sec  ` +
             `peak RSS ${mib(r.torchbridge.maxRssKiB).padStart(9)}${r.ratio === null ? '' : `  ratio ${r.ratio.toFixed(2)}x`}`);

@@ -133,8 +133,8 @@ describe('node lib/train.js', function () {
     assert.ok(maxAbsDiff <= 1e-3 * expected.steps.length, `${maxAbsDiff}`);  // W_k.bias, as in the parity test
   });
 
-  it('--pretrained random builds a vocabulary from the training split and trains a random BERT', () => {
-    const r = run('train', ['--pretrained', 'random', '--data-dir', 'snli', '--epochs', '1', '--batch-size', '16', '--max-len', '24',
+  it('--pretrained random builds a vocabulary from the training split and trains a random BERT (bf16, bucketed)', () => {
+    const r = run('train', ['--precision', 'bf16', '--bucket', '--pretrained', 'random', '--data-dir', 'snli', '--epochs', '1', '--batch-size', '16', '--max-len', '24',
       '--bert-max-len', '32', '--num-hiddens', '8', '--ffn-num-hiddens', '16', '--num-heads', '2', '--num-blks', '1',
       '--devices', 'cpu,cpu', '--seed', '3', '--no-plot']);
     assert.equal(r.status, 0, r.stderr);
@@ -151,6 +151,7 @@ describe('node lib/train.js', function () {
     assert.equal(help.status, 0);
     for (const flag of ['--pretrained', '--data-dir', '--train-split', '--test-split', '--epochs', '--lr', '--batch-size', '--max-len',
       '--bert-max-len', '--num-hiddens', '--ffn-num-hiddens', '--num-heads', '--num-blks', '--dropout', '--devices', '--seed',
+      '--fixed-padding', '--bucket', '--exact-dropout', '--precision', '--threads',
       '--no-shuffle', '--init', '--save', '--plot', '--max-steps', '--json', '--help']) {
       assert.ok(help.stdout.includes(`  ${flag}`), flag);
     }
@@ -174,6 +175,7 @@ describe('node lib/train.js', function () {
       ['a fractional batch size', () => ['--batch-size', '8.5'], /--batch-size must be an integer of at least 1/],
       ['dropout 1', () => ['--dropout', '1'], /--dropout must be a number at least 0 and below 1/],
       ['an unknown split', () => ['--train-split', 'validation'], /--train-split must be one of train, dev/],
+      ['an unknown precision', () => ['--precision', 'fp16'], /--precision must be one of float32, bf16, got "fp16"/],
       ['an unknown device', () => ['--devices', 'tpu'], /--devices: "tpu" is not a device/],
       ['CUDA without a GPU', () => ['--devices', torch.cuda.deviceCount() > 0 ? `cuda:${torch.cuda.deviceCount()}` : 'cuda:0'],
         /--devices: cuda:\d+ requested, but .*use --devices cpu|only \d+ GPU/],

@@ -165,6 +165,7 @@ export async function fineTune(options: TrainCliOptions, reporter: TrainReporter
     try {
       const result = await trainCh13(net, trainIter, testIter, loss, optimizer, options.epochs, options.devices, {
         maxSteps: options.maxSteps,
+        trainer: { dropoutRng: options.dropoutRng, precision: options.precision },
         onStep: (step) => reporter.step(step),
         onProgress: (point) => {
           reporter.progress(point);

@@ -9,7 +9,7 @@ import { Optimizer } from '../optim/optimizer';
 import { noGrad } from '../runtime';
 import { tidy } from '../scope';
 import { Tensor } from '../tensor';
-import { Trainer } from '../trainer';
+import { Trainer, TrainerOptions } from '../trainer';
 import { Device } from '../types';
 
 /** One batch: the model's inputs (e.g. [tokens, segments, validLens]) and int64 labels [batch]. */
@@ -138,6 +138,8 @@ export interface TrainCh13Options {
   onStep?: (step: StepInfo) => void;
   /** Stop after this many training steps in total (the epoch in progress still ends with its test pass). */
   maxSteps?: number;
+  /** Options of the native Trainer (the dropout stream). */
+  trainer?: TrainerOptions;
   /** Where d2l's two summary lines go; default console.log. */
   log?: (line: string) => void;
 }
@@ -166,7 +168,7 @@ export interface TrainCh13Result {
 export async function trainCh13(net: Module, trainIter: BatchSource, testIter: AsyncIterable<Batch>, loss: CrossEntropyLoss,
   optimizer: Optimizer<object>, numEpochs: number, devices: readonly Device[], options: TrainCh13Options = {}): Promise<TrainCh13Result> {
   if (!Number.isInteger(numEpochs) || numEpochs < 1) throw new RangeError(`trainCh13: numEpochs must be a positive integer, got ${numEpochs}`);
-  const trainer = new Trainer(net, optimizer, devices, loss);
+  const trainer = new Trainer(net, optimizer, devices, loss, options.trainer);
   const timer = new Timer();
   const numBatches = trainIter.length;
   // d2l reports every num_batches // 5 batches (and divides by zero below 5 batches; we report each batch then)

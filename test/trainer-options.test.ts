@@ -1,0 +1,120 @@
+// Trainer options: the dropout stream (a parallel Philox generator by default, PyTorch's own on
+// request) and bfloat16 autocast with float32 master weights.
+import { strict as assert } from 'assert';
+
+import * as torch from '../lib';
+import { BERTClassifier, BERTModel } from '../lib/d2l/bert';
+import { Trainer, TrainerOptions } from '../lib/trainer';
+
+const config = { vocabSize: 50, numHiddens: 32, ffnNumHiddens: 64, numHeads: 4, numBlks: 2, maxLen: 24 };
+
+// A classifier of `dropout` (seeded: the same weights on every call), trained `steps` steps on one
+// batch; returns the per-step loss sums and the final parameters.
+async function train(dropout: number, options: TrainerOptions, steps: number, seed = 0): Promise<{ losses: number[]; params: torch.Tensor[] }> {
+  torch.manualSeed(0);
+  const bert = new BERTModel({ ...config, dropout });
+  const net = new BERTClassifier(bert);
+  const tokens = torch.randint(0, config.vocabSize, [16, 20]);
+  const segments = torch.zeros([16, 20], { dtype: 'int64' });
+  const validLens = torch.randint(3, 21, [16]);
+  const labels = torch.randint(0, 3, [16]);
+  const trainer = new Trainer(net, new torch.optim.Adam(net.parameters(), { lr: 1e-3 }), ['cpu'], undefined, options);
+  torch.manualSeed(seed);
+  const losses: number[] = [];
+  for (let k = 0; k < steps; ++k) losses.push((await trainer.step([tokens, segments, validLens], labels)).lossSum);
+  const params = net.parameters().map((p) => p.detach().clone());
+  torch.dispose([tokens, segments, validLens, labels]);
+  net.dispose();
+  bert.dispose();
+  return { losses, params };
+}
+
+function maxDiff(a: torch.Tensor[], b: torch.Tensor[]): number {
+  return torch.tidy(() => Math.max(...a.map((t, k) => t.sub(b[k]).abs().max().item() as number)));
+}
+
+describe('Trainer options', function () {
+  this.timeout(60_000);
+
+  it('Philox dropout (default): reproducible under manualSeed, different for another seed, unlike no dropout', async () => {
+    const a = await train(0.3, {}, 3, 1);
+    const b = await train(0.3, {}, 3, 1);
+    const c = await train(0.3, {}, 3, 2);
+    const none = await train(0, {}, 3, 1);
+    assert.deepEqual(a.losses, b.losses);
+    assert.equal(maxDiff(a.params, b.params), 0);
+    assert.notDeepEqual(a.losses, c.losses);
+    assert.ok(a.losses.every((l, k) => l !== none.losses[k]), 'dropout is active in training steps');
+    torch.dispose([...a.params, ...b.params, ...c.params, ...none.params]);
+  });
+
+  it("dropoutRng 'pytorch' draws PyTorch's stream: the masks of a train-mode forward on the JS thread", async () => {
+    // one step from the same weights and seed: the step's loss equals the loss of the same
+    // forward on the JS thread, where dropout is always PyTorch's
+    torch.manualSeed(0);
+    const bert = new BERTModel({ ...config, dropout: 0.3 });
+    const net = new BERTClassifier(bert);
+    const tokens = torch.randint(0, config.vocabSize, [16, 20]);
+    const segments = torch.zeros([16, 20], { dtype: 'int64' });
+    const validLens = torch.randint(3, 21, [16]);
+    const labels = torch.randint(0, 3, [16]);
+    net.train();
+    torch.manualSeed(5);
+    const expected = torch.tidy(() => new torch.nn.CrossEntropyLoss({ reduction: 'none' }).forward(net.forward(tokens, segments, validLens), labels).sum().item() as number);
+    const trainer = new Trainer(net, new torch.optim.SGD(net.parameters(), { lr: 0 }), ['cpu'], undefined, { dropoutRng: 'pytorch' });
+    torch.manualSeed(5);
+    const { lossSum } = await trainer.step([tokens, segments, validLens], labels);
+    assert.equal(lossSum, expected);
+    torch.manualSeed(5);
+    const philox = new Trainer(net, new torch.optim.SGD(net.parameters(), { lr: 0 }), ['cpu']);
+    assert.notEqual((await philox.step([tokens, segments, validLens], labels)).lossSum, expected);
+    torch.dispose([tokens, segments, validLens, labels]);
+    net.dispose();
+    bert.dispose();
+  });
+
+  it('Philox dropout keeps about 1 - p of the elements, as exactly x / (1 - p), reproducibly; gradients follow the mask', () => {
+    torch.tidy(() => {
+      const x = torch.rand([1000, 1000]).add(1).requiresGrad_();
+      torch.manualSeed(3);
+      const y = torch.dropout(x, 0.3, { rng: 'philox' });
+      torch.manualSeed(3);
+      const again = torch.dropout(x, 0.3, { rng: 'philox' });
+      torch.manualSeed(3);
+      const pytorchStream = torch.dropout(x, 0.3);
+      assert.equal(y.sub(again).abs().max().item(), 0, 'the same seed gives the same mask');
+      const kept = y.ne(0);
+      const fraction = kept.to('float64').mean().item() as number;
+      // 10^6 Bernoulli(0.7) draws: standard deviation 4.6e-4
+      assert.ok(Math.abs(fraction - 0.7) < 3e-3, `kept ${fraction}`);
+      // kept values are x * (1 / 0.7) in float32, as PyTorch's noise.div_(1 - p)
+      const scale = torch.tensor(1, { dtype: 'float32' }).div(torch.tensor(0.7, { dtype: 'float32' }));
+      assert.equal(torch.where(kept, y.sub(x.mul(scale)), 0).abs().max().item(), 0);
+      assert.ok((y.ne(pytorchStream).sum().item() as number) > 1000, "a different stream from PyTorch's");
+      y.sum().backward();
+      assert.equal(x.grad!.sub(torch.where(kept, scale, 0)).abs().max().item(), 0);
+      // eval, p = 0 and p = 1 behave as PyTorch's
+      assert.equal(torch.dropout(x, 0.3, { training: false, rng: 'philox' }).sub(x).abs().max().item(), 0);
+      assert.equal(torch.dropout(x, 1, { rng: 'philox' }).abs().max().item(), 0);
+    });
+  });
+
+  it("precision 'bf16': autocast forward, float32 weights, losses within bfloat16's precision of float32's", async () => {
+    const f32 = await train(0, {}, 4);
+    const bf16 = await train(0, { precision: 'bf16' }, 4);
+    bf16.params.forEach((p) => assert.equal(p.dtype, 'float32'));
+    bf16.losses.forEach((l, k) => assert.ok(Math.abs(l - f32.losses[k]) / f32.losses[k] < 2e-2, `step ${k}: ${l} vs ${f32.losses[k]}`));
+    assert.notDeepEqual(bf16.losses, f32.losses, 'bf16 computes in lower precision');
+    torch.dispose([...f32.params, ...bf16.params]);
+  });
+
+  it('rejects unknown options', () => {
+    const bert = new BERTModel({ ...config, dropout: 0 });
+    const net = new BERTClassifier(bert);
+    const optimizer = new torch.optim.Adam(net.parameters());
+    assert.throws(() => new Trainer(net, optimizer, ['cpu'], undefined, { precision: 'fp8' as 'bf16' }), /precision must be 'float32' or 'bf16'/);
+    assert.throws(() => new Trainer(net, optimizer, ['cpu'], undefined, { dropoutRng: 'mt' as 'pytorch' }), /dropoutRng must be 'philox' or 'pytorch'/);
+    net.dispose();
+    bert.dispose();
+  });
+});
