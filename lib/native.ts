@@ -258,7 +258,8 @@ export interface NativeOps {
   optimizerGroupOptions(o: NativeOptimizer, group: number): NativeGroupOptions;
   optimizerState(o: NativeOptimizer): (NativeParamState | null)[];
   optimizerSetState(o: NativeOptimizer, index: number, state: NativeParamState): void;
-  trainerCreate(module: M, optimizer: NativeOptimizer, devices: string[], options: { ignoreIndex?: number; labelSmoothing?: number; dropoutRng?: 'philox' | 'pytorch'; precision?: 'float32' | 'bf16' }): NativeTrainer;
+  trainerCreate(module: M, optimizer: NativeOptimizer, devices: string[], options: { ignoreIndex?: number; labelSmoothing?: number; dropoutRng?: 'philox' | 'pytorch'; precision?: 'float32' | 'bf16';
+    lengthGroups?: { groups: number; lengthsInput: number; trimmedInputs: number[] } }): NativeTrainer;
   trainerStep(trainer: NativeTrainer, inputs: T[], labels: T): Promise<{ lossSum: number; correct: number; count: number }>;
   trainerEvaluate(trainer: NativeTrainer, inputs: T[], labels: T): Promise<{ lossSum: number; correct: number; count: number }>;
   crossEntropy(logits: T, target: T, weight: Opt<T>, reduction: string, ignoreIndex: number, labelSmoothing: number): T;

@@ -42,6 +42,16 @@ export interface TrainerOptions {
    * precision (about 3 significant digits) in the forward pass.
    */
   precision?: 'float32' | 'bf16';
+  /**
+   * Length groups (off by default): each step sorts its rows by length (`inputs[lengthsInput]`,
+   * one length per row), cuts them into `groups` groups per replica, trims each group's
+   * `trimmedInputs` along dim 1 to the group's longest row, and runs the groups one after
+   * another, the gradients accumulating, before the one optimizer step. The batch and the step
+   * are d2l's: with a loss summed over examples and d2l's masking (padding never reaches a
+   * valid position), only rounding changes, while short rows stop paying for the longest one.
+   * For SNLIBERTDataset batches: `{ groups: 4, lengthsInput: 2, trimmedInputs: [0, 1] }`.
+   */
+  lengthGroups?: { groups: number; lengthsInput: number; trimmedInputs: number[] };
 }
 
 /** What one evaluation batch measured. */
@@ -78,6 +88,7 @@ export class Trainer {
       labelSmoothing: loss.options.labelSmoothing,
       dropoutRng: options.dropoutRng,
       precision: options.precision,
+      lengthGroups: options.lengthGroups && { ...options.lengthGroups, trimmedInputs: [...options.lengthGroups.trimmedInputs] },
     });
   }
 

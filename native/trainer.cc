@@ -129,6 +129,14 @@ struct LossOptions {
   double labelSmoothing = 0.0;
 };
 
+// Length groups (see TrainerWrap::share): which input holds each row's length, which inputs are
+// trimmed along dim 1, and how many groups each replica's share is cut into (1: none).
+struct LengthGroups {
+  int64_t groups = 1;
+  size_t lengthsInput = 0;
+  std::vector<size_t> trimmedInputs;
+};
+
 struct StepResult {
   double lossSum = 0;
   int64_t correct = 0;
@@ -200,6 +208,26 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
         if (name != "philox" && name != "pytorch") throw ArgError("Trainer: dropoutRng must be 'philox' or 'pytorch'");
         t.dropoutRng_ = name == "philox" ? DropoutRng::Philox : DropoutRng::PyTorch;
       }
+      Napi::Value groups = o.Get("lengthGroups");
+      if (groups.IsObject()) {
+        Napi::Object g = groups.As<Napi::Object>();
+        auto count = [](Napi::Value v, const char* what) -> int64_t {
+          if (!v.IsNumber() || v.As<Napi::Number>().DoubleValue() < 0 ||
+              v.As<Napi::Number>().DoubleValue() != std::floor(v.As<Napi::Number>().DoubleValue())) {
+            throw ArgError(std::string("Trainer: lengthGroups.") + what + " must be a non-negative integer");
+          }
+          return v.As<Napi::Number>().Int64Value();
+        };
+        t.split_.groups = count(g.Get("groups"), "groups");
+        if (t.split_.groups < 1) throw ArgError("Trainer: lengthGroups.groups must be at least 1");
+        t.split_.lengthsInput = static_cast<size_t>(count(g.Get("lengthsInput"), "lengthsInput"));
+        Napi::Value trimmed = g.Get("trimmedInputs");
+        if (!trimmed.IsArray()) throw ArgError("Trainer: lengthGroups.trimmedInputs must be an array of input indices");
+        Napi::Array list = trimmed.As<Napi::Array>();
+        for (uint32_t k = 0; k < list.Length(); ++k) t.split_.trimmedInputs.push_back(static_cast<size_t>(count(list.Get(k), "trimmedInputs[]")));
+      } else if (!groups.IsUndefined()) {
+        throw ArgError("Trainer: lengthGroups must be an object {groups, lengthsInput, trimmedInputs}");
+      }
       Napi::Value precision = o.Get("precision");
       if (!precision.IsUndefined()) {
         std::string name = precision.IsString() ? precision.As<Napi::String>().Utf8Value() : "";
@@ -259,7 +287,11 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
  private:
   StepResult stepOnThread(const std::vector<at::Tensor>& inputs, const at::Tensor& labels, int threads) {
     useThreads(threads);
-    for (auto& p : replicas_[0].params) p.mutable_grad() = at::Tensor();  // stale parameters stay gradient-free
+    // every replica starts without gradients: stale parameters stay gradient-free, and a replica
+    // that gets no rows (a batch smaller than the replica count) adds nothing
+    for (auto& rep : replicas_) {
+      for (auto& p : rep.params) p.mutable_grad() = at::Tensor();
+    }
     std::vector<StepResult> parts(replicas_.size());
     runOnReplicas(inputs, labels, parts, /*train=*/true, threads);
     // nn.DataParallel's reduce: every replica's gradient summed onto the model's parameters
@@ -306,15 +338,64 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
     }
   }
 
-  // Splits the batch along dim 0 (as nn.DataParallel's scatter: torch.chunk), runs each piece
-  // on its replica's thread, and fills parts[r]. Called on replica 0's thread.
+  // One replica's share of a batch: one piece, or several length groups run one after another.
+  struct Piece {
+    std::vector<at::Tensor> inputs;
+    at::Tensor labels;
+  };
+
+  // How a batch is shared: as nn.DataParallel's scatter (torch.chunk along dim 0, one piece per
+  // replica), or, with length groups, rows sorted by length (inputs[lengthsInput]) and cut into
+  // groups x replicas pieces, each trimmed to its longest row along dim 1 of the trimmed inputs,
+  // piece p going to replica p % replicas. A loss summed over examples, backward accumulating
+  // into .grad, makes both give the same step up to rounding.
+  std::vector<std::vector<Piece>> share(const std::vector<at::Tensor>& inputs, const at::Tensor& labels) const {
+    const int64_t n = static_cast<int64_t>(replicas_.size());
+    std::vector<std::vector<Piece>> plan(replicas_.size());
+    if (split_.groups <= 1) {
+      std::vector<std::vector<at::Tensor>> inChunks(inputs.size());
+      for (size_t k = 0; k < inputs.size(); ++k) inChunks[k] = inputs[k].chunk(n, 0);
+      std::vector<at::Tensor> labelChunks = labels.chunk(n, 0);  // fewer than n when the batch is smaller
+      for (size_t r = 0; r < labelChunks.size(); ++r) {
+        Piece piece{{}, labelChunks[r]};
+        for (size_t k = 0; k < inputs.size(); ++k) piece.inputs.push_back(inChunks[k][r]);
+        plan[r].push_back(std::move(piece));
+      }
+      return plan;
+    }
+    TORCH_CHECK(split_.lengthsInput < inputs.size(), "Trainer: lengthGroups.lengthsInput ", split_.lengthsInput, " is not one of the ",
+                inputs.size(), " inputs");
+    const at::Tensor& lengths = inputs[split_.lengthsInput];
+    TORCH_CHECK(lengths.dim() == 1 && lengths.size(0) == labels.size(0), "Trainer: lengthGroups: inputs[", split_.lengthsInput,
+                "] must hold one length per example, got shape ", lengths.sizes());
+    at::Tensor order = std::get<1>(lengths.sort(/*stable=*/true, /*dim=*/0, /*descending=*/false));
+    at::Tensor sortedLabels = labels.index_select(0, order.to(labels.device()));
+    std::vector<at::Tensor> sorted;
+    for (const auto& input : inputs) sorted.push_back(input.index_select(0, order.to(input.device())));
+    std::vector<at::Tensor> labelPieces = sortedLabels.chunk(n * split_.groups, 0);
+    std::vector<std::vector<at::Tensor>> inputPieces;
+    for (const auto& t : sorted) inputPieces.push_back(t.chunk(n * split_.groups, 0));
+    for (size_t p = 0; p < labelPieces.size(); ++p) {
+      Piece piece{{}, labelPieces[p]};
+      const int64_t longest = inputPieces[split_.lengthsInput][p].max().item<int64_t>();
+      for (size_t k = 0; k < inputs.size(); ++k) {
+        at::Tensor t = inputPieces[k][p];
+        bool trim = std::find(split_.trimmedInputs.begin(), split_.trimmedInputs.end(), k) != split_.trimmedInputs.end();
+        if (trim && t.dim() >= 2 && longest < t.size(1)) t = t.narrow(1, 0, std::max<int64_t>(longest, 1));
+        piece.inputs.push_back(t);
+      }
+      plan[p % replicas_.size()].push_back(std::move(piece));
+    }
+    return plan;
+  }
+
+  // Runs each replica's share of the batch on that replica's thread and fills parts[r]. Called
+  // on replica 0's thread.
   void runOnReplicas(const std::vector<at::Tensor>& inputs, const at::Tensor& labels, std::vector<StepResult>& parts,
                      bool train, int threads) {
-    size_t n = replicas_.size();
-    std::vector<std::vector<at::Tensor>> inChunks(inputs.size());
-    for (size_t k = 0; k < inputs.size(); ++k) inChunks[k] = inputs[k].chunk(static_cast<int64_t>(n), 0);
-    std::vector<at::Tensor> labelChunks = labels.chunk(static_cast<int64_t>(n), 0);
-    size_t used = labelChunks.size();  // a batch smaller than the replica count uses fewer replicas
+    std::vector<std::vector<Piece>> plan = share(inputs, labels);
+    size_t used = 0;
+    while (used < plan.size() && !plan[used].empty()) ++used;
     std::vector<std::exception_ptr> errors(used);
     auto work = [&](size_t r) {
       try {
@@ -322,31 +403,32 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
         DropoutRngGuard rng(dropoutRng_);
         Replica& rep = replicas_[r];
         c10::Device device = rep.device;
-        std::vector<at::Tensor> in;
-        for (size_t k = 0; k < inputs.size(); ++k) in.push_back(inChunks[k][r].to(device, /*non_blocking=*/true));
-        at::Tensor y = labelChunks[r].to(device, /*non_blocking=*/true);
         rep.module->train(train);
-        if (train) {
-          torch::AutoGradMode grad(true);
-          for (auto& p : rep.params) p.mutable_grad() = at::Tensor();
-          at::Tensor pred;
-          {
+        for (const Piece& piece : plan[r]) {
+          std::vector<at::Tensor> in;
+          for (const auto& t : piece.inputs) in.push_back(t.to(device, /*non_blocking=*/true));
+          at::Tensor y = piece.labels.to(device, /*non_blocking=*/true);
+          if (train) {
+            torch::AutoGradMode grad(true);
+            at::Tensor pred;
+            {
+              AutocastGuard autocast(bf16_, device);
+              pred = runForward(rep.any, in);
+            }
+            // the loss in float32, outside autocast (as a float32 model's)
+            pred = pred.to(at::kFloat);
+            at::Tensor l = at::cross_entropy_loss(pred, y, {}, at::Reduction::None, loss_.ignoreIndex, loss_.labelSmoothing);
+            at::Tensor lsum = l.sum();
+            lsum.backward();  // accumulates into .grad across the pieces
+            parts[r].lossSum += lsum.item<double>();
+            parts[r].correct += countCorrect(pred.detach(), y);
+          } else {
+            torch::NoGradGuard noGrad;
             AutocastGuard autocast(bf16_, device);
-            pred = runForward(rep.any, in);
+            parts[r].correct += countCorrect(runForward(rep.any, in).to(at::kFloat), y);
           }
-          // the loss in float32, outside autocast (as a float32 model's)
-          pred = pred.to(at::kFloat);
-          at::Tensor l = at::cross_entropy_loss(pred, y, {}, at::Reduction::None, loss_.ignoreIndex, loss_.labelSmoothing);
-          at::Tensor lsum = l.sum();
-          lsum.backward();
-          parts[r].lossSum = lsum.item<double>();
-          parts[r].correct = countCorrect(pred.detach(), y);
-        } else {
-          torch::NoGradGuard noGrad;
-          AutocastGuard autocast(bf16_, device);
-          parts[r].correct = countCorrect(runForward(rep.any, in).to(at::kFloat), y);
+          parts[r].count += y.size(0);
         }
-        parts[r].count = y.size(0);
       } catch (...) {
         errors[r] = std::current_exception();
       }
@@ -367,6 +449,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
   LossOptions loss_;
   DropoutRng dropoutRng_ = DropoutRng::Philox;
   bool bf16_ = false;
+  LengthGroups split_;
   std::mutex mutex_;
 };
 

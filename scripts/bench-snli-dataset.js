@@ -18,6 +18,8 @@ const { readSnli } = require('../lib/d2l/snli');
 const { SNLIBERTDataset } = require('../lib/d2l/snli-dataset');
 const { tokenize, Vocab } = require('../lib/d2l/text');
 
+const { mulberry32 } = require('./seeded-random');
+
 const PYTHON = '/usr/bin/python3';
 
 function parseArgs(argv) {
@@ -42,18 +44,6 @@ function parseArgs(argv) {
     else throw new Error(`unknown argument ${flag}`);
   }
   return args;
-}
-
-// mulberry32: a small seeded generator, so that every run benchmarks the same pairs.
-function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function synthesize(dev, pairs) {

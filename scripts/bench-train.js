@@ -21,10 +21,10 @@
 //
 // Needs lib/ compiled (`npx tsc -p .`) and the dev split (../shared/data/snli_1.0).
 //
-// Our configurations: d2l's fixed padding, batches trimmed to their longest example (the
-// default of node lib/train.js), trimmed with length bucketing, and trimmed under bfloat16
-// autocast (--precision bf16); PyTorch runs d2l's program (fixed padding, float32); each ratio
-// is ours over it.
+// Our configurations, as node lib/train.js's flags name them: d2l's fixed padding, batches
+// trimmed to their longest example, trimmed with 4 length groups per step (the default), and the
+// default with length bucketing or bfloat16 autocast; PyTorch runs d2l's program (fixed padding,
+// float32); each ratio is ours over it.
 //
 //   node scripts/bench-train.js [--batch-size 64] [--max-len 128] [--steps 20] [--warmup 3]
 //       [--devices cpu|cpu,cpu|cuda:0,...] [--threads N] [--data DIR] [--no-python] [--json] [--check]
@@ -45,6 +45,8 @@ const { readSnli } = require('../lib/d2l/snli');
 const { SNLIBERTDataset } = require('../lib/d2l/snli-dataset');
 const { DataLoader } = require('../lib/d2l/data-loader');
 const { tokenize, Vocab } = require('../lib/d2l/text');
+
+const { mulberry32 } = require('./seeded-random');
 
 const PYTHON = '/usr/bin/python3';
 const PYTHON_SCRIPT = path.join(__dirname, 'bench_train_pytorch.py');
@@ -126,18 +128,6 @@ function parseDevices(text) {
   return devices;
 }
 
-// mulberry32: a small seeded generator, so that every run trains on the same pairs.
-function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 // `count` pairs of `data`: seeded shuffles of all of it, one after another, cut at `count`.
 function select(data, count) {
   const random = mulberry32(SELECTION_SEED);
@@ -161,20 +151,18 @@ function select(data, count) {
 // Our configurations, each measured in its own process (so that each peak RSS is its own) on the
 // same selected examples, through the DataLoader that node lib/train.js uses. PyTorch's side is
 // d2l's program: fixed padding, consecutive rows (what the first configuration also trains on).
+const trimmed = (dataset, batchSize, options = {}) => new DataLoader(dataset, batchSize, { transform: SNLIBERTDataset.trimBatch, ...options });
+const groups = { lengthGroups: { groups: 4, lengthsInput: 2, trimmedInputs: [0, 1] } };
 const configurations = [
-  { name: 'fixed padding (d2l)', loader: (dataset, batchSize) => new DataLoader(dataset, batchSize) },
-  { name: 'trimmed (default)', loader: (dataset, batchSize) => new DataLoader(dataset, batchSize, { transform: SNLIBERTDataset.trimBatch }) },
+  { name: 'fixed padding (d2l; --fixed-padding)', loader: (dataset, batchSize) => new DataLoader(dataset, batchSize) },
+  { name: 'trimmed (--length-groups 1)', loader: trimmed },
+  { name: 'trimmed, 4 length groups (default)', loader: trimmed, trainer: groups },
   {
-    name: 'trimmed + bucketing',
-    loader: (dataset, batchSize) => new DataLoader(dataset, batchSize, {
-      transform: SNLIBERTDataset.trimBatch, shuffle: true, seed: SELECTION_SEED, bucket: { lengths: dataset.inputs[2].toArray() },
-    }),
+    name: 'default + bucketing (--bucket)',
+    loader: (dataset, batchSize) => trimmed(dataset, batchSize, { shuffle: true, seed: SELECTION_SEED, bucket: { lengths: dataset.inputs[2].toArray() } }),
+    trainer: groups,
   },
-  {
-    name: 'trimmed, bf16 autocast',
-    loader: (dataset, batchSize) => new DataLoader(dataset, batchSize, { transform: SNLIBERTDataset.trimBatch }),
-    trainer: { precision: 'bf16' },
-  },
+  { name: 'default + bf16 (--precision bf16)', loader: trimmed, trainer: { ...groups, precision: 'bf16' } },
 ];
 
 // d2l's batches: consecutive rows, padded to maxLen. A batch is [[tokens, segments, validLens], labels].

@@ -30,6 +30,7 @@ from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from gen_bert_fixtures import SMALL_CONFIG, BERTClassifier, BERTModel  # noqa: E402
+from gen_train_fixtures import train_batch_ch13  # noqa: E402  (d2l's, verbatim)
 
 warnings.filterwarnings("ignore", message="Lazy modules are a new feature")
 
@@ -55,32 +56,6 @@ def build_classifier(dropout, device, batch):
     with torch.no_grad():
         net((tokens[:1], segments[:1], valid_lens[:1]))
     return net.to(device)
-
-
-def accuracy(y_hat, y):
-    """d2l.accuracy."""
-    if len(y_hat.shape) > 1 and y_hat.shape[1] > 1:
-        y_hat = y_hat.argmax(axis=1)
-    cmp = y_hat.type(y.dtype) == y
-    return float(cmp.type(y.dtype).sum())
-
-
-def train_batch_ch13(net, X, y, loss, trainer, devices):
-    """d2l.train_batch_ch13."""
-    if isinstance(X, list):
-        X = [x.to(devices[0]) for x in X]
-    else:
-        X = X.to(devices[0])
-    y = y.to(devices[0])
-    net.train()
-    trainer.zero_grad()
-    pred = net(X)
-    l = loss(pred, y)
-    l.sum().backward()
-    trainer.step()
-    train_loss_sum = l.sum()
-    train_acc_sum = accuracy(pred, y)
-    return train_loss_sum, train_acc_sum
 
 
 def main():

@@ -820,6 +820,11 @@ def random_cases():
     case("randnLike/dtype", [F("randnLike", T(0), {"dtype": "float64"})], [like],
          lambda x: torch.randn_like(x, dtype=f64), seed=6)
     case("randintLike", [F("randintLike", T(0), 3, 9)], [like], lambda x: torch.randint_like(x, 3, 9), seed=5)
+    # torchbridge's dropout with rng 'pytorch' (the default) draws PyTorch's mask
+    case("dropout/train", [F("dropout", T(0), 0.3)], [randn(301, 6, 7, dtype=f32)], lambda x: torch.nn.functional.dropout(x, 0.3), seed=8)
+    case("dropout/float64", [F("dropout", T(0), 0.5)], [randn(302, 40)], lambda x: torch.nn.functional.dropout(x, 0.5), seed=9)
+    case("dropout/eval", [F("dropout", T(0), 0.5, {"training": False})], [randn(303, 3, 4, dtype=f32)],
+         lambda x: torch.nn.functional.dropout(x, 0.5, training=False))
 
 
 def main():

@@ -151,7 +151,7 @@ describe('node lib/train.js', function () {
     assert.equal(help.status, 0);
     for (const flag of ['--pretrained', '--data-dir', '--train-split', '--test-split', '--epochs', '--lr', '--batch-size', '--max-len',
       '--bert-max-len', '--num-hiddens', '--ffn-num-hiddens', '--num-heads', '--num-blks', '--dropout', '--devices', '--seed',
-      '--fixed-padding', '--bucket', '--exact-dropout', '--precision', '--threads',
+      '--fixed-padding', '--length-groups', '--bucket', '--exact-dropout', '--precision', '--threads',
       '--no-shuffle', '--init', '--save', '--plot', '--max-steps', '--json', '--help']) {
       assert.ok(help.stdout.includes(`  ${flag}`), flag);
     }
@@ -175,6 +175,8 @@ describe('node lib/train.js', function () {
       ['a fractional batch size', () => ['--batch-size', '8.5'], /--batch-size must be an integer of at least 1/],
       ['dropout 1', () => ['--dropout', '1'], /--dropout must be a number at least 0 and below 1/],
       ['an unknown split', () => ['--train-split', 'validation'], /--train-split must be one of train, dev/],
+      ['fixed padding with length groups', () => ['--fixed-padding', '--length-groups', '2'], /--fixed-padding and --length-groups contradict each other/],
+      ['zero length groups', () => ['--length-groups', '0'], /--length-groups must be an integer of at least 1/],
       ['an unknown precision', () => ['--precision', 'fp16'], /--precision must be one of float32, bf16, got "fp16"/],
       ['an unknown device', () => ['--devices', 'tpu'], /--devices: "tpu" is not a device/],
       ['CUDA without a GPU', () => ['--devices', torch.cuda.deviceCount() > 0 ? `cuda:${torch.cuda.deviceCount()}` : 'cuda:0'],

@@ -10,18 +10,22 @@ const config = { vocabSize: 50, numHiddens: 32, ffnNumHiddens: 64, numHeads: 4, 
 
 // A classifier of `dropout` (seeded: the same weights on every call), trained `steps` steps on one
 // batch; returns the per-step loss sums and the final parameters.
-async function train(dropout: number, options: TrainerOptions, steps: number, seed = 0): Promise<{ losses: number[]; params: torch.Tensor[] }> {
+async function train(dropout: number, options: TrainerOptions, steps: number, seed = 0, devices: torch.Device[] = ['cpu'],
+  rows = 16): Promise<{ losses: number[]; params: torch.Tensor[] }> {
   torch.manualSeed(0);
   const bert = new BERTModel({ ...config, dropout });
   const net = new BERTClassifier(bert);
-  const tokens = torch.randint(0, config.vocabSize, [16, 20]);
-  const segments = torch.zeros([16, 20], { dtype: 'int64' });
-  const validLens = torch.randint(3, 21, [16]);
-  const labels = torch.randint(0, 3, [16]);
-  const trainer = new Trainer(net, new torch.optim.Adam(net.parameters(), { lr: 1e-3 }), ['cpu'], undefined, options);
+  const all = [torch.randint(0, config.vocabSize, [16, 20]), torch.zeros([16, 20], { dtype: 'int64' }), torch.randint(3, 21, [16]), torch.randint(0, 3, [16])];
+  const [tokens, segments, validLens, labels] = all.map((t) => t.narrow(0, 0, rows));
+  torch.dispose(all);
+  const trainer = new Trainer(net, new torch.optim.Adam(net.parameters(), { lr: 1e-3 }), devices, undefined, options);
   torch.manualSeed(seed);
   const losses: number[] = [];
-  for (let k = 0; k < steps; ++k) losses.push((await trainer.step([tokens, segments, validLens], labels)).lossSum);
+  for (let k = 0; k < steps; ++k) {
+    const { lossSum, count } = await trainer.step([tokens, segments, validLens], labels);
+    assert.equal(count, rows);
+    losses.push(lossSum);
+  }
   const params = net.parameters().map((p) => p.detach().clone());
   torch.dispose([tokens, segments, validLens, labels]);
   net.dispose();
@@ -108,12 +112,57 @@ describe('Trainer options', function () {
     torch.dispose([...f32.params, ...bf16.params]);
   });
 
+  it('length groups give the steps of the whole batch (within 1e-5), on one replica and on two', async () => {
+    const groups = { lengthGroups: { groups: 3, lengthsInput: 2, trimmedInputs: [0, 1] } };
+    const whole = await train(0, {}, 5);
+    for (const devices of [['cpu'], ['cpu', 'cpu']] as torch.Device[][]) {
+      const grouped = await train(0, groups, 5, 0, devices);
+      grouped.losses.forEach((l, k) => assert.ok(Math.abs(l - whole.losses[k]) <= 1e-5 * whole.losses[k], `step ${k}: ${l} vs ${whole.losses[k]}`));
+      // Adam normalises steps, so parameters whose true gradient is 0 (attention W_k.bias) move by
+      // rounding noise; compare the others
+      const names = new BERTClassifier(new BERTModel({ ...config, dropout: 0 })).namedParameters().map(([n]) => n);
+      whole.params.forEach((p, k) => {
+        if (names[k].endsWith('W_k.bias')) return;
+        assert.ok(maxDiff([grouped.params[k]], [p]) <= 1e-5, `${devices.join(',')} ${names[k]}: ${maxDiff([grouped.params[k]], [p])}`);
+      });
+      torch.dispose(grouped.params);
+    }
+    torch.dispose(whole.params);
+  });
+
+  it('a batch smaller than the replica count trains only the replicas it reaches', async () => {
+    // a full batch (every replica gets rows and gradients), then one row: the idle replicas must
+    // add nothing, in particular not the gradients of the step before
+    const run = async (devices: torch.Device[]) => {
+      torch.manualSeed(0);
+      const bert = new BERTModel({ ...config, dropout: 0 });
+      const net = new BERTClassifier(bert);
+      const [tokens, segments, validLens, labels] = [torch.randint(0, config.vocabSize, [9, 20]), torch.zeros([9, 20], { dtype: 'int64' }),
+        torch.randint(3, 21, [9]), torch.randint(0, 3, [9])];
+      const trainer = new Trainer(net, new torch.optim.SGD(net.parameters(), { lr: 0.1 }), devices);
+      await trainer.step([tokens, segments, validLens], labels);
+      const first = [tokens, segments, validLens, labels].map((t) => t.narrow(0, 0, 1));
+      await trainer.step(first.slice(0, 3), first[3]);
+      const params = net.parameters().map((p) => p.detach().clone());
+      torch.dispose([tokens, segments, validLens, labels, ...first]);
+      net.dispose();
+      bert.dispose();
+      return params;
+    };
+    const one = await run(['cpu']);
+    const three = await run(['cpu', 'cpu', 'cpu']);
+    assert.ok(maxDiff(three, one) <= 1e-6, `${maxDiff(three, one)}`);
+    torch.dispose([...one, ...three]);
+  });
+
   it('rejects unknown options', () => {
     const bert = new BERTModel({ ...config, dropout: 0 });
     const net = new BERTClassifier(bert);
     const optimizer = new torch.optim.Adam(net.parameters());
     assert.throws(() => new Trainer(net, optimizer, ['cpu'], undefined, { precision: 'fp8' as 'bf16' }), /precision must be 'float32' or 'bf16'/);
     assert.throws(() => new Trainer(net, optimizer, ['cpu'], undefined, { dropoutRng: 'mt' as 'pytorch' }), /dropoutRng must be 'philox' or 'pytorch'/);
+    assert.throws(() => new Trainer(net, optimizer, ['cpu'], undefined, { lengthGroups: { groups: 0, lengthsInput: 2, trimmedInputs: [0] } }),
+      /lengthGroups.groups must be at least 1/);
     net.dispose();
     bert.dispose();
   });

@@ -165,7 +165,12 @@ export async function fineTune(options: TrainCliOptions, reporter: TrainReporter
     try {
       const result = await trainCh13(net, trainIter, testIter, loss, optimizer, options.epochs, options.devices, {
         maxSteps: options.maxSteps,
-        trainer: { dropoutRng: options.dropoutRng, precision: options.precision },
+        trainer: {
+          dropoutRng: options.dropoutRng,
+          precision: options.precision,
+          // SNLIBERTDataset's inputs: [tokens, segments, validLens]
+          lengthGroups: options.lengthGroups > 1 ? { groups: options.lengthGroups, lengthsInput: 2, trimmedInputs: [0, 1] } : undefined,
+        },
         onStep: (step) => reporter.step(step),
         onProgress: (point) => {
           reporter.progress(point);

@@ -29,6 +29,7 @@ const FLAGS = {
   seed: { type: 'string', value: 'N', help: 'seed of the initialisation, dropout and shuffling (default: random)' },
   'no-shuffle': { type: 'boolean', help: 'visit the training examples in file order' },
   'fixed-padding': { type: 'boolean', help: "feed every batch padded to --max-len, as d2l does (default: cut each batch to\nits longest example, which gives the same outputs for less work)" },
+  'length-groups': { type: 'string', value: 'N', help: 'run each step as N groups of similar lengths, each cut to its longest example,\ngradients accumulated: the same step for less work (default 4; 1: one group)' },
   'exact-dropout': { type: 'boolean', help: "draw dropout masks from PyTorch's serial CPU stream (default: a parallel\ncounter-based generator, same distribution, a third less time per CPU step)" },
   precision: { type: 'string', value: 'float32|bf16', help: 'bf16: forward passes under autocast to bfloat16, float32 weights (default float32)' },
   bucket: { type: 'boolean', help: 'batch training examples of similar lengths together (in random batch order)' },
@@ -72,6 +73,8 @@ export interface TrainCliOptions {
   shuffle: boolean;
   /** Cut each batch to its longest example (default), or keep d2l's fixed padding. */
   trim: boolean;
+  /** Length groups per step (1: none). */
+  lengthGroups: number;
   /** The trainer's dropout stream. */
   dropoutRng: 'philox' | 'pytorch';
   /** Autocast to bfloat16 in forward passes, or plain float32. */
@@ -143,6 +146,7 @@ export function parseTrainArgs(argv: readonly string[]): TrainCliOptions | null 
     seed: flags.seed === undefined ? undefined : integerFlag('seed', flags.seed, 0, 0),
     shuffle: !flags['no-shuffle'],
     trim: !flags['fixed-padding'],
+    lengthGroups: flags['fixed-padding'] ? 1 : integerFlag('length-groups', flags['length-groups'], 4),
     bucket: flags.bucket ?? false,
     dropoutRng: flags['exact-dropout'] ? 'pytorch' : 'philox',
     precision: choiceFlag('precision', flags.precision, ['float32', 'bf16'] as const, 'float32'),
@@ -152,6 +156,9 @@ export function parseTrainArgs(argv: readonly string[]): TrainCliOptions | null 
     maxSteps: flags['max-steps'] === undefined ? undefined : integerFlag('max-steps', flags['max-steps'], 1),
     json: flags.json ?? false,
   };
+  if (flags['fixed-padding'] && flags['length-groups'] !== undefined) {
+    throw new UsageError('--fixed-padding and --length-groups contradict each other (length groups trim); give one');
+  }
   if (flags['no-plot'] && flags.plot !== undefined) throw new UsageError('--plot and --no-plot contradict each other; give one');
   if (options.numHiddens % options.numHeads !== 0) {
     throw new UsageError(`--num-hiddens ${options.numHiddens} is not divisible by --num-heads ${options.numHeads}; each head gets numHiddens / numHeads units`);
