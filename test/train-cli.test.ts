@@ -12,6 +12,7 @@ import * as torch from '../lib';
 const ROOT = path.join(__dirname, '..');
 const FIXTURE = path.join(__dirname, 'fixtures', 'train');
 const PYTHON = '/usr/bin/python3';
+const BAD_PRETRAINED = path.join(os.tmpdir(), `torchbridge-bad-pretrained-${process.pid}`);
 
 interface Expected {
   args: string[];
@@ -191,6 +192,8 @@ describe('node lib/train.js', function () {
       ['a pretrained directory without weights', () => base({ '--pretrained': 'snli' }), /--pretrained snli has no vocab\.json/],
       ['a pretrained model of other sizes', () => base({ '--num-hiddens': '32' }),
         /--pretrained pretrained: .*does not match the options.*made with numHiddens 16/],
+      ['a pretrained directory whose vocab.json is not JSON', () => base({ '--pretrained': BAD_PRETRAINED }),
+        /--pretrained \S*bad-pretrained: Vocab\.load: .*vocab\.json is not valid JSON/],
       ['a missing --init file', () => base({ '--init': 'nope.pt' }), /--init nope\.pt does not exist/],
       ['an --init file that is not a state dict', () => base({ '--init': 'expected.json' }), /--init expected\.json is not a readable state dict/],
       ['an --init state dict of another model', () => base({ '--init': 'pretrained/pretrained.params' }), /--init pretrained\/pretrained\.params does not fit this classifier/],
@@ -203,7 +206,14 @@ describe('node lib/train.js', function () {
         if (env?.TORCHBRIDGE_DATA_DIR === '') {
           environment = { TORCHBRIDGE_DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'torchbridge-nodata-')) };
         }
+        if (what.includes('not JSON')) {
+          // a pretrained directory with a broken vocab.json (removed below)
+          fs.mkdirSync(BAD_PRETRAINED, { recursive: true });
+          fs.writeFileSync(path.join(BAD_PRETRAINED, 'vocab.json'), '["<unk>", ');
+          fs.copyFileSync(path.join(FIXTURE, 'pretrained', 'pretrained.params'), path.join(BAD_PRETRAINED, 'pretrained.params'));
+        }
         const r = run('train', args(), environment);
+        fs.rmSync(BAD_PRETRAINED, { recursive: true, force: true });
         if (environment?.TORCHBRIDGE_DATA_DIR) fs.rmSync(environment.TORCHBRIDGE_DATA_DIR, { recursive: true, force: true });
         // with internet, SNLI would download: this case is about a machine without it
         if (what === 'missing data offline' && r.status === 0) return this.skip();

@@ -89,9 +89,8 @@ async function bertAndVocab(options: TrainCliOptions, train: SnliData, progress:
     if (error instanceof DownloadError) {
       throw new UsageError(`cannot get ${options.pretrained}: ${oneLine(error.message)}; or pass --pretrained DIR (vocab.json and pretrained.params), or --pretrained random`);
     }
-    if (/does not match the options|is not valid JSON|not a zip|pickle/i.test((error as Error).message)) {
-      throw new UsageError(`--pretrained ${options.pretrained}: ${oneLine((error as Error).message)}`);
-    }
+    // a directory is the user's input: whatever is wrong with its files is theirs to fix
+    if (!isHubName) throw new UsageError(`--pretrained ${options.pretrained}: ${oneLine((error as Error).message)}`);
     throw error;
   }
 }
