@@ -2,6 +2,9 @@
 // one loop in a fresh process, so that what earlier tests left in the heap does not blur RSS,
 // and prints {tensors, rssMb} (growth over the measured iterations) as JSON.
 import * as torch from '../lib';
+import { BERTClassifier, BERTModel } from '../lib/d2l/bert';
+import { DataLoader } from '../lib/d2l/data-loader';
+import { SNLIBERTDataset } from '../lib/d2l/snli-dataset';
 
 const ITERATIONS = 100_000;
 
@@ -62,7 +65,50 @@ const loops: Record<string, () => void> = {
   },
 };
 
+const TRAINER_STEPS = 1000;
+
+// train.js's path on a small BERT: a DataLoader of trimmed batches (random lengths), the Trainer on
+// [cpu, cpu] with length groups and Philox dropout, Adam. Warms up until 200 steps grow RSS by
+// less than 1 MB, then returns the growth over TRAINER_STEPS more.
+async function measureTrainer(): Promise<{ tensors: number; rssMb: number }> {
+  torch.manualSeed(0);
+  const n = 256;
+  const tokens = torch.randint(5, 100, [n, 32]);
+  const segments = torch.zeros([n, 32], { dtype: 'int64' });
+  const validLens = torch.randint(3, 33, [n]);
+  const labels = torch.randint(0, 3, [n]);
+  const bert = new BERTModel({ vocabSize: 100, numHiddens: 32, ffnNumHiddens: 64, numHeads: 4, numBlks: 2, dropout: 0.1, maxLen: 32 });
+  const net = new BERTClassifier(bert);
+  const trainer = new torch.Trainer(net, new torch.optim.Adam(net.parameters(), { lr: 1e-3 }), ['cpu', 'cpu'], undefined, {
+    lengthGroups: { groups: 4, lengthsInput: 2, trimmedInputs: [0, 1] },
+  });
+  const loader = new DataLoader({ inputs: [tokens, segments, validLens], labels }, 16, { shuffle: true, seed: 1, transform: SNLIBERTDataset.trimBatch });
+  const steps = async (count: number) => {
+    for (let done = 0; done < count;) {
+      for await (const [inputs, y] of loader) {
+        await trainer.step(inputs, y);
+        if (++done === count) break;
+      }
+    }
+  };
+  let previous = await settle();
+  for (let chunk = 0; chunk < 20; ++chunk) {
+    await steps(200);
+    const now = await settle();
+    if (now - previous < 1) break;
+    previous = now;
+  }
+  const before = torch.memory().liveTensors;
+  const rss = await settle();
+  await steps(TRAINER_STEPS);
+  return { tensors: torch.memory().liveTensors - before, rssMb: (await settle()) - rss };
+}
+
 const name = process.argv[2];
-const loop = loops[name];
-if (!loop) throw new Error(`memory-loop: unknown loop '${name}' (${Object.keys(loops).join(', ')})`);
-measure(loop).then((growth) => process.stdout.write(JSON.stringify(growth)));
+if (name === 'trainer') {
+  measureTrainer().then((growth) => process.stdout.write(JSON.stringify(growth)));
+} else {
+  const loop = loops[name];
+  if (!loop) throw new Error(`memory-loop: unknown loop '${name}' (${['trainer', ...Object.keys(loops)].join(', ')})`);
+  measure(loop).then((growth) => process.stdout.write(JSON.stringify(growth)));
+}

@@ -33,6 +33,12 @@ describe('memory', function () {
     assert.ok(growth.rssMb < RSS_SLACK_MB, `RSS grew ${growth.rssMb.toFixed(1)} MB`);
   });
 
+  it('1000 training steps (DataLoader, trimmed batches, [cpu, cpu], length groups, Adam) keep tensors and RSS flat', () => {
+    const growth = measureInChild('trainer');
+    assert.equal(growth.tensors, 0);
+    assert.ok(growth.rssMb < RSS_SLACK_MB, `RSS grew ${growth.rssMb.toFixed(1)} MB`);
+  });
+
   it('tidy releases everything but the returned tensors, which move to the enclosing scope', () => {
     const before = torch.memory().liveTensors;
     let inner: torch.Tensor | undefined;
