@@ -88,7 +88,7 @@ export class Trainer {
       labelSmoothing: loss.options.labelSmoothing,
       dropoutRng: options.dropoutRng,
       precision: options.precision,
-      lengthGroups: options.lengthGroups && { ...options.lengthGroups, trimmedInputs: [...options.lengthGroups.trimmedInputs] },
+      lengthGroups: options.lengthGroups,
     });
   }
 

@@ -24,6 +24,13 @@ class DropoutRngGuard {
   DropoutRng previous_;
 };
 
+// 'pytorch' or 'philox' as a stream; `what` names the option in the error for anything else.
+inline DropoutRng dropoutRngNamed(const std::string& name, const char* what) {
+  if (name == "pytorch") return DropoutRng::PyTorch;
+  if (name == "philox") return DropoutRng::Philox;
+  throw ArgError(std::string(what) + " must be 'philox' or 'pytorch'");
+}
+
 // at::dropout(input, p, train) with the calling thread's stream.
 at::Tensor applyDropout(const at::Tensor& input, double p, bool train);
 

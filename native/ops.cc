@@ -289,9 +289,7 @@ const OpEntry tensorOps[] = {
     {"logSoftmax", [](const Args& a) { return a.wrap(at::log_softmax(a.tensor(0), a.integer(1), a.optDtype(2))); }},
     // dropout(x, p, train, rng: 'pytorch' | 'philox')
     {"dropout", [](const Args& a) {
-       std::string rng = a.string(3);
-       if (rng != "pytorch" && rng != "philox") throw ArgError("dropout: rng must be 'pytorch' or 'philox'");
-       DropoutRngGuard guard(rng == "philox" ? DropoutRng::Philox : DropoutRng::PyTorch);
+       DropoutRngGuard guard(dropoutRngNamed(a.string(3), "dropout: rng"));
        return a.wrap(applyDropout(a.tensor(0), a.number(1), a.boolean(2)));
      }},
     // reductions

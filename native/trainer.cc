@@ -177,7 +177,8 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
 
   explicit TrainerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TrainerWrap>(info) {}
 
-  // trainerCreate(module, optimizer, devices: string[], {ignoreIndex, labelSmoothing, dropoutRng: 'philox' | 'pytorch'})
+  // trainerCreate(module, optimizer, devices: string[], {ignoreIndex, labelSmoothing, dropoutRng: 'philox' | 'pytorch',
+  //                precision: 'float32' | 'bf16', lengthGroups: {groups, lengthsInput, trimmedInputs}})
   static Napi::Value Create(const Args& a) {
     ModuleWrap& m = a.module(0);
     m.checkIdle("Trainer");
@@ -204,9 +205,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
       if (o.Get("labelSmoothing").IsNumber()) t.loss_.labelSmoothing = o.Get("labelSmoothing").As<Napi::Number>().DoubleValue();
       Napi::Value rng = o.Get("dropoutRng");
       if (!rng.IsUndefined()) {
-        std::string name = rng.IsString() ? rng.As<Napi::String>().Utf8Value() : "";
-        if (name != "philox" && name != "pytorch") throw ArgError("Trainer: dropoutRng must be 'philox' or 'pytorch'");
-        t.dropoutRng_ = name == "philox" ? DropoutRng::Philox : DropoutRng::PyTorch;
+        t.dropoutRng_ = dropoutRngNamed(rng.IsString() ? rng.As<Napi::String>().Utf8Value() : "", "Trainer: dropoutRng");
       }
       Napi::Value groups = o.Get("lengthGroups");
       if (groups.IsObject()) {

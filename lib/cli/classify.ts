@@ -3,8 +3,6 @@
  * each pair becomes SNLIBERTDataset's input (same truncation and padding as in training) and
  * the classifier's softmax gives the three probabilities.
  */
-import { promises as fs } from 'fs';
-
 import { loadClassifier, NLI_LABELS } from '../d2l/classifier-file';
 import { splitLikeSnli } from '../d2l/snli';
 import { SNLIBERTDataset } from '../d2l/snli-dataset';
@@ -12,6 +10,7 @@ import { noGrad } from '../runtime';
 import { tidy } from '../scope';
 import { Device } from '../types';
 import { UsageError } from './flags';
+import { exists } from './paths';
 
 /** One pair's prediction. */
 export interface PairPrediction {
@@ -25,7 +24,7 @@ export interface PairPrediction {
 
 /** Classifies `pairs` with the classifier saved at `modelFile`, on `device`. */
 export async function classifyPairs(modelFile: string, pairs: readonly [string, string][], device: Device): Promise<PairPrediction[]> {
-  if ((await fs.stat(modelFile).catch(() => undefined)) === undefined) {
+  if (!(await exists(modelFile))) {
     throw new UsageError(`--model ${modelFile} does not exist; write one with node lib/train.js --save ${modelFile}`);
   }
   let loaded;
@@ -34,7 +33,8 @@ export async function classifyPairs(modelFile: string, pairs: readonly [string, 
   } catch (error) {
     throw new UsageError(`--model ${modelFile}: ${(error as Error).message}`);
   }
-  const { net, bert, vocab, maxLen } = { ...loaded, bert: loaded.net.bert };
+  const { net, vocab, maxLen } = loaded;
+  const { bert } = net;
   const data = [pairs.map((p) => splitLikeSnli(p[0])), pairs.map((p) => splitLikeSnli(p[1])), pairs.map(() => 0)] as [string[], string[], number[]];
   const dataset = await SNLIBERTDataset.create(data, maxLen, vocab, { workers: 0, log: null });
   try {

@@ -4,7 +4,6 @@
  * classifier, train with trainCh13 (Adam, CrossEntropyLoss(reduction='none')) while the
  * chart is redrawn, then save the classifier when asked.
  */
-import { promises as fs } from 'fs';
 import * as path from 'path';
 
 import { BERTClassifier, BERTModel } from '../d2l/bert';
@@ -24,21 +23,12 @@ import { setNumThreads } from '../runtime';
 import { dispose } from '../scope';
 import { load } from '../serialization';
 import { UsageError } from './flags';
+import { exists, isDirectory } from './paths';
 import { TrainCliOptions } from './train-options';
 import { TrainReporter } from './train-report';
 
 /** d2l builds its pretraining vocabulary with min_freq 5 and these reserved tokens. */
 const RANDOM_VOCAB = { minFreq: 5, reservedTokens: ['<pad>', '<mask>', '<cls>', '<sep>'] };
-
-const oneLine = (message: string): string => message.replace(/\s*\n\s*/g, ' ');
-
-async function isDirectory(dir: string): Promise<boolean> {
-  return (await fs.stat(dir).catch(() => undefined))?.isDirectory() ?? false;
-}
-
-async function exists(file: string): Promise<boolean> {
-  return (await fs.stat(file).catch(() => undefined)) !== undefined;
-}
 
 /** The SNLI directory: --data-dir checked, or SNLI downloaded (and cached) from its hub entry. */
 async function snliDirectory(options: TrainCliOptions, progress: ProgressSink | boolean): Promise<string> {
@@ -57,7 +47,7 @@ async function snliDirectory(options: TrainCliOptions, progress: ProgressSink | 
     return await downloadExtract('SNLI', { progress });
   } catch (error) {
     if (!(error instanceof DownloadError)) throw error;
-    throw new UsageError(`cannot get SNLI: ${oneLine(error.message)}; or pass --data-dir DIR with ${needed.join(' and ')}`);
+    throw new UsageError(`cannot get SNLI: ${error.message}; or pass --data-dir DIR with ${needed.join(' and ')}`);
   }
 }
 
@@ -87,10 +77,10 @@ async function bertAndVocab(options: TrainCliOptions, train: SnliData, progress:
     return await loadPretrainedModel(options.pretrained, { ...sizes, devices: options.devices, download: { progress } });
   } catch (error) {
     if (error instanceof DownloadError) {
-      throw new UsageError(`cannot get ${options.pretrained}: ${oneLine(error.message)}; or pass --pretrained DIR (vocab.json and pretrained.params), or --pretrained random`);
+      throw new UsageError(`cannot get ${options.pretrained}: ${error.message}; or pass --pretrained DIR (vocab.json and pretrained.params), or --pretrained random`);
     }
     // a directory is the user's input: whatever is wrong with its files is theirs to fix
-    if (!isHubName) throw new UsageError(`--pretrained ${options.pretrained}: ${oneLine((error as Error).message)}`);
+    if (!isHubName) throw new UsageError(`--pretrained ${options.pretrained}: ${(error as Error).message}`);
     throw error;
   }
 }
@@ -101,12 +91,12 @@ async function loadInit(net: BERTClassifier, file: string): Promise<void> {
   try {
     state = await load(file);
   } catch (error) {
-    throw new UsageError(`--init ${file} is not a readable state dict: ${oneLine((error as Error).message)}`);
+    throw new UsageError(`--init ${file} is not a readable state dict: ${(error as Error).message}`);
   }
   try {
     net.loadStateDict(state);
   } catch (error) {
-    throw new UsageError(`--init ${file} does not fit this classifier (check --num-hiddens, --ffn-num-hiddens, --num-blks, --bert-max-len and the vocabulary): ${oneLine((error as Error).message)}`);
+    throw new UsageError(`--init ${file} does not fit this classifier (check --num-hiddens, --ffn-num-hiddens, --num-blks, --bert-max-len and the vocabulary): ${(error as Error).message}`);
   } finally {
     dispose([...state.values()]);
   }
@@ -116,6 +106,7 @@ async function loadInit(net: BERTClassifier, file: string): Promise<void> {
 class Chart {
   private readonly animator: Animator;
   private failure: Error | undefined;
+  private lastSave: Promise<void> = Promise.resolve();
 
   constructor(private readonly file: string, numEpochs: number, private readonly reporter: TrainReporter) {
     // d2l's xlim [1, num_epochs]; a single epoch would give matplotlib's singular limits, so autoscale then
@@ -126,15 +117,15 @@ class Chart {
   add(x: number, y: (number | null)[]): void {
     this.animator.add(x, y);
     // A chart that cannot be written is reported once; training goes on.
-    this.animator.save(this.file).catch((error: Error) => {
+    this.lastSave = this.animator.save(this.file).catch((error: Error) => {
       if (this.failure === undefined) this.reporter.info(`warning: the chart was not written: ${error.message}`);
       this.failure = error;
     });
   }
 
-  /** Waits for the last save. */
-  async flush(): Promise<void> {
-    await this.animator.save(this.file).catch(() => undefined);
+  /** Waits for the last save (saves complete in call order). */
+  flush(): Promise<void> {
+    return this.lastSave;
   }
 }
 

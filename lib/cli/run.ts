@@ -10,6 +10,7 @@ export function runCli(name: string, main: (argv: string[]) => Promise<void>): v
   main(process.argv.slice(2)).catch((error: unknown) => {
     const err = error instanceof Error ? error : new Error(String(error));
     const usage = err instanceof UsageError;
+    // the one place messages become one line: causes quoted inside them may span several
     process.stderr.write(`${name}: error: ${err.message.replace(/\s*\n\s*/g, ' ')}\n`);
     if (process.env.TORCHBRIDGE_DEBUG) process.stderr.write(`${err.stack ?? ''}\n`);
     process.exitCode = usage ? 2 : 1;

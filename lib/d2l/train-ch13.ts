@@ -138,7 +138,7 @@ export interface TrainCh13Options {
   onStep?: (step: StepInfo) => void;
   /** Stop after this many training steps in total (the epoch in progress still ends with its test pass). */
   maxSteps?: number;
-  /** Options of the native Trainer (the dropout stream). */
+  /** Options of the native Trainer (dropout stream, precision, length groups). */
   trainer?: TrainerOptions;
   /** Where d2l's two summary lines go; default console.log. */
   log?: (line: string) => void;
@@ -189,17 +189,11 @@ export async function trainCh13(net: Module, trainIter: BatchSource, testIter: A
       timer.stop();
       seen += count;
       ++steps;
-      options.onStep?.({
-        epoch, batch: i + 1, numBatches, lossSum, correct, count,
-        trainLoss: metric.get(0) / metric.get(2), trainAcc: metric.get(1) / metric.get(3), examplesPerSec: seen / timer.sum(),
-      });
+      const running = { trainLoss: metric.get(0) / metric.get(2), trainAcc: metric.get(1) / metric.get(3), examplesPerSec: seen / timer.sum() };
+      options.onStep?.({ epoch, batch: i + 1, numBatches, lossSum, correct, count, ...running });
       const last = i === numBatches - 1 || (options.maxSteps !== undefined && steps >= options.maxSteps);
       if ((i + 1) % every === 0 || last) {
-        const point: ProgressPoint = {
-          epoch, batch: i + 1, numBatches, x: epoch + (i + 1) / numBatches,
-          trainLoss: metric.get(0) / metric.get(2), trainAcc: metric.get(1) / metric.get(3),
-          examplesPerSec: seen / timer.sum(),
-        };
+        const point: ProgressPoint = { epoch, batch: i + 1, numBatches, x: epoch + (i + 1) / numBatches, ...running };
         progress.push(point);
         options.onProgress?.(point);
       }
