@@ -96,7 +96,7 @@ async function main() {
   const args = parseArgs(process.argv.slice(2));
   const dev = await readSnli(args.data, 'dev');
   const data = synthesize(dev, args.pairs);
-  // A BERT-like vocabulary: d2l's reserved tokens, then the dev words seen at least twice (the rest are <unk>).
+  // A BERT-like vocabulary (d2l 1.0's Vocab): d2l's reserved tokens and the dev words seen at least twice, sorted (the rest map to <unk>).
   const vocab = new Vocab(tokenize([...dev[0], ...dev[1]].map((s) => s.toLowerCase())), {
     minFreq: 2,
     reservedTokens: ['<pad>', '<mask>', '<cls>', '<sep>'],

@@ -4,17 +4,18 @@ Run with the system interpreter, which has torch 1.13:
 
     /usr/bin/python3 scripts/gen_bert_fixtures.py
 
-There is no d2l package here, so the d2l definitions below are copied verbatim from d2l.ai's
-PyTorch code (d2l-ai/d2l-en, d2l/torch.py and the chapters it is generated from):
+There is no d2l package here, so the d2l definitions below are copied verbatim from d2l 1.0.3's
+PyTorch code (d2l-ai/d2l-en v1.0.3, d2l/torch.py and the chapters it is generated from):
 masked_softmax, DotProductAttention ("Attention Scoring Functions"), MultiHeadAttention with
 transpose_qkv / transpose_output ("Multi-Head Attention"), PositionWiseFFN, AddNorm,
 TransformerEncoderBlock ("The Transformer Architecture"), BERTEncoder, MaskLM,
 NextSentencePred, BERTModel ("Bidirectional Encoder Representations from Transformers") and
-BERTClassifier ("Natural Language Inference: Fine-Tuning BERT"). Two mechanical changes:
+BERTClassifier ("Natural Language Inference: Fine-Tuning BERT"). Three mechanical changes:
 MultiHeadAttention derives from nn.Module instead of d2l.Module (which only adds plotting and
-training helpers: no parameters, submodules or repr), and its transpose_qkv/transpose_output
-are written in the class instead of attached with @d2l.add_to_class. The lazy layers are
-materialised with one forward before anything is saved or recorded.
+training helpers: no parameters, submodules or repr), its transpose_qkv/transpose_output are
+written in the class instead of attached with @d2l.add_to_class, and d2l's own classes are
+named without their `d2l.` prefix (d2l.MultiHeadAttention, d2l.TransformerEncoderBlock). The
+lazy layers are materialised with one forward before anything is saved or recorded.
 
 Writes, deterministically (every model is built right after torch.manual_seed):
 

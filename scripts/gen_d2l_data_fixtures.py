@@ -21,12 +21,14 @@ writes test/fixtures/d2l/:
 times d2l's SNLIBERTDataset (with its multiprocessing.Pool(4)) on DIR/snli_1.0_train.txt and
 DIR/vocab.json and prints one JSON line; scripts/bench-snli-dataset.js runs it.
 
-There is no d2l package here: the functions below are copied verbatim from d2l's PyTorch code
-(d2l 0.17, d2l/torch.py; Dive into Deep Learning, https://d2l.ai, chapters "Text
-Preprocessing", "Natural Language Inference and the Dataset", "Pretraining BERT" and "Natural
-Language Inference: Fine-Tuning BERT"; code under the MIT-0 license). The only change is
-`SingleProcessSNLIBERTDataset`, whose `_preprocess` maps in this process instead of a
-`multiprocessing.Pool(4)`, for the fixtures.
+There is no d2l package here: the code below is copied verbatim from d2l 1.0.3, the release
+of the section this project reproduces (Dive into Deep Learning, https://d2l.ai; code under the
+MIT-0 license): tokenize, Vocab, get_tokens_and_segments and read_snli from d2l/torch.py (the
+d2l==1.0.3 wheel, identical to d2l-en's tag v1.0.3), and SNLIBERTDataset and the vocabulary
+lines of load_pretrained_model from the PyTorch tab of the chapter "Natural Language Inference:
+Fine-Tuning BERT" (d2l-en v1.0.3). The only additions are `SingleProcessSNLIBERTDataset`, whose
+`_preprocess` maps in this process instead of a `multiprocessing.Pool(4)`, for the fixtures, and
+`load_vocab`, a function around load_pretrained_model's vocabulary lines.
 """
 import collections
 import hashlib
@@ -50,39 +52,32 @@ class d2l:  # noqa: N801 -- stands in for `from d2l import torch as d2l`
     pass
 
 
-# ---- verbatim from d2l (d2l/torch.py) ---------------------------------------------------------
+# ---- verbatim from d2l 1.0.3 (d2l/torch.py, then the fine-tuning chapter) ----------------------
 
 def tokenize(lines, token='word'):
-    """Split text lines into word or character tokens."""
-    if token == 'word':
-        return [line.split() for line in lines]
-    elif token == 'char':
-        return [list(line) for line in lines]
-    else:
-        print('ERROR: unknown token type: ' + token)
+    """Split text lines into word or character tokens.
+
+    Defined in :numref:`sec_utils`"""
+    assert token in ('word', 'char'), 'Unknown token type: ' + token
+    return [line.split() if token == 'word' else list(line) for line in lines]
 
 
 class Vocab:
     """Vocabulary for text."""
-    def __init__(self, tokens=None, min_freq=0, reserved_tokens=None):
-        if tokens is None:
-            tokens = []
-        if reserved_tokens is None:
-            reserved_tokens = []
-        # Sort according to frequencies
-        counter = count_corpus(tokens)
-        self._token_freqs = sorted(counter.items(), key=lambda x: x[1],
-                                   reverse=True)
-        # The index for the unknown token is 0
-        self.idx_to_token = ['<unk>'] + reserved_tokens
+    def __init__(self, tokens=[], min_freq=0, reserved_tokens=[]):
+        """Defined in :numref:`sec_text-sequence`"""
+        # Flatten a 2D list if needed
+        if tokens and isinstance(tokens[0], list):
+            tokens = [token for line in tokens for token in line]
+        # Count token frequencies
+        counter = collections.Counter(tokens)
+        self.token_freqs = sorted(counter.items(), key=lambda x: x[1],
+                                  reverse=True)
+        # The list of unique tokens
+        self.idx_to_token = list(sorted(set(['<unk>'] + reserved_tokens + [
+            token for token, freq in self.token_freqs if freq >= min_freq])))
         self.token_to_idx = {token: idx
                              for idx, token in enumerate(self.idx_to_token)}
-        for token, freq in self._token_freqs:
-            if freq < min_freq:
-                break
-            if token not in self.token_to_idx:
-                self.idx_to_token.append(token)
-                self.token_to_idx[token] = len(self.idx_to_token) - 1
 
     def __len__(self):
         return len(self.idx_to_token)
@@ -93,26 +88,13 @@ class Vocab:
         return [self.__getitem__(token) for token in tokens]
 
     def to_tokens(self, indices):
-        if not isinstance(indices, (list, tuple)):
-            return self.idx_to_token[indices]
-        return [self.idx_to_token[index] for index in indices]
+        if hasattr(indices, '__len__') and len(indices) > 1:
+            return [self.idx_to_token[int(index)] for index in indices]
+        return self.idx_to_token[indices]
 
     @property
     def unk(self):  # Index for the unknown token
-        return 0
-
-    @property
-    def token_freqs(self):  # Index for the unknown token
-        return self._token_freqs
-
-
-def count_corpus(tokens):
-    """Count token frequencies."""
-    # Here `tokens` is a 1D list or 2D list
-    if len(tokens) == 0 or isinstance(tokens[0], list):
-        # Flatten a list of token lists into a list of tokens
-        tokens = [token for line in tokens for token in line]
-    return collections.Counter(tokens)
+        return self.token_to_idx['<unk>']
 
 
 def get_tokens_and_segments(tokens_a, tokens_b=None):
@@ -204,10 +186,12 @@ class SNLIBERTDataset(torch.utils.data.Dataset):
 
 
 def load_vocab(data_dir):
-    """The vocabulary part of d2l's `load_pretrained_model`."""
+    """The vocabulary part of d2l's `load_pretrained_model` (its first five lines; the rest
+    builds the BERTModel, with num_heads=4, num_blks=2 and dropout=0.2 hard-coded, and loads
+    pretrained.params into it)."""
+    # Define an empty vocabulary to load the predefined vocabulary
     vocab = d2l.Vocab()
-    vocab.idx_to_token = json.load(open(os.path.join(data_dir,
-        'vocab.json')))
+    vocab.idx_to_token = json.load(open(os.path.join(data_dir, 'vocab.json')))
     vocab.token_to_idx = {token: idx for idx, token in enumerate(
         vocab.idx_to_token)}
     return vocab
@@ -320,8 +304,35 @@ def vocab_record(vocab, lookups):
         'tokenToIdx': vocab.token_to_idx,
         'tokenFreqs': [list(pair) for pair in vocab.token_freqs],
         'length': len(vocab),
+        'unk': vocab.unk,
         'lookups': [[tokens, vocab[tokens]] for tokens in lookups],
     }
+
+
+def outcome(fn):
+    """{'value': fn()} or, when it raises, {'error': the exception's class name}."""
+    try:
+        return {'value': fn()}
+    except Exception as e:  # noqa: BLE001 -- which exception is the record
+        return {'error': type(e).__name__}
+
+
+def loaded_vocab(idx_to_token):
+    """d2l's load_pretrained_model vocabulary of a vocab.json holding idx_to_token."""
+    with tempfile.TemporaryDirectory() as tmp:
+        with open(os.path.join(tmp, 'vocab.json'), 'w', encoding='utf-8') as f:
+            json.dump(idx_to_token, f, ensure_ascii=False)
+        return load_vocab(tmp)
+
+
+# Tokens whose code-point order (Python's) differs from UTF-16 code-unit order (JS's default
+# sort): U+E000..U+FFFF sort below the characters beyond U+FFFF in Python, above them in UTF-16.
+CODE_POINT_TOKENS = ['\ue000', '\U0001F600', '\uffff', '\ufffd', '\U00010000', '\ud7ff', 'a\U0001F600', 'a\ufffd',
+                     'a', 'Z', '~', '\x7f', '\u00e9', 'e\u0301', '\U0010FFFF', '<unk>x', '<un', '<Unk>',
+                     '\U0001F600', '\ue000', '\U0001F600', 'a\ufffd']
+# A vocab.json with '<unk>' in the middle and repeated tokens (the last index wins), and one without '<unk>'.
+DUPLICATES_VOCAB = ['b', '<unk>', 'a', 'b', '<pad>', '<unk>', 'c', '\U0001F600', '\ue000']
+NO_UNK_VOCAB = ['<pad>', 'a', 'b']
 
 
 def sha256(text):
@@ -478,7 +489,29 @@ def generate():
         'repeatedReserved': vocab_record(
             d2l.Vocab([['x', 'y'], ['<pad>', 'x']], reserved_tokens=['<pad>', '<unk>', '<pad>']), ['<pad>', '<unk>', 'x']),
         'empty': vocab_record(d2l.Vocab(), ['anything']),
+        'minFreq3': vocab_record(d2l.Vocab(corpus, min_freq=3), lookups),
+        'minFreqFloat': vocab_record(d2l.Vocab(corpus, min_freq=1.5, reserved_tokens=bert_reserved), lookups),
+        'minFreqNaN': vocab_record(d2l.Vocab(corpus, min_freq=float('nan'), reserved_tokens=['<pad>']), lookups),
+        'reservedOnly': vocab_record(d2l.Vocab([], reserved_tokens=['<sep>', '<cls>', 'Zebra', 'apple']), ['apple', 'zebra']),
+        # a string among token lists is iterated (by character) when Vocab flattens
+        'stringLine': vocab_record(d2l.Vocab([['a', 'b'], 'cab', ['b']]), ['a', 'c', 'cab']),
+        'codePoints': vocab_record(d2l.Vocab(CODE_POINT_TOKENS), CODE_POINT_TOKENS + ['\U0001F601', 'a\U0001F601']),
         'loaded': vocab_record(vocab, lookups),
+        'loadedDuplicates': vocab_record(loaded_vocab(DUPLICATES_VOCAB), ['b', '<unk>', '<pad>', 'c', 'unknown', ['a', 'zz']]),
+    }
+    no_unk = loaded_vocab(NO_UNK_VOCAB)
+    loaded_lists = {
+        'duplicates': DUPLICATES_VOCAB,
+        'noUnk': NO_UNK_VOCAB,
+        # what d2l's vocabulary without '<unk>' does: __getitem__ evaluates self.unk first
+        'noUnkOutcomes': {
+            'length': outcome(lambda: len(no_unk)),
+            'unk': outcome(lambda: no_unk.unk),
+            'known': outcome(lambda: no_unk['a']),
+            'unknown': outcome(lambda: no_unk['zzz']),
+            'emptyList': outcome(lambda: no_unk[[]]),
+            'toTokens': outcome(lambda: no_unk.to_tokens(1)),
+        },
     }
     to_tokens = {'index': [0, 3, 7, -1], 'indices': [[0, 1, 2, 3], [5, -2]]}
     to_tokens['results'] = {
@@ -498,6 +531,7 @@ def generate():
             for a, b in [(['a', 'b'], None), (['a'], ['b', 'c']), ([], []), ([], None)]],
         'readSnli': {'train': list(train), 'test': list(test)},
         'vocabs': vocabs,
+        'loadedLists': loaded_lists,
         'toTokens': to_tokens,
         'datasets': datasets,
         'real': real_split_digests(),

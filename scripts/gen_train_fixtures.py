@@ -5,13 +5,14 @@ Run with the system interpreter, which has torch 1.13:
     /usr/bin/python3 scripts/gen_train_fixtures.py
 
 The CLI test runs `node lib/train.js` on these files and compares what it reaches with what
-PyTorch reaches from the same start, with d2l's own definitions: read_snli, tokenize, Vocab and
-SNLIBERTDataset (in-process, from gen_d2l_data_fixtures.py), BERTModel and BERTClassifier (from
-gen_bert_fixtures.py), and d2l's train_ch13 / train_batch_ch13 / accuracy / Accumulator /
-evaluate_accuracy_gpu below (d2l 0.17, d2l/torch.py; chapters "Implementation of Softmax
-Regression from Scratch", "Convolutional Neural Networks (LeNet)" and "Image Augmentation"; code
-under the MIT-0 license), run on the CPU without
-nn.DataParallel (which on one CPU device only forwards to the module).
+PyTorch reaches from the same start, with d2l 1.0.3's own definitions: read_snli, tokenize, Vocab,
+SNLIBERTDataset and load_pretrained_model's vocabulary lines (in-process, from
+gen_d2l_data_fixtures.py), BERTModel and BERTClassifier (from gen_bert_fixtures.py), and d2l's
+train_batch_ch13 / accuracy / Accumulator / evaluate_accuracy_gpu below (verbatim from d2l
+1.0.3's d2l/torch.py but for the "Defined in" lines of their docstrings; chapters
+"Implementation of Softmax Regression from Scratch", "Convolutional Neural Networks (LeNet)" and
+"Image Augmentation"; code under the MIT-0 license) and its train_ch13 loop, run on the CPU
+without nn.DataParallel (which on one CPU device only forwards to the module).
 
 Writes, deterministically (every model is built right after torch.manual_seed; running the
 script again rewrites the same bytes):
@@ -19,9 +20,11 @@ script again rewrites the same bytes):
 - `snli/snli_1.0_train.txt`: the header and the first 40 data rows of the real dev split
   (../shared/data/snli_1.0/snli_1.0_dev.txt), byte for byte; `snli/snli_1.0_test.txt`: the
   header and the first 16 data rows of the real test split. Every one of them has a gold label.
-- `pretrained/vocab.json`: idx_to_token of a d2l Vocab of the lowercased word tokens of all
+- `pretrained/vocab.json`: idx_to_token of a d2l 1.0 Vocab of the lowercased word tokens of all
   premises and hypotheses of both fixture splits (min_freq 2, d2l's BERT reserved tokens), so
-  some words map to '<unk>' as with a real pretrained vocabulary;
+  some words map to '<unk>' as with a real pretrained vocabulary; d2l 1.0 sorts idx_to_token, so
+  '<unk>' is not at index 0 (punctuation sorts before it), and unknown words must map to where
+  it stands;
   `pretrained/pretrained.params`: torch.save(bert.state_dict()) of a small BERTModel (CONFIG,
   dropout 0.2 as a pretrained d2l BERT has) over that vocabulary: a directory laid out as d2l's
   load_pretrained_model reads one.
@@ -35,9 +38,13 @@ script again rewrites the same bytes):
   the run, relative to this directory), `steps` (per training step: epoch (0-based), batch
   (1-based), lossSum, correct, count), `epochs` (trainLoss, trainAcc, testAcc after each
   epoch), `lines` (d2l's first summary line; the second one is a timing), `trainExamples`,
-  `testExamples`, and `predictions`: the trained classifier's softmax probabilities (eval mode)
+  `testExamples`, `predictions`: the trained classifier's softmax probabilities (eval mode)
   for the first test pairs, with their text as read_snli gives it (already tokenized the way
-  SNLI is, so node lib/predict.js gets the same words).
+  SNLI is, so node lib/predict.js gets the same words), and `randomVocab`: the idx_to_token of
+  the vocabulary `--pretrained random` builds from the training split, as d2l 1.0 builds its
+  pretraining vocabulary (`d2l.Vocab(sentences, min_freq=5, reserved_tokens=['<pad>', '<mask>',
+  '<cls>', '<sep>'])` in _WikiTextDataset) of the lowercased word tokens of the training premises,
+  then hypotheses.
 
 The test suite also runs this script in check mode:
 
@@ -57,7 +64,7 @@ import torch
 from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from gen_d2l_data_fixtures import SingleProcessSNLIBERTDataset, Vocab, read_snli, tokenize  # noqa: E402
+from gen_d2l_data_fixtures import SingleProcessSNLIBERTDataset, Vocab, load_vocab, read_snli, tokenize  # noqa: E402
 from gen_bert_fixtures import BERTClassifier, BERTModel  # noqa: E402  (also silences LazyModule warnings)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -69,6 +76,7 @@ TRAIN_ROWS = 40
 TEST_ROWS = 16
 RESERVED_TOKENS = ['<pad>', '<mask>', '<cls>', '<sep>']
 MIN_FREQ = 2
+RANDOM_MIN_FREQ = 5  # d2l's pretraining vocabulary
 
 # d2l's argument names; vocab_size comes from the fixture vocabulary. max_len 64 is the BERT's
 # positional-embedding length, longer than the datasets' max_len 32, as bert.small's 512 is
@@ -98,7 +106,7 @@ class d2l:  # noqa: N801 -- stands in for `from d2l import torch as d2l` in the 
     pass
 
 
-# ---- verbatim from d2l (d2l/torch.py) ---------------------------------------------------------
+# ---- verbatim from d2l 1.0.3 (d2l/torch.py) ---------------------------------------------------
 
 class Accumulator:
     """For accumulating sums over `n` variables."""
@@ -210,15 +218,6 @@ def copy_rows(src, dst, n):
         f.writelines(lines)
 
 
-def load_vocab(path):
-    """The vocabulary part of d2l's load_pretrained_model."""
-    vocab = Vocab()
-    with open(path) as f:
-        vocab.idx_to_token = json.load(f)
-    vocab.token_to_idx = {token: idx for idx, token in enumerate(vocab.idx_to_token)}
-    return vocab
-
-
 def js_config(vocab_size):
     return {'vocabSize': vocab_size, 'numHiddens': CONFIG['num_hiddens'], 'ffnNumHiddens': CONFIG['ffn_num_hiddens'],
             'numHeads': CONFIG['num_heads'], 'numBlks': CONFIG['num_blks'], 'dropout': 0, 'maxLen': CONFIG['max_len']}
@@ -281,7 +280,8 @@ def main():
     vocab = Vocab(tokenize([s.lower() for s in sentences]), min_freq=MIN_FREQ, reserved_tokens=RESERVED_TOKENS)
     with open(os.path.join(pretrained_dir, 'vocab.json'), 'w') as f:
         json.dump(vocab.idx_to_token, f)
-    vocab = load_vocab(os.path.join(pretrained_dir, 'vocab.json'))  # as the CLI and d2l read it
+    vocab = load_vocab(pretrained_dir)  # as the CLI and d2l read it
+    assert vocab.unk != 0, "d2l 1.0's sorted vocabulary puts '<unk>' after the punctuation"
 
     bert = materialised_bert(vocab, PRETRAINED_DROPOUT, PRETRAINED_SEED)
     torch.save(bert.state_dict(), os.path.join(pretrained_dir, 'pretrained.params'))
@@ -322,6 +322,8 @@ def main():
         'trainExamples': len(train_set),
         'testExamples': len(test_set),
         'predictions': predictions,
+        'randomVocab': Vocab(tokenize([s.lower() for s in train_data[0] + train_data[1]]), min_freq=RANDOM_MIN_FREQ,
+                             reserved_tokens=RESERVED_TOKENS).idx_to_token,
     }
     with open(os.path.join(OUT, 'expected.json'), 'w') as f:
         json.dump(expected, f, indent=1)
@@ -337,7 +339,7 @@ def main():
 
 def check(path):
     """Loads a state dict written elsewhere into d2l's BERTClassifier and compares it with expected.pt."""
-    vocab = load_vocab(os.path.join(OUT, 'pretrained', 'vocab.json'))
+    vocab = load_vocab(os.path.join(OUT, 'pretrained'))
     net = fixture_classifier(vocab)
     try:
         net.load_state_dict(torch.load(path), strict=True)

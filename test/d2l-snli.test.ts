@@ -252,6 +252,23 @@ describe('d2l SNLI', function () {
       await assert.rejects(SNLIBERTDataset.create([data[0], data[1], [0]], 12, vocab, quiet), /2 premises, 2 hypotheses and 1 labels/);
     });
 
+    it("rejects a vocabulary without '<unk>' on either path, naming its file (d2l: KeyError at the first lookup)", async () => {
+      const data = await readSnli(FIXTURES, true);
+      const file = path.join(await fs.mkdtemp(path.join(tmp, 'no-unk-')), 'vocab.json');
+      await fs.writeFile(file, JSON.stringify(vocab.idxToToken.map((token) => (token === '<unk>' ? '<UNK>' : token))));
+      const noUnk = await Vocab.load(file);
+      const before = await settledLiveTensors();
+      for (const options of [{ workers: 0 }, { workers: 2, chunkSize: 2 }]) {
+        await assert.rejects(SNLIBERTDataset.create(data, 12, noUnk, { ...quiet, ...options }),
+          (e: Error) => e.message.includes(file) && /has no '<unk>' token/.test(e.message));
+      }
+      assert.equal(torch.memory().liveTensors, before);
+      // no pairs, no lookups: no error, as in d2l
+      const empty = await SNLIBERTDataset.create([[], [], []], 12, noUnk, quiet);
+      assert.equal(empty.length, 0);
+      empty.dispose();
+    });
+
     it('rejects when a worker fails, leaving no tensor behind', async () => {
       const [premises, hypotheses, labels] = await readSnli(FIXTURES, true);
       // A premise that is not a string makes encodePairs throw inside the worker that gets it.

@@ -21,7 +21,8 @@ const sizes = { numHiddens: config.numHiddens, ffnNumHiddens: config.ffnNumHidde
 
 function pretrainedDir(): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'torchbridge-pretrained-'));
-  const tokens = ['<unk>', '<pad>', '<cls>', '<sep>', '<mask>', ...Array.from({ length: config.vocabSize - 5 }, (_, k) => `w${k}`)];
+  // sorted, as d2l 1.0's Vocab builds every vocabulary: '<unk>' at index 4
+  const tokens = ['<cls>', '<mask>', '<pad>', '<sep>', '<unk>', ...Array.from({ length: config.vocabSize - 5 }, (_, k) => `w${k}`)];
   fs.writeFileSync(path.join(dir, 'vocab.json'), JSON.stringify(tokens));
   fs.copyFileSync(path.join(fixture, 'bert.pt'), path.join(dir, 'pretrained.params'));
   return dir;
@@ -34,6 +35,9 @@ describe('loadPretrainedModel', function () {
     const dir = pretrainedDir();
     const { bert, vocab } = await loadPretrainedModel(dir, sizes);
     assert.equal(vocab.length, config.vocabSize);
+    // d2l's token_to_idx = {token: idx for idx, token in enumerate(vocab.json)}; unk = token_to_idx['<unk>']
+    assert.equal(vocab.unk, 4);
+    assert.deepEqual(vocab.get(['<cls>', 'w0', 'not-in-vocab', '<pad>']), [0, 5, 4, 2]);
     assert.equal(bert.config.numHeads, config.numHeads);
     const saved = await torch.load(path.join(dir, 'pretrained.params'));
     torch.tidy(() => {

@@ -21,6 +21,7 @@ interface Expected {
   lines: string[];
   trainExamples: number;
   predictions: { premise: string; hypothesis: string; probabilities: number[] }[];
+  randomVocab: string[];
 }
 const expected = JSON.parse(fs.readFileSync(path.join(FIXTURE, 'expected.json'), 'utf8')) as Expected;
 
@@ -44,9 +45,29 @@ describe('node lib/train.js', function () {
   });
   after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-  it('--init, dropout 0, no shuffle: the same steps and final parameters as d2l\'s PyTorch loop', async () => {
-    const out = path.join(tmp, 'parity.pt');
-    const r = run('train', [...expected.args, '--json', '--no-plot', '--save', out]);
+  // The fixture's vocabulary is d2l 1.0's (sorted): '<unk>' is not at index 0, so unknown words
+  // must map to where it stands for the steps to match.
+  it("the fixture's pretrained vocab.json has '<unk>' elsewhere than index 0, and words that map to it", () => {
+    const vocab = JSON.parse(fs.readFileSync(path.join(FIXTURE, 'pretrained', 'vocab.json'), 'utf8')) as string[];
+    assert.ok(vocab.indexOf('<unk>') > 0, `'<unk>' at ${vocab.indexOf('<unk>')}`);
+    const known = new Set(vocab);
+    const words = fs.readFileSync(path.join(FIXTURE, 'snli', 'snli_1.0_train.txt'), 'utf8').split('\n').slice(1)
+      .flatMap((row) => row.split('\t').slice(1, 3)).join(' ').replace(/[()]/g, ' ').toLowerCase().split(/\s+/).filter((w) => w !== '');
+    assert.ok(words.some((w) => !known.has(w)), 'some training words are unknown');
+  });
+
+  for (const devices of ['cpu', 'cpu,cpu']) {
+    it(`--init, dropout 0, no shuffle, --devices ${devices}: the same steps and final parameters as d2l's PyTorch loop`, async () => {
+      await parity(devices);
+    });
+  }
+
+  async function parity(devices: string): Promise<void> {
+    const out = path.join(tmp, `parity-${devices}.pt`);
+    const args = [...expected.args];
+    assert.equal(args[args.indexOf('--devices') + 1], 'cpu');
+    args[args.indexOf('--devices') + 1] = devices;
+    const r = run('train', [...args, '--json', '--no-plot', '--save', out]);
     assert.equal(r.status, 0, r.stderr);
     const events = r.stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, number | string>);
     // fewer than ten batches per epoch: every batch is a progress point, with the epoch's sums so far
@@ -99,7 +120,7 @@ describe('node lib/train.js', function () {
       }
     });
     torch.dispose([...ours.values(), ...reference.values(), ...init.values()]);
-  });
+  }
 
   it('end to end: exit 0, progress lines, d2l\'s two lines, the chart files, and a --save that PyTorch loads', async function () {
     const model = path.join(tmp, 'model.pt');
@@ -134,12 +155,18 @@ describe('node lib/train.js', function () {
     assert.ok(maxAbsDiff <= 1e-3 * expected.steps.length, `${maxAbsDiff}`);  // W_k.bias, as in the parity test
   });
 
-  it('--pretrained random builds a vocabulary from the training split and trains a random BERT (bf16, bucketed)', () => {
+  it("--pretrained random builds d2l 1.0's vocabulary of the training split and trains a random BERT (bf16, bucketed)", () => {
+    const model = path.join(tmp, 'random.pt');
     const r = run('train', ['--precision', 'bf16', '--bucket', '--pretrained', 'random', '--data-dir', 'snli', '--epochs', '1', '--batch-size', '16', '--max-len', '24',
       '--bert-max-len', '32', '--num-hiddens', '8', '--ffn-num-hiddens', '16', '--num-heads', '2', '--num-blks', '1',
-      '--devices', 'cpu,cpu', '--seed', '3', '--no-plot']);
+      '--devices', 'cpu,cpu', '--seed', '3', '--no-plot', '--save', model]);
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stdout, /loss \d\.\d{3}, train acc \d\.\d{3}, test acc \d\.\d{3}\n\d+\.\d examples\/sec on \[cpu, cpu\]\n$/);
+    assert.match(r.stdout, /loss \d\.\d{3}, train acc \d\.\d{3}, test acc \d\.\d{3}\n\d+\.\d examples\/sec on \[cpu, cpu\]\nsaved the classifier to \S+random\.pt \(and \S+random\.pt\.json\)\n$/);
+    // the vocabulary saved with the classifier is the one d2l 1.0's Vocab builds (sorted; '<unk>' not first)
+    const info = JSON.parse(fs.readFileSync(`${model}.json`, 'utf8')) as { vocab: string[]; config: { vocabSize: number } };
+    assert.deepEqual(info.vocab, expected.randomVocab);
+    assert.equal(info.config.vocabSize, expected.randomVocab.length);
+    assert.ok(expected.randomVocab.indexOf('<unk>') > 0);
   });
 
   it('--max-steps stops early; --help prints the options and exits 0', () => {
@@ -194,6 +221,8 @@ describe('node lib/train.js', function () {
         /--pretrained pretrained: .*does not match the options.*made with numHiddens 16/],
       ['a pretrained directory whose vocab.json is not JSON', () => base({ '--pretrained': BAD_PRETRAINED }),
         /--pretrained \S*bad-pretrained-\d+: Vocab\.load: .*vocab\.json is not valid JSON/],
+      ["a pretrained directory whose vocab.json has no '<unk>'", () => base({ '--pretrained': BAD_PRETRAINED }),
+        /--pretrained \S*bad-pretrained-\d+: Vocab: \S*bad-pretrained-\d+\/vocab\.json has no '<unk>' token.*add "<unk>" to the list/],
       ['a missing --init file', () => base({ '--init': 'nope.pt' }), /--init nope\.pt does not exist/],
       ['an --init file that is not a state dict', () => base({ '--init': 'expected.json' }), /--init expected\.json is not a readable state dict/],
       ['an --init state dict of another model', () => base({ '--init': 'pretrained/pretrained.params' }), /--init pretrained\/pretrained\.params does not fit this classifier/],
@@ -206,10 +235,12 @@ describe('node lib/train.js', function () {
         if (env?.TORCHBRIDGE_DATA_DIR === '') {
           environment = { TORCHBRIDGE_DATA_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'torchbridge-nodata-')) };
         }
-        if (what.includes('not JSON')) {
-          // a pretrained directory with a broken vocab.json (removed below)
+        if (what.includes('vocab.json')) {
+          // a pretrained directory with a broken vocab.json (removed below): not JSON, or the
+          // fixture's list with '<unk>' renamed (the same size, so the weights still fit)
+          const vocab = fs.readFileSync(path.join(FIXTURE, 'pretrained', 'vocab.json'), 'utf8');
           fs.mkdirSync(BAD_PRETRAINED, { recursive: true });
-          fs.writeFileSync(path.join(BAD_PRETRAINED, 'vocab.json'), '["<unk>", ');
+          fs.writeFileSync(path.join(BAD_PRETRAINED, 'vocab.json'), what.includes('not JSON') ? '["<unk>", ' : vocab.replace('"<unk>"', '"<UNK>"'));
           fs.copyFileSync(path.join(FIXTURE, 'pretrained', 'pretrained.params'), path.join(BAD_PRETRAINED, 'pretrained.params'));
         }
         const r = run('train', args(), environment);

@@ -27,7 +27,7 @@ import { exists, isDirectory } from './paths';
 import { TrainCliOptions } from './train-options';
 import { TrainReporter } from './train-report';
 
-/** d2l builds its pretraining vocabulary with min_freq 5 and these reserved tokens. */
+/** d2l builds its pretraining vocabulary with min_freq 5 and these reserved tokens (d2l 1.0's `_WikiTextDataset`). */
 const RANDOM_VOCAB = { minFreq: 5, reservedTokens: ['<pad>', '<mask>', '<cls>', '<sep>'] };
 
 /** The SNLI directory: --data-dir checked, or SNLI downloaded (and cached) from its hub entry. */
@@ -74,7 +74,14 @@ async function bertAndVocab(options: TrainCliOptions, train: SnliData, progress:
     }
   }
   try {
-    return await loadPretrainedModel(options.pretrained, { ...sizes, devices: options.devices, download: { progress } });
+    const loaded = await loadPretrainedModel(options.pretrained, { ...sizes, devices: options.devices, download: { progress } });
+    try {
+      void loaded.vocab.unk;  // every lookup of SNLIBERTDataset needs '<unk>': say so before building it
+    } catch (error) {
+      loaded.bert.dispose();
+      throw error;
+    }
+    return loaded;
   } catch (error) {
     if (error instanceof DownloadError) {
       throw new UsageError(`cannot get ${options.pretrained}: ${error.message}; or pass --pretrained DIR (vocab.json and pretrained.params), or --pretrained random`);
@@ -179,6 +186,7 @@ export async function fineTune(options: TrainCliOptions, reporter: TrainReporter
       }
       return result;
     } finally {
+      optimizer.dispose();
       await chart?.flush();
     }
   } finally {

@@ -93,7 +93,7 @@ export interface LoadedClassifier {
  */
 export async function loadClassifier(file: string, options: { device?: Device } = {}): Promise<LoadedClassifier> {
   const info = await readInfo(file);
-  const vocab = Vocab.fromIdxToToken(info.vocab);
+  const vocab = Vocab.fromIdxToToken(info.vocab, classifierInfoPath(file));
   const state = await load(file);
   const bert = new BERTModel(info.config);
   const net = new BERTClassifier(bert);

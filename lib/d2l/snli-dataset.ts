@@ -89,6 +89,8 @@ export class SNLIBERTDataset implements Disposable {
     if (!Number.isInteger(workers) || workers < 0) throw new RangeError(`SNLIBERTDataset: workers must be a non-negative integer, got ${workers}`);
     const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
     if (!Number.isInteger(chunkSize) || chunkSize < 1) throw new RangeError(`SNLIBERTDataset: chunkSize must be a positive integer, got ${chunkSize}`);
+    // Every lookup needs `<unk>` (d2l: KeyError): fail here, naming the vocabulary's file, not in a worker.
+    if (n > 0) void vocab.unk;
 
     // keep(): the dataset owns its tensors, whatever scope its caller has open.
     const tokens = keep(empty([n, maxLen], { dtype: 'int64' }));

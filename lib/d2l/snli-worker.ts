@@ -34,8 +34,10 @@ export function encodePairs(premises: readonly string[], hypotheses: readonly st
   const tokenIds = new Int32Array(count * maxLen);
   const segments = new Uint8Array(count * maxLen);
   const validLens = new Int32Array(count);
+  // d2l looks tokens up only per pair (and every lookup needs `<unk>`): no pairs, no lookups.
+  if (count === 0) return { tokenIds, segments, validLens };
   const table = vocab.tokenToIdx;
-  const unk = vocab.unk;
+  const unk = vocab.unk;  // wherever `<unk>` stands (d2l 1.0 sorts it in)
   const cls = vocab.get('<cls>');
   const sep = vocab.get('<sep>');
   const pad = vocab.get('<pad>');

@@ -1,7 +1,7 @@
 /**
- * d2l's text utilities (PyTorch tab): `tokenize`, `Vocab` and `getTokensAndSegments`, with
- * Python's semantics reproduced exactly (what counts as whitespace, stable sorting by
- * frequency, unknown tokens mapping to index 0).
+ * d2l 1.0's text utilities (PyTorch tab): `tokenize`, `Vocab` and `getTokensAndSegments`, with
+ * Python's semantics reproduced exactly (what counts as whitespace, `sorted()` order of strings
+ * by code point, stable sorting by frequency, unknown tokens mapping to wherever `<unk>` stands).
  *
  * This module is plain JS: it never loads the native addon, so worker threads can use it.
  */
@@ -44,38 +44,69 @@ export type Tokens = string | readonly Tokens[];
 export type Indices = number | Indices[];
 
 /**
- * d2l's `count_corpus`: token frequencies in first-seen order (as `collections.Counter`). A list
- * of token lists is flattened one level first.
+ * The token counts d2l 1.0's `Vocab` starts from, in first-seen order (`collections.Counter`).
+ * As d2l (`if tokens and isinstance(tokens[0], list)`), a list whose first element is a list is
+ * flattened one level; otherwise each element is one token.
  */
 export function countCorpus(tokens: readonly string[] | readonly (readonly string[])[]): Map<string, number> {
   const counts = new Map<string, number>();
-  const add = (token: string): void => {
+  const add = (token: unknown): void => {
+    if (typeof token !== 'string') throw new TypeError(`Vocab: tokens must be strings, got ${JSON.stringify(token)}`);
     counts.set(token, (counts.get(token) ?? 0) + 1);
   };
-  for (const item of tokens) {
-    if (typeof item === 'string') add(item);
-    else for (const token of item) add(token);
+  if (tokens.length > 0 && Array.isArray(tokens[0])) {
+    // `for token in line`: a string among the lines is iterated by code point, as in Python.
+    for (const line of tokens as readonly (readonly string[] | string)[]) for (const token of line) add(token);
+  } else {
+    for (const token of tokens) {
+      if (Array.isArray(token)) throw new TypeError("Vocab: a token list after a first element that is a token (Python: unhashable type: 'list'); give tokens or lists of tokens, not both");
+      add(token);
+    }
   }
   return counts;
 }
 
+/**
+ * Python's `str` order (`sorted()`): by Unicode code point. JS's default sort compares UTF-16
+ * code units, which puts characters beyond U+FFFF (surrogate pairs) before U+E000..U+FFFF.
+ */
+export function compareCodePoints(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  let i = 0;
+  while (i < n && a.charCodeAt(i) === b.charCodeAt(i)) ++i;
+  if (i === n) return a.length - b.length;
+  // A high surrogate always starts a code point: when the shared unit before i is one, the
+  // first differing code points start there; otherwise they start at i in both strings.
+  let k = i > 0 && (a.charCodeAt(i - 1) & 0xfc00) === 0xd800 ? i - 1 : i;
+  for (;;) {
+    if (k >= a.length || k >= b.length) return a.length - b.length;
+    const ca = a.codePointAt(k)!;
+    const cb = b.codePointAt(k)!;
+    if (ca !== cb) return ca < cb ? -1 : 1;
+    k += ca > 0xffff ? 2 : 1;
+  }
+}
+
 /** Options of `new Vocab()`, as d2l's keyword arguments. */
 export interface VocabOptions {
-  /** Tokens seen fewer times are left out (d2l's `min_freq`, default 0). */
+  /** Tokens seen fewer times are left out (d2l's `min_freq`, default 0: every token is kept). */
   minFreq?: number;
-  /** Tokens placed right after `<unk>`, in this order (d2l's `reserved_tokens`). */
+  /** Tokens that are in the vocabulary whatever their count (d2l's `reserved_tokens`); sorted in with the rest. */
   reservedTokens?: readonly string[];
 }
 
 /**
- * d2l's `Vocab`: index 0 is `<unk>` (what every unknown token maps to), then the reserved
- * tokens, then the corpus tokens seen at least `minFreq` times, most frequent first (ties in
- * first-seen order, as Python's stable `sorted`).
+ * d2l 1.0's `Vocab`: `idx_to_token` is `sorted(set(['<unk>'] + reserved_tokens + [tokens seen
+ * at least min_freq times]))`, in Python's order (by code point), so `<unk>` stands wherever it
+ * sorts; `unk` is its index, what every unknown token maps to. `token_freqs` lists the counts,
+ * most frequent first (ties in first-seen order, as Python's stable `sorted`).
  */
 export class Vocab {
   private _idxToToken: string[];
   private _tokenToIdx: Map<string, number>;
   private readonly _tokenFreqs: [string, number][];
+  // Where a loaded vocabulary came from, for the error when it has no '<unk>'.
+  private _source: string | undefined;
 
   /**
    * d2l's `Vocab(tokens, min_freq, reserved_tokens)`: `tokens` is a list of tokens or a list of
@@ -83,26 +114,27 @@ export class Vocab {
    */
   constructor(tokens: readonly string[] | readonly (readonly string[])[] = [], options: VocabOptions = {}) {
     const minFreq = options.minFreq ?? 0;
-    if (typeof minFreq !== 'number' || Number.isNaN(minFreq)) throw new TypeError(`Vocab: minFreq must be a number, got ${minFreq}`);
+    if (typeof minFreq !== 'number') throw new TypeError(`Vocab: minFreq must be a number, got ${JSON.stringify(minFreq)}`);
+    const reserved = options.reservedTokens ?? [];
+    reserved.forEach((token, k) => {
+      if (typeof token !== 'string') throw new TypeError(`Vocab: reservedTokens[${k}] is ${JSON.stringify(token)}, not a string`);
+    });
     // Array.prototype.sort is stable, like Python's sorted(): equal counts keep first-seen order.
     this._tokenFreqs = [...countCorpus(tokens)].sort((a, b) => b[1] - a[1]);
-    this._idxToToken = ['<unk>', ...(options.reservedTokens ?? [])];
+    // `freq >= min_freq` (so a NaN minFreq keeps no corpus token, as in Python).
+    const kept = this._tokenFreqs.filter(([, freq]) => freq >= minFreq).map(([token]) => token);
+    this._idxToToken = [...new Set(['<unk>', ...reserved, ...kept])].sort(compareCodePoints);
     this._tokenToIdx = indexTokens(this._idxToToken);
-    for (const [token, freq] of this._tokenFreqs) {
-      if (freq < minFreq) break;
-      if (!this._tokenToIdx.has(token)) {
-        this._idxToToken.push(token);
-        this._tokenToIdx.set(token, this._idxToToken.length - 1);
-      }
-    }
   }
 
   /**
    * A vocabulary with this index -> token list, as d2l's `load_pretrained_model` builds one from
-   * `vocab.json` (`token_to_idx = {token: idx for idx, token in enumerate(idx_to_token)}`, so a
-   * repeated token maps to its last index). Index 0 stays the unknown index, whatever token it holds.
+   * `vocab.json`: an empty `Vocab()` given `idx_to_token` and `token_to_idx = {token: idx for
+   * idx, token in enumerate(idx_to_token)}` (a repeated token maps to its last index). The list
+   * is kept as it is (not sorted); `unk` is the index of `<unk>`, wherever it stands.
+   * `source` names where the list came from in errors.
    */
-  static fromIdxToToken(idxToToken: readonly string[]): Vocab {
+  static fromIdxToToken(idxToToken: readonly string[], source?: string): Vocab {
     if (!Array.isArray(idxToToken)) throw new TypeError('Vocab.fromIdxToToken: expected an array of strings');
     idxToToken.forEach((token, k) => {
       if (typeof token !== 'string') throw new TypeError(`Vocab.fromIdxToToken: element ${k} is not a string`);
@@ -111,6 +143,7 @@ export class Vocab {
     const vocab = new Vocab();
     vocab._idxToToken = [...idxToToken];
     vocab._tokenToIdx = indexTokens(vocab._idxToToken);
+    vocab._source = source;
     return vocab;
   }
 
@@ -133,7 +166,7 @@ export class Vocab {
     if (!Array.isArray(list)) throw new Error(`Vocab.load: ${vocabJsonPath} must hold a JSON list of tokens (index -> token)`);
     const bad = list.findIndex((token) => typeof token !== 'string');
     if (bad >= 0) throw new Error(`Vocab.load: ${vocabJsonPath}: element ${bad} is ${JSON.stringify(list[bad])}, not a string`);
-    return Vocab.fromIdxToToken(list as string[]);
+    return Vocab.fromIdxToToken(list as string[], vocabJsonPath);
   }
 
   /** Index -> token (d2l's `idx_to_token`). */
@@ -156,22 +189,41 @@ export class Vocab {
     return this.idxToToken.length;
   }
 
-  /** The index of the unknown token: always 0 (d2l's `unk`). */
+  /**
+   * The index of the unknown token `<unk>` (d2l's `unk`, `token_to_idx['<unk>']`).
+   * @throws Error when the vocabulary has no `<unk>` (d2l: KeyError), naming the file it came from.
+   */
   get unk(): number {
-    return 0;
+    const index = this._tokenToIdx.get('<unk>');
+    if (index === undefined) {
+      const where = this._source === undefined ? 'this vocabulary' : this._source;
+      throw new Error(`Vocab: ${where} has no '<unk>' token, which d2l's Vocab maps unknown tokens to (its unk is token_to_idx['<unk>']); add "<unk>" to the list`);
+    }
+    return index;
   }
 
-  /** d2l's `vocab[tokens]`: the index of a token (`unk` when absent), or of each token of (nested) lists. */
+  /**
+   * d2l's `vocab[tokens]`: the index of a token (`unk` when absent), or of each token of (nested)
+   * lists. As d2l's `token_to_idx.get(tokens, self.unk)`, which evaluates `unk` first, looking up
+   * any token in a vocabulary without `<unk>` throws.
+   */
   get(token: string): number;
   get(tokens: readonly string[]): number[];
   get(tokens: readonly (readonly string[])[]): number[][];
   get(tokens: Tokens): Indices;
   get(tokens: Tokens): Indices {
-    if (typeof tokens === 'string') return this._tokenToIdx.get(tokens) ?? this.unk;
+    if (typeof tokens === 'string') {
+      const unk = this.unk;
+      return this._tokenToIdx.get(tokens) ?? unk;
+    }
     return tokens.map((token) => this.get(token));
   }
 
-  /** d2l's `to_tokens`: the token at an index, or at each index of a list (negative indices count from the end, as in Python). */
+  /**
+   * d2l's `to_tokens`: the token at an index, or at each index of a list (negative indices count
+   * from the end, as in Python). d2l 1.0 indexes `idx_to_token` with a list of fewer than two
+   * indices, a TypeError in Python; here every list gives a list.
+   */
   toTokens(index: number): string;
   toTokens(indices: readonly number[]): string[];
   toTokens(indices: number | readonly number[]): string | string[] {
