@@ -13,7 +13,8 @@
         "native/modules.cc",
         "native/optim.cc",
         "native/d2l.cc",
-        "native/trainer.cc"
+        "native/trainer.cc",
+        "native/usage.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

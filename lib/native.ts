@@ -238,6 +238,7 @@ export interface NativeOps {
   moduleTo(m: M, device: Opt<string>, dtype: Opt<string>): void;
   moduleZeroGrad(m: M, setToNone: boolean): void;
   moduleClone(m: M, device: Opt<string>): M;
+  moduleDispose(m: M): void;
   moduleDotProductAttention(dropout: number): M;
   moduleMultiHeadAttention(numHiddens: number, numHeads: number, dropout: number, bias: boolean, querySize: number): M;
   modulePositionWiseFFN(inputs: number, ffnNumHiddens: number, ffnNumOutputs: number): M;
@@ -258,10 +259,12 @@ export interface NativeOps {
   optimizerGroupOptions(o: NativeOptimizer, group: number): NativeGroupOptions;
   optimizerState(o: NativeOptimizer): (NativeParamState | null)[];
   optimizerSetState(o: NativeOptimizer, index: number, state: NativeParamState): void;
+  optimizerDispose(o: NativeOptimizer): void;
   trainerCreate(module: M, optimizer: NativeOptimizer, devices: string[], options: { ignoreIndex?: number; labelSmoothing?: number; dropoutRng?: 'philox' | 'pytorch'; precision?: 'float32' | 'bf16';
     lengthGroups?: { groups: number; lengthsInput: number; trimmedInputs: number[] } }): NativeTrainer;
   trainerStep(trainer: NativeTrainer, inputs: T[], labels: T): Promise<{ lossSum: number; correct: number; count: number }>;
   trainerEvaluate(trainer: NativeTrainer, inputs: T[], labels: T): Promise<{ lossSum: number; correct: number; count: number }>;
+  trainerDispose(trainer: NativeTrainer): void;
   crossEntropy(logits: T, target: T, weight: Opt<T>, reduction: string, ignoreIndex: number, labelSmoothing: number): T;
   // runtime
   version(): { libtorch: string; cuda: string | null; cudnn: string | null; cxx11Abi: boolean; config: string };

@@ -8,6 +8,10 @@
  * synchronous piece of work, or `dispose()` tensors explicitly.
  */
 
+// `using` (explicit resource management) calls [Symbol.dispose](). Node 18 lacks the symbol;
+// Node's own polyfill, where it has one, is Symbol.for('nodejs.dispose').
+if (typeof Symbol.dispose !== 'symbol') Object.defineProperty(Symbol, 'dispose', { value: Symbol.for('nodejs.dispose') });
+
 /** Anything that owns native memory released by `dispose()`. */
 export interface Disposable {
   dispose(): void;

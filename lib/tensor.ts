@@ -111,6 +111,11 @@ export class Tensor implements Disposable {
     this._handle = undefined;
   }
 
+  /** `using t = ...` disposes the tensor at the end of the block. */
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
   /** True once `dispose()` ran (directly or through a `tidy()` scope). */
   get isDisposed(): boolean {
     return this._handle === undefined;

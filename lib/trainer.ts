@@ -60,9 +60,30 @@ export interface EvalResult {
   count: number;
 }
 
+/**
+ * What the Trainer accepts (checked, with errors that name the fix):
+ * - `net`: a native module (the nn layers, Sequential, d2l's blocks, BERTClassifier; not a
+ *   container whose forward is written in TypeScript) whose forward takes 1 to 4 tensors and
+ *   returns logits `[batch, classes]` with at least 2 classes;
+ * - `optimizer`: built from (at least) every trainable parameter of `net`;
+ * - `loss`: `CrossEntropyLoss({ reduction: 'none' })`, optionally with ignoreIndex and
+ *   labelSmoothing (no class weights);
+ * - labels: int64 class indices of shape `[batch]`, each in [0, classes) or ignoreIndex.
+ *
+ * While a step or evaluation runs (from the call until its Promise settles), the model, its
+ * parameters, buffers and submodules, and the optimizer are busy: anything that reads or writes
+ * them (forward, stateDict, loadStateDict, train(), an in-place op on a parameter, optimizer.step,
+ * setting an lr, dispose) throws an Error whose `code` is 'ERR_TORCHBRIDGE_BUSY'. Await the
+ * step first. Between steps, change anything: every replica sees the model's current weights
+ * and trainable flags at the next step.
+ */
 export class Trainer {
+  /** The model it trains (replica 0, on devices[0]). */
+  readonly net: Module;
+  /** The optimizer of every step: dispose it (after the trainer) to free its state. */
+  readonly optimizer: Optimizer<object>;
   readonly devices: readonly Device[];
-  private readonly handle: NativeTrainer;
+  private _handle: NativeTrainer | undefined;
   // Steps run one at a time, in call order: a step called while another runs waits for it.
   private tail: Promise<unknown> = Promise.resolve();
   private pending = 0;
@@ -70,20 +91,29 @@ export class Trainer {
   /**
    * @param net the model: a native module whose forward takes the batch inputs and returns
    *   logits [batch, classes]. It is moved to devices[0] in place (its parameters stay the same
-   *   tensors, so an optimizer built from `net.parameters()` before remains valid).
+   *   tensors, so an optimizer built from `net.parameters()` before remains valid); when the
+   *   construction fails the model stays where it was.
    * @param optimizer built from `net.parameters()`.
    * @param devices one replica per entry ('cpu' may repeat: `['cpu', 'cpu']` trains two replicas).
    * @param loss a `CrossEntropyLoss` with reduction 'none' (its ignoreIndex and labelSmoothing apply).
    */
   constructor(net: Module, optimizer: Optimizer<object>, devices: readonly Device[], loss: CrossEntropyLoss = new CrossEntropyLoss({ reduction: 'none' }),
     options: TrainerOptions = {}) {
+    if (!(net instanceof Module)) throw new TypeError('Trainer: net must be an nn.Module (a native module such as d2l.BERTClassifier or nn.Sequential)');
+    if (!(optimizer instanceof Optimizer)) throw new TypeError('Trainer: optimizer must be an optim.Optimizer built from net.parameters(), e.g. new optim.Adam(net.parameters())');
+    if (!(loss instanceof CrossEntropyLoss)) {
+      throw new TypeError(`Trainer: loss must be an nn.CrossEntropyLoss({ reduction: 'none' }), got ${describe(loss)}; ` +
+        'the native trainer computes cross-entropy only');
+    }
     if ((loss.options.reduction ?? 'mean') !== 'none') {
       throw new TypeError("Trainer: the loss must be CrossEntropyLoss({ reduction: 'none' }), as in d2l's train_ch13 (the step sums it)");
     }
     if (loss.options.weight !== undefined) throw new TypeError('Trainer: class weights are not supported by the native trainer');
     if (!Array.isArray(devices) || devices.length === 0) throw new TypeError('Trainer: devices must be a non-empty array');
+    this.net = net;
+    this.optimizer = optimizer;
     this.devices = Object.freeze([...devices]);
-    this.handle = ops.trainerCreate(net.handle, optimizer.handle, [...devices], {
+    this._handle = ops.trainerCreate(net.handle, optimizer.handle, [...devices], {
       ignoreIndex: loss.options.ignoreIndex,
       labelSmoothing: loss.options.labelSmoothing,
       dropoutRng: options.dropoutRng,
@@ -92,27 +122,63 @@ export class Trainer {
     });
   }
 
+  private get handle(): NativeTrainer {
+    if (this._handle === undefined) throw new Error('Trainer was disposed; create a new Trainer');
+    return this._handle;
+  }
+
   /**
    * One training step on a batch: `inputs` are the model's inputs (each [batch, ...]), `labels`
    * int64 [batch]. The tensors may live on any device (they are copied to each replica's) and
-   * may be disposed as soon as this returns.
+   * may be disposed as soon as this returns. Rejects with a TypeError for a malformed batch.
    */
   step(inputs: readonly Tensor[], labels: Tensor): Promise<StepResult> {
-    return this.enqueue(inputs, labels, (h, l) => ops.trainerStep(this.handle, h, l));
+    return this.enqueue('step', inputs, labels, (h, l) => ops.trainerStep(this.handle, h, l));
   }
 
   /** Correct predictions on a batch, in eval mode without gradients (d2l's evaluate_accuracy_gpu per batch). */
   evaluate(inputs: readonly Tensor[], labels: Tensor): Promise<EvalResult> {
-    return this.enqueue(inputs, labels, (h, l) => ops.trainerEvaluate(this.handle, h, l)).then(({ correct, count }) => ({ correct, count }));
+    return this.enqueue('evaluate', inputs, labels, (h, l) => ops.trainerEvaluate(this.handle, h, l)).then(({ correct, count }) => ({ correct, count }));
   }
 
-  private enqueue(inputs: readonly Tensor[], labels: Tensor, run: (h: NativeTensor[], l: NativeTensor) => Promise<StepResult>): Promise<StepResult> {
-    // Own handles to the batch, so that the caller may dispose theirs before a queued step starts.
-    const held = [...inputs, labels].map((t) => ops.detach(t.handle));
+  /**
+   * Frees the replicas (their memory and threads) now and lets go of the model and the
+   * optimizer, which can then be disposed. Throws while a step or evaluation is running or
+   * queued (await it first). Using the trainer afterwards is an error. Idempotent.
+   */
+  dispose(): void {
+    if (this._handle === undefined) return;
+    if (this.pending > 0) {
+      throw Object.assign(new Error(`Trainer.dispose: ${this.pending} step(s) or evaluation(s) are running or queued; await them first`),
+        { code: 'ERR_TORCHBRIDGE_BUSY' });
+    }
+    ops.trainerDispose(this._handle);
+    this._handle = undefined;
+  }
+
+  /** `using trainer = ...` disposes the trainer at the end of the block. */
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  get isDisposed(): boolean {
+    return this._handle === undefined;
+  }
+
+  private enqueue(what: string, inputs: readonly Tensor[], labels: Tensor, run: (h: NativeTensor[], l: NativeTensor) => Promise<StepResult>): Promise<StepResult> {
+    let held: NativeTensor[];
+    try {
+      checkBatch(`Trainer.${what}`, inputs, labels);
+      this.handle;  // disposed: fail now
+      // Own handles to the batch, so that the caller may dispose theirs before a queued step starts.
+      held = [...inputs, labels].map((t) => ops.detach(t.handle));
+    } catch (err) {
+      return Promise.reject(err);
+    }
     const start = () => run(held.slice(0, -1), held[held.length - 1]);
     let result: Promise<StepResult>;
     try {
-      // Start at once when idle, so the module is locked from this call on.
+      // Start at once when idle, so the model is busy from this call on.
       result = this.pending === 0 ? start() : this.tail.then(start);
     } catch (err) {
       result = Promise.reject(err);
@@ -126,4 +192,31 @@ export class Trainer {
     this.tail = result.catch(() => undefined);
     return result;
   }
+}
+
+function describe(value: unknown): string {
+  if (value === null || typeof value !== 'object') return String(value);
+  return value.constructor?.name ?? 'an object';
+}
+
+// The batch as the native step needs it, so that a wrong one is named here instead of surfacing
+// as libtorch's message from a worker thread (or as a silently wrong accuracy).
+function checkBatch(what: string, inputs: readonly Tensor[], labels: Tensor): void {
+  if (!Array.isArray(inputs) || inputs.length < 1 || inputs.length > 4 || inputs.some((t) => !(t instanceof Tensor))) {
+    throw new TypeError(`${what}: inputs must be an array of 1 to 4 Tensors (the model's forward arguments)`);
+  }
+  if (!(labels instanceof Tensor)) throw new TypeError(`${what}: labels must be a Tensor of int64 class indices [batch]`);
+  if (labels.dtype !== 'int64' || labels.ndim !== 1) {
+    throw new TypeError(`${what}: labels must be int64 class indices of shape [batch], got ${labels.dtype} [${labels.shape.join(', ')}]` +
+      (labels.dtype !== 'int64' ? "; convert them with labels.to('int64')" : '') +
+      (labels.ndim === 2 && labels.shape[1] === 1 ? '; drop the trailing dimension with labels.reshape([-1])' : '') +
+      (labels.ndim !== 1 && labels.dtype !== 'int64' ? '; class-probability targets are not supported by the Trainer' : ''));
+  }
+  const rows = labels.shape[0];
+  inputs.forEach((t, k) => {
+    if (t.ndim < 1 || t.shape[0] !== rows) {
+      throw new TypeError(`${what}: inputs[${k}] has shape [${t.shape.join(', ')}] but labels has ${rows} rows; ` +
+        'every input needs the batch along dim 0');
+    }
+  });
 }

@@ -14,6 +14,8 @@ class Args {
   Args(const Napi::CallbackInfo& info, const char* name) : info_(info), name_(name) {}
 
   Napi::Env env() const { return info_.Env(); }
+  // The name of the native call, for messages.
+  const char* name() const { return name_; }
   size_t size() const { return info_.Length(); }
   Napi::Value operator[](size_t i) const { return info_[i]; }
 

@@ -18,8 +18,14 @@ struct ArgError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Refused because the object is in use by running work (usage.h): becomes a JS Error whose
+// code is 'ERR_TORCHBRIDGE_BUSY'.
+struct BusyError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 // Runs `body` and converts every C++ exception into a JS exception: ArgError -> TypeError,
-// c10::Error and std::exception -> Error carrying libtorch's message without its C++ backtrace.
+// BusyError -> Error with a code, c10::Error and std::exception -> Error carrying libtorch's message without its C++ backtrace.
 template <class F>
 Napi::Value guarded(Napi::Env env, F&& body) {
   try {
@@ -28,6 +34,10 @@ Napi::Value guarded(Napi::Env env, F&& body) {
     throw;
   } catch (const ArgError& e) {
     throw Napi::TypeError::New(env, e.what());
+  } catch (const BusyError& e) {
+    Napi::Error error = Napi::Error::New(env, e.what());
+    error.Set("code", Napi::String::New(env, "ERR_TORCHBRIDGE_BUSY"));
+    throw error;
   } catch (const c10::Error& e) {
     throw Napi::Error::New(env, e.what_without_backtrace());
   } catch (const std::exception& e) {

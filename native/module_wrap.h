@@ -3,8 +3,6 @@
 // has one (containers built from JS have none: their forward is written in TypeScript).
 #pragma once
 
-#include <atomic>
-
 #include "common.h"
 
 namespace tb {
@@ -17,7 +15,8 @@ class ModuleWrap : public Napi::ObjectWrap<ModuleWrap> {
   static void Init(Napi::Env env, Napi::Object exports);
   static Napi::Object New(Napi::Env env, std::shared_ptr<torch::nn::Module> module, torch::nn::AnyModule any);
   static bool IsHandle(const Napi::Value& value);
-  // The wrapper behind a JS handle; TypeError when `value` is not a module handle.
+  // The wrapper behind a JS handle; TypeError when `value` is not a module handle, Error when
+  // it was disposed, BusyError while a training step uses the module (usage.h).
   static ModuleWrap& Get(const Napi::Value& value, const char* what);
 
   explicit ModuleWrap(const Napi::CallbackInfo& info);
@@ -27,15 +26,14 @@ class ModuleWrap : public Napi::ObjectWrap<ModuleWrap> {
   // Empty for modules without forward().
   torch::nn::AnyModule& any() { return any_; }
 
-  // Set while a training step runs on the module off the JS thread; JS calls that touch the
-  // module meanwhile fail with a clear error instead of racing.
-  std::atomic<bool>& busy() { return busy_; }
-  void checkIdle(const char* what) const;
+  // Releases this handle's module now (its memory, unless another handle or module shares it).
+  // Refused while a trainer trains it or an optimizer holds its parameters (usage.h).
+  void dispose();
 
  private:
   std::shared_ptr<torch::nn::Module> module_;
   torch::nn::AnyModule any_;
-  std::atomic<bool> busy_{false};
+  bool disposed_ = false;
 };
 
 }  // namespace tb

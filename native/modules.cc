@@ -1,12 +1,16 @@
 // nn modules: the module handle, layers libtorch lacks, and the module op table (constructors,
 // forward, parameters and state, train/eval, devices, cloning).
+#include <functional>
 #include <unordered_set>
+
+#include <ATen/CPUGeneratorImpl.h>
 
 #include "env_data.h"
 #include "d2l.h"
 #include "layers.h"
 #include "module_wrap.h"
 #include "ops.h"
+#include "usage.h"
 
 namespace tb {
 
@@ -124,18 +128,31 @@ bool ModuleWrap::IsHandle(const Napi::Value& value) {
 ModuleWrap& ModuleWrap::Get(const Napi::Value& value, const char* what) {
   if (!IsHandle(value)) throw ArgError(std::string(what) + " must be a Module");
   ModuleWrap* wrap = ObjectWrap<ModuleWrap>::Unwrap(value.As<Napi::Object>());
+  if (wrap->disposed_) throw std::runtime_error(std::string(what) + ": the Module was disposed; create a new one");
   if (!wrap->module_) throw ArgError(std::string(what) + " is not an initialised Module");
+  checkModuleIdle(*wrap->module_, what);
   return *wrap;
 }
 
 ModuleWrap::ModuleWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModuleWrap>(info) {}
 
-void ModuleWrap::checkIdle(const char* what) const {
-  if (busy_.load()) {
-    throw std::runtime_error(std::string(what) +
-                             ": the module is in use by a running training step; await the step before "
-                             "touching the module");
+void ModuleWrap::dispose() {
+  Usage& held = heldObjects();
+  for (const auto& m : module_->modules(/*include_self=*/true)) {
+    if (held.contains(m.get())) {
+      throw std::runtime_error("Module.dispose: a Trainer still trains this module; dispose the Trainer first (trainer.dispose())");
+    }
   }
+  for (const auto& p : module_->parameters()) {
+    if (held.contains(p.unsafeGetTensorImpl())) {
+      throw std::runtime_error(
+          "Module.dispose: an Optimizer still holds this module's parameters; dispose the optimizer first "
+          "(optimizer.dispose())");
+    }
+  }
+  any_ = torch::nn::AnyModule();
+  module_.reset();
+  disposed_ = true;
 }
 
 // ---- module ops ---------------------------------------------------------------------------
@@ -181,7 +198,6 @@ void collectState(const torch::nn::Module& m, const std::string& prefix, NamedTe
 
 Napi::Value forward(const Args& a) {
   ModuleWrap& m = a.module(0);
-  m.checkIdle("forward");
   if (m.any().is_empty()) {
     throw ArgError("forward: this module has no native forward (a container: its forward is written in TypeScript)");
   }
@@ -281,7 +297,6 @@ Napi::Value namedChildren(const Args& a) {
 // moduleTo(m, device?, dtype?)
 Napi::Value to(const Args& a) {
   ModuleWrap& m = a.module(0);
-  m.checkIdle("to");
   if (a.has(1) && a.has(2)) m.module().to(a.device(1), a.dtype(2));
   else if (a.has(1)) m.module().to(a.device(1));
   else if (a.has(2)) m.module().to(a.dtype(2));
@@ -295,31 +310,41 @@ Napi::Value clone(const Args& a) {
   return ModuleWrap::New(a.env(), copy, anyModuleOf(copy));
 }
 
-// Parameters created and initialised directly in `dtype`, as PyTorch's factory_kwargs do
-// (drawing in float32 and converting gives other values). libtorch's layers create their
-// parameters with the default dtype, so it is switched for the construction. Constructors run
-// on the JS thread; a training step running meanwhile creates its tensors with explicit dtypes.
-class DefaultDtypeGuard {
- public:
-  explicit DefaultDtypeGuard(c10::optional<at::ScalarType> dtype) : previous_(c10::get_default_dtype()) {
-    if (!dtype) return;
-    if (!at::isFloatingType(*dtype)) throw ArgError(std::string("module dtype must be floating point, got ") + dtypeName(*dtype));
-    c10::set_default_dtype(c10::scalarTypeToTypeMeta(*dtype));
+// Parameters created and initialised in `dtype`, as PyTorch's factory_kwargs do (drawing in
+// float32 and converting gives other values). libtorch's layers draw in the default dtype, a
+// process-wide setting that trainer threads read while they run, so it is left alone: the layer
+// is built in float32, the CPU generator is rewound to where the build started, and the
+// parameters are converted and drawn again in `dtype`. Values and generator state afterwards are
+// those of PyTorch's `Linear(..., dtype=dtype)`.
+template <class Holder>
+Holder buildInDtype(const Args& a, size_t dtypeArg, const std::function<Holder()>& build) {
+  if (!a.has(dtypeArg)) return build();
+  at::ScalarType dtype = a.dtype(dtypeArg);
+  if (!at::isFloatingType(dtype)) throw ArgError(std::string("module dtype must be floating point, got ") + dtypeName(dtype));
+  if (dtype == c10::typeMetaToScalarType(c10::get_default_dtype())) return build();
+  at::Generator generator = at::detail::getDefaultCPUGenerator();
+  at::Tensor start;
+  {
+    std::lock_guard<std::mutex> lock(generator.mutex());
+    start = generator.get_state();
   }
-  ~DefaultDtypeGuard() { c10::set_default_dtype(previous_); }
-  DefaultDtypeGuard(const DefaultDtypeGuard&) = delete;
-  DefaultDtypeGuard& operator=(const DefaultDtypeGuard&) = delete;
-
- private:
-  caffe2::TypeMeta previous_;
-};
+  Holder holder = build();
+  {
+    std::lock_guard<std::mutex> lock(generator.mutex());
+    generator.set_state(start);
+  }
+  holder->to(dtype);
+  holder->reset_parameters();
+  return holder;
+}
 
 const OpEntry moduleOps[] = {
     // constructors; the last argument is the parameters' dtype (default float32)
     {"moduleLinear",
      [](const Args& a) {
-       DefaultDtypeGuard dtype(a.optDtype(3));
-       return wrapModule(a, torch::nn::Linear(torch::nn::LinearOptions(a.integer(0), a.integer(1)).bias(a.boolean(2, true))));
+       return wrapModule(a, buildInDtype<torch::nn::Linear>(a, 3, [&] {
+                           return torch::nn::Linear(torch::nn::LinearOptions(a.integer(0), a.integer(1)).bias(a.boolean(2, true)));
+                         }));
      }},
     {"moduleLazyLinear",
      [](const Args& a) {
@@ -331,15 +356,15 @@ const OpEntry moduleOps[] = {
      [](const Args& a) {
        torch::nn::EmbeddingOptions options(a.integer(0), a.integer(1));
        if (a.has(2)) options.padding_idx(a.integer(2));
-       DefaultDtypeGuard dtype(a.optDtype(3));
-       return wrapModule(a, torch::nn::Embedding(options));
+       return wrapModule(a, buildInDtype<torch::nn::Embedding>(a, 3, [&] { return torch::nn::Embedding(options); }));
      }},
     {"moduleLayerNorm",
      [](const Args& a) {
-       DefaultDtypeGuard dtype(a.optDtype(3));
-       return wrapModule(a, torch::nn::LayerNorm(torch::nn::LayerNormOptions(a.integers(0))
-                                                     .eps(a.has(1) ? a.number(1) : 1e-5)
-                                                     .elementwise_affine(a.boolean(2, true))));
+       return wrapModule(a, buildInDtype<torch::nn::LayerNorm>(a, 3, [&] {
+                           return torch::nn::LayerNorm(torch::nn::LayerNormOptions(a.integers(0))
+                                                           .eps(a.has(1) ? a.number(1) : 1e-5)
+                                                           .elementwise_affine(a.boolean(2, true)));
+                         }));
      }},
     {"moduleDropout",
      [](const Args& a) { return wrapModule(a, torch::nn::Dropout(torch::nn::DropoutOptions(a.has(0) ? a.number(0) : 0.5))); }},
@@ -387,20 +412,17 @@ const OpEntry moduleOps[] = {
     {"moduleRegisterParameter",
      [](const Args& a) {
        ModuleWrap& m = a.module(0);
-       m.checkIdle("registerParameter");
        return a.wrap(m.module().register_parameter(a.string(1), a.tensor(2), a.boolean(3, true)));
      }},
     {"moduleRegisterModule",
      [](const Args& a) {
        ModuleWrap& m = a.module(0);
-       m.checkIdle("registerModule");
        m.module().register_module(a.string(1), ModuleWrap::Get(a[2], "registerModule: child").modulePtr());
        return a.env().Undefined();
      }},
     {"moduleTrain",
      [](const Args& a) {
        ModuleWrap& m = a.module(0);
-       m.checkIdle("train");
        m.module().train(a.boolean(1, true));
        return a.env().Undefined();
      }},
@@ -410,11 +432,15 @@ const OpEntry moduleOps[] = {
     {"moduleZeroGrad",
      [](const Args& a) {
        ModuleWrap& m = a.module(0);
-       m.checkIdle("zeroGrad");
        m.module().zero_grad(a.boolean(1, false));
        return a.env().Undefined();
      }},
     {"moduleClone", clone},
+    {"moduleDispose",
+     [](const Args& a) {
+       a.module(0).dispose();
+       return a.env().Undefined();
+     }},
 };
 
 }  // namespace

@@ -1,8 +1,12 @@
 // Optimizers (libtorch's Adam, AdamW and SGD, whose updates are PyTorch's to the last bit) and
 // the cross-entropy loss.
+#include <sstream>
+#include <type_traits>
+
 #include "env_data.h"
 #include "ops.h"
 #include "optimizer_wrap.h"
+#include "usage.h"
 
 namespace tb {
 
@@ -21,23 +25,49 @@ class OptimizerWrap : public Napi::ObjectWrap<OptimizerWrap> {
     Napi::Object object = EnvData::of(env).optimizerConstructor.Value().New({});
     OptimizerWrap* wrap = Unwrap(object);
     wrap->kind = kind;
+    std::vector<const void*> params;
+    for (const auto& group : optimizer->param_groups()) {
+      for (const auto& p : group.params()) params.push_back(p.unsafeGetTensorImpl());
+    }
     wrap->optimizer = std::move(optimizer);
+    wrap->holdsParameters_ = std::make_unique<UsageLease>(heldObjects(), std::move(params));
     return object;
   }
+  // The optimizer behind argument i: TypeError when it is not an optimizer handle, Error once
+  // disposed, BusyError while a training step uses it or its parameters.
   static OptimizerWrap& Get(const Args& a, size_t i) {
     Napi::Value v = a[i];
     if (!v.IsObject() || !v.As<Napi::Object>().InstanceOf(EnvData::of(v.Env()).optimizerConstructor.Value())) {
       a.fail(i, "an Optimizer");
     }
     OptimizerWrap* wrap = Unwrap(v.As<Napi::Object>());
+    if (wrap->disposed_) throw std::runtime_error(std::string(a.name()) + ": the Optimizer was disposed; create a new one");
     if (!wrap->optimizer) a.fail(i, "an initialised Optimizer");
+    checkOptimizerIdle(*wrap->optimizer, a.name());
     return *wrap;
+  }
+
+  // Frees the optimizer's state now and lets go of its parameters. Refused while a Trainer uses it.
+  void dispose() {
+    if (heldObjects().contains(optimizer.get())) {
+      throw std::runtime_error("Optimizer.dispose: a Trainer still uses this optimizer; dispose the Trainer first (trainer.dispose())");
+    }
+    holdsParameters_.reset();
+    optimizer.reset();
+    disposed_ = true;
   }
 
   explicit OptimizerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<OptimizerWrap>(info) {}
 
   OptimizerKind kind = OptimizerKind::Adam;
   std::unique_ptr<torch::optim::Optimizer> optimizer;
+
+ private:
+  // Its parameters cannot be disposed (Module.dispose) while it lives.
+  std::unique_ptr<UsageLease> holdsParameters_;
+  bool disposed_ = false;
+
+ public:
 
   torch::optim::OptimizerParamGroup& group(const Args& a, size_t i) {
     int64_t g = a.integer(i);
@@ -132,7 +162,23 @@ Napi::Value create(const Args& a) {
   return OptimizerWrap::New(a.env(), kind, std::move(optimizer));
 }
 
-std::string stateKey(const at::Tensor& p) { return c10::guts::to_string(p.unsafeGetTensorImpl()); }
+// The optimizer's state map is keyed by the parameter's TensorImpl: libtorch 1.x spells the key
+// as the pointer printed to a string, 2.x uses the pointer itself. The key type decides.
+using StateMap = std::decay_t<decltype(std::declval<torch::optim::Optimizer&>().state())>;
+using StateKey = std::decay_t<decltype(std::declval<StateMap&>().begin()->first)>;
+
+template <class Key>
+Key stateKeyOf(void* impl) {
+  if constexpr (std::is_same_v<Key, std::string>) {
+    std::ostringstream key;  // what libtorch 1.x's c10::guts::to_string writes
+    key << impl;
+    return key.str();
+  } else {
+    return impl;
+  }
+}
+
+StateKey stateKey(const at::Tensor& p) { return stateKeyOf<StateKey>(p.unsafeGetTensorImpl()); }
 
 // optimizerState(o): per parameter (groups in order), its state or null.
 Napi::Value state(const Args& a) {
@@ -289,7 +335,7 @@ const OpEntry optimOps[] = {
     {"optimizerCreate", create},
     {"optimizerStep",
      [](const Args& a) {
-       OptimizerWrap::Get(a, 0).optimizer->step();
+       stepAndBumpVersions(*OptimizerWrap::Get(a, 0).optimizer);
        return a.env().Undefined();
      }},
     {"optimizerZeroGrad", zeroGrad},
@@ -314,11 +360,25 @@ const OpEntry optimOps[] = {
     {"optimizerState", state},
     {"optimizerSetState", setState},
     {"crossEntropy", crossEntropy},
+    {"optimizerDispose",
+     [](const Args& a) {
+       OptimizerWrap::Get(a, 0).dispose();
+       return a.env().Undefined();
+     }},
 };
 
 }  // namespace
 
 torch::optim::Optimizer& optimizerFromHandle(const Args& a, size_t i) { return *OptimizerWrap::Get(a, i).optimizer; }
+
+void stepAndBumpVersions(torch::optim::Optimizer& optimizer) {
+  optimizer.step();
+  for (auto& group : optimizer.param_groups()) {
+    for (auto& p : group.params()) {
+      if (p.grad().defined()) p.unsafeGetTensorImpl()->bump_version();
+    }
+  }
+}
 
 void exportOptimOps(Napi::Env env, Napi::Object target) {
   OptimizerWrap::Init(env, target);

@@ -8,4 +8,10 @@ namespace tb {
 // The optimizer behind argument i; TypeError when it is not an optimizer handle.
 torch::optim::Optimizer& optimizerFromHandle(const Args& a, size_t i);
 
+// optimizer.step(), then the version counter of every parameter it updated (those with a
+// gradient) bumped, as PyTorch's in-place `param.add_` does. libtorch's SGD writes through
+// `p.data()`, which has a counter of its own, so without this a step would leave no trace that
+// autograd's saved-tensor checks and the trainer's replica refresh can see.
+void stepAndBumpVersions(torch::optim::Optimizer& optimizer);
+
 }  // namespace tb

@@ -1,6 +1,7 @@
 #include "tensor_wrap.h"
 
 #include "env_data.h"
+#include "usage.h"
 
 #include <mutex>
 #include <unordered_map>
@@ -58,6 +59,7 @@ at::Tensor& TensorWrap::Get(const Napi::Value& value, const char* what) {
                              " was disposed: it was released by dispose() or by the tidy() scope "
                              "that created it; keep() it or return it from the scope to use it later");
   }
+  checkTensorIdle(wrap->tensor_, what);
   return wrap->tensor_;
 }
 
@@ -110,8 +112,11 @@ TensorWrap::Stats TensorWrap::stats() {
 }
 
 Napi::Value TensorWrap::Dispose(const Napi::CallbackInfo& info) {
-  release();
-  return info.Env().Undefined();
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    if (live_) checkTensorIdle(tensor_, "Tensor.dispose");
+    release();
+    return info.Env().Undefined();
+  });
 }
 
 Napi::Value TensorWrap::IsDisposed(const Napi::CallbackInfo& info) {

@@ -3,124 +3,26 @@
 // runs forward, cross-entropy (reduction 'none') and l.sum().backward() on every replica in its
 // own thread, sums the gradients onto the model's parameters, takes one optimizer step and
 // copies the new parameters back to the replicas. All of it runs off the JS thread.
-#include <condition_variable>
-#include <deque>
-#include <functional>
-#include <future>
-#include <mutex>
-#include <thread>
 #include <unordered_set>
 
-#include <ATen/autocast_mode.h>
-
+#include "autocast.h"
 #include "dropout.h"
 #include "env_data.h"
 #include "module_wrap.h"
 #include "ops.h"
 #include "optimizer_wrap.h"
+#include "usage.h"
+#include "worker_thread.h"
 
 namespace tb {
 
 namespace {
 
-// A persistent thread that runs submitted jobs in order. Each replica's work runs on its own
-// such thread, step after step: glibc's malloc gives every thread its own arena, so work that
-// hopped between libuv's pool threads (or fresh threads per step) kept several arenas' worth of
-// freed activations mapped (twice the RSS of PyTorch's loop) and faulted in new pages each step.
-class WorkerThread {
- public:
-  WorkerThread() : thread_([this] { loop(); }) {}
-  WorkerThread(const WorkerThread&) = delete;
-  WorkerThread& operator=(const WorkerThread&) = delete;
-  ~WorkerThread() {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      stopping_ = true;
-    }
-    wake_.notify_one();
-    thread_.join();
-  }
-
-  // Queues `job`; the future reports its end (and rethrows what it threw).
-  std::future<void> submit(std::function<void()> job) {
-    std::packaged_task<void()> task(std::move(job));
-    std::future<void> done = task.get_future();
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      jobs_.push_back(std::move(task));
-    }
-    wake_.notify_one();
-    return done;
-  }
-
- private:
-  void loop() {
-    for (;;) {
-      std::packaged_task<void()> task;
-      {
-        std::unique_lock<std::mutex> lock(mutex_);
-        wake_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
-        if (jobs_.empty()) return;
-        task = std::move(jobs_.front());
-        jobs_.pop_front();
-      }
-      task();
-    }
-  }
-
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  std::deque<std::packaged_task<void()>> jobs_;
-  bool stopping_ = false;
-  std::thread thread_;  // last: starts once the members it uses exist
-};
-
-// torch.autocast(device_type, dtype=torch.bfloat16) around a forward: matmuls and linears in
-// bfloat16, the float32 parameters cast on the fly (master weights stay float32), as PyTorch's
-// context manager, whose state is per thread.
-class AutocastGuard {
- public:
-  AutocastGuard(bool enabled, const c10::Device& device) : enabled_(enabled), cuda_(device.is_cuda()) {
-    if (!enabled_) return;
-    if (cuda_) {
-      wasEnabled_ = at::autocast::is_enabled();
-      previousType_ = at::autocast::get_autocast_gpu_dtype();
-      at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
-      at::autocast::set_enabled(true);
-    } else {
-      wasEnabled_ = at::autocast::is_cpu_enabled();
-      previousType_ = at::autocast::get_autocast_cpu_dtype();
-      at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
-      at::autocast::set_cpu_enabled(true);
-    }
-    at::autocast::increment_nesting();
-  }
-  AutocastGuard(const AutocastGuard&) = delete;
-  AutocastGuard& operator=(const AutocastGuard&) = delete;
-  ~AutocastGuard() {
-    if (!enabled_) return;
-    if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();  // as torch.autocast's __exit__
-    if (cuda_) {
-      at::autocast::set_enabled(wasEnabled_);
-      at::autocast::set_autocast_gpu_dtype(previousType_);
-    } else {
-      at::autocast::set_cpu_enabled(wasEnabled_);
-      at::autocast::set_autocast_cpu_dtype(previousType_);
-    }
-  }
-
- private:
-  bool enabled_;
-  bool cuda_;
-  bool wasEnabled_ = false;
-  at::ScalarType previousType_ = at::kBFloat16;
-};
-
 struct Replica {
   c10::Device device = c10::Device(c10::kCPU);
   std::shared_ptr<torch::nn::Module> module;
   torch::nn::AnyModule any;
-  std::vector<at::Tensor> params;
+  std::vector<at::Tensor> state;  // parameters, then buffers
   std::unique_ptr<WorkerThread> thread = std::make_unique<WorkerThread>();
 };
 
@@ -144,19 +46,49 @@ struct StepResult {
 };
 
 at::Tensor runForward(torch::nn::AnyModule& any, const std::vector<at::Tensor>& in) {
-  switch (in.size()) {
-    case 1: return any.forward<at::Tensor>(in[0]);
-    case 2: return any.forward<at::Tensor>(in[0], in[1]);
-    case 3: return any.forward<at::Tensor>(in[0], in[1], in[2]);
-    case 4: return any.forward<at::Tensor>(in[0], in[1], in[2], in[3]);
-    default: throw std::invalid_argument("trainer: between 1 and 4 model inputs are supported");
+  try {
+    switch (in.size()) {
+      case 1: return any.forward<at::Tensor>(in[0]);
+      case 2: return any.forward<at::Tensor>(in[0], in[1]);
+      case 3: return any.forward<at::Tensor>(in[0], in[1], in[2]);
+      case 4: return any.forward<at::Tensor>(in[0], in[1], in[2], in[3]);
+      default: break;
+    }
+  } catch (const c10::Error& e) {
+    throw std::runtime_error("Trainer: the model's forward failed on the batch's " + std::to_string(in.size()) +
+                             " input(s): " + e.what_without_backtrace());
   }
+  throw std::invalid_argument("Trainer: between 1 and 4 model inputs are supported, got " + std::to_string(in.size()));
 }
 
 // d2l.accuracy: the number of rows whose argmax equals the label.
 int64_t countCorrect(const at::Tensor& pred, const at::Tensor& y) {
   at::Tensor yHat = pred.dim() > 1 && pred.size(1) > 1 ? pred.argmax(1) : pred;
   return yHat.to(y.scalar_type()).eq(y).sum().item<int64_t>();
+}
+
+// The logits a model returned for `y.size(0)` rows, checked as CrossEntropyLoss with class
+// indices needs them, and the labels checked against them: errors name the fix instead of a
+// silently wrong accuracy (d2l.accuracy broadcasts [N, 1] against [N]) or libtorch's message.
+void checkLogits(const at::Tensor& pred, const at::Tensor& y, int64_t ignoreIndex) {
+  if (pred.dim() != 2 || pred.size(0) != y.size(0)) {
+    throw std::invalid_argument("Trainer: the model returned shape [" + c10::Join(", ", pred.sizes()) + "] for " +
+                                std::to_string(y.size(0)) +
+                                " rows; the Trainer needs logits of shape [rows, classes] (one score per class)");
+  }
+  const int64_t classes = pred.size(1);
+  if (classes < 2) {
+    throw std::invalid_argument("Trainer: the model returns " + std::to_string(classes) +
+                                " logit per row; CrossEntropyLoss needs one per class, at least 2 (end the model with "
+                                "Linear(hidden, numClasses))");
+  }
+  at::Tensor bad = (y.lt(0) | y.ge(classes)).logical_and_(y.ne(ignoreIndex));
+  if (bad.any().item<bool>()) {
+    int64_t label = y.masked_select(bad)[0].item<int64_t>();
+    throw std::invalid_argument("Trainer: labels holds class " + std::to_string(label) + " but the model returns " +
+                                std::to_string(classes) + " logits per row (classes 0 to " + std::to_string(classes - 1) +
+                                "); fix the labels or the model's number of outputs");
+  }
 }
 
 class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
@@ -167,21 +99,24 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
     exports.Set("NativeTrainer", ctor);
   }
 
+  // The trainer behind argument i; Error once disposed.
   static TrainerWrap& Get(const Args& a, size_t i) {
     Napi::Value v = a[i];
     if (!v.IsObject() || !v.As<Napi::Object>().InstanceOf(EnvData::of(v.Env()).trainerConstructor.Value())) {
       a.fail(i, "a Trainer");
     }
-    return *Unwrap(v.As<Napi::Object>());
+    TrainerWrap& t = *Unwrap(v.As<Napi::Object>());
+    if (t.disposed_) throw std::runtime_error(std::string(a.name()) + ": the Trainer was disposed; create a new one");
+    return t;
   }
 
   explicit TrainerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TrainerWrap>(info) {}
 
   // trainerCreate(module, optimizer, devices: string[], {ignoreIndex, labelSmoothing, dropoutRng: 'philox' | 'pytorch',
   //                precision: 'float32' | 'bf16', lengthGroups: {groups, lengthsInput, trimmedInputs}})
+  // Everything is checked before the model moves; a failure while it moves or is copied puts it back.
   static Napi::Value Create(const Args& a) {
     ModuleWrap& m = a.module(0);
-    m.checkIdle("Trainer");
     torch::optim::Optimizer& optimizer = optimizerFromHandle(a, 1);
     if (!a[2].IsArray() || a[2].As<Napi::Array>().Length() == 0) a.fail(2, "a non-empty array of devices");
     Napi::Array deviceList = a[2].As<Napi::Array>();
@@ -189,24 +124,21 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
     for (uint32_t k = 0; k < deviceList.Length(); ++k) {
       Napi::Value d = deviceList.Get(k);
       if (!d.IsString()) throw ArgError("Trainer: devices must be strings such as 'cpu' or 'cuda:0'");
-      devices.push_back(parseDevice(d.As<Napi::String>().Utf8Value()));
+      c10::Device device = parseDevice(d.As<Napi::String>().Utf8Value());
+      if (device.is_cuda() && !device.has_index()) device = c10::Device(c10::kCUDA, 0);  // where module.to('cuda') puts it
+      devices.push_back(device);
     }
     if (m.any().is_empty()) throw ArgError("Trainer: the model has no native forward (a container written in TypeScript cannot be trained off the JS thread)");
-
-    Napi::Object object = EnvData::of(a.env()).trainerConstructor.Value().New({});
-    TrainerWrap& t = *Unwrap(object);
-    t.moduleRef_ = Napi::Persistent(a[0].As<Napi::Object>());
-    t.optimizerRef_ = Napi::Persistent(a[1].As<Napi::Object>());
-    t.moduleWrap_ = &m;
-    t.optimizer_ = &optimizer;
+    LossOptions loss;
+    DropoutRng dropoutRng = DropoutRng::Philox;
+    bool bf16 = false;
+    LengthGroups split;
     if (a[3].IsObject()) {
       Napi::Object o = a[3].As<Napi::Object>();
-      if (o.Get("ignoreIndex").IsNumber()) t.loss_.ignoreIndex = o.Get("ignoreIndex").As<Napi::Number>().Int64Value();
-      if (o.Get("labelSmoothing").IsNumber()) t.loss_.labelSmoothing = o.Get("labelSmoothing").As<Napi::Number>().DoubleValue();
+      if (o.Get("ignoreIndex").IsNumber()) loss.ignoreIndex = o.Get("ignoreIndex").As<Napi::Number>().Int64Value();
+      if (o.Get("labelSmoothing").IsNumber()) loss.labelSmoothing = o.Get("labelSmoothing").As<Napi::Number>().DoubleValue();
       Napi::Value rng = o.Get("dropoutRng");
-      if (!rng.IsUndefined()) {
-        t.dropoutRng_ = dropoutRngNamed(rng.IsString() ? rng.As<Napi::String>().Utf8Value() : "", "Trainer: dropoutRng");
-      }
+      if (!rng.IsUndefined()) dropoutRng = dropoutRngNamed(rng.IsString() ? rng.As<Napi::String>().Utf8Value() : "", "Trainer: dropoutRng");
       Napi::Value groups = o.Get("lengthGroups");
       if (groups.IsObject()) {
         Napi::Object g = groups.As<Napi::Object>();
@@ -217,13 +149,13 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
           }
           return v.As<Napi::Number>().Int64Value();
         };
-        t.split_.groups = count(g.Get("groups"), "groups");
-        if (t.split_.groups < 1) throw ArgError("Trainer: lengthGroups.groups must be at least 1");
-        t.split_.lengthsInput = static_cast<size_t>(count(g.Get("lengthsInput"), "lengthsInput"));
+        split.groups = count(g.Get("groups"), "groups");
+        if (split.groups < 1) throw ArgError("Trainer: lengthGroups.groups must be at least 1");
+        split.lengthsInput = static_cast<size_t>(count(g.Get("lengthsInput"), "lengthsInput"));
         Napi::Value trimmed = g.Get("trimmedInputs");
         if (!trimmed.IsArray()) throw ArgError("Trainer: lengthGroups.trimmedInputs must be an array of input indices");
         Napi::Array list = trimmed.As<Napi::Array>();
-        for (uint32_t k = 0; k < list.Length(); ++k) t.split_.trimmedInputs.push_back(static_cast<size_t>(count(list.Get(k), "trimmedInputs[]")));
+        for (uint32_t k = 0; k < list.Length(); ++k) split.trimmedInputs.push_back(static_cast<size_t>(count(list.Get(k), "trimmedInputs[]")));
       } else if (!groups.IsUndefined()) {
         throw ArgError("Trainer: lengthGroups must be an object {groups, lengthsInput, trimmedInputs}");
       }
@@ -231,32 +163,54 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
       if (!precision.IsUndefined()) {
         std::string name = precision.IsString() ? precision.As<Napi::String>().Utf8Value() : "";
         if (name != "float32" && name != "bf16") throw ArgError("Trainer: precision must be 'float32' or 'bf16'");
-        t.bf16_ = name == "bf16";
+        bf16 = name == "bf16";
       }
     }
-
-    // As nn.DataParallel(net).to(devices[0]): the model itself is replica 0.
-    m.module().to(devices[0]);
-    Replica master{devices[0], m.modulePtr(), m.any(), m.module().parameters()};
+    // Moving the model keeps its parameter tensors (set_data), so the optimizer's are checked first.
     std::unordered_set<const void*> held;
     for (const auto& group : optimizer.param_groups()) {
       for (const auto& p : group.params()) held.insert(p.unsafeGetTensorImpl());
     }
-    for (const auto& p : master.params) {
+    for (const auto& p : m.module().parameters()) {
       if (p.requires_grad() && !held.count(p.unsafeGetTensorImpl())) {
         throw ArgError("Trainer: the optimizer does not hold every trainable parameter of the model; build it from "
                        "net.parameters() (the trainer moves the model to devices[0] in place, which keeps them)");
       }
     }
-    t.replicas_.push_back(std::move(master));
-    for (size_t k = 1; k < devices.size(); ++k) {
-      std::shared_ptr<torch::nn::Module> copy = m.module().clone(devices[k]);
-      Replica r{devices[k], copy, anyModuleOf(copy), {}};
-      r.params = copy->parameters();
-      for (auto& p : r.params) p.requires_grad_(false);
-      t.replicas_.push_back(std::move(r));
+
+    Napi::Object object = EnvData::of(a.env()).trainerConstructor.Value().New({});
+    TrainerWrap& t = *Unwrap(object);
+    t.loss_ = loss;
+    t.dropoutRng_ = dropoutRng;
+    t.bf16_ = bf16;
+    t.split_ = std::move(split);
+    t.devices_ = devices;
+    t.model_ = m.modulePtr();
+    t.optimizer_ = &optimizer;
+
+    // As nn.DataParallel(net).to(devices[0]): the model itself is replica 0.
+    std::vector<at::Tensor> before = m.module().parameters();
+    c10::Device home = before.empty() ? c10::Device(c10::kCPU) : before[0].device();
+    try {
+      m.module().to(devices[0]);
+      Replica master{devices[0], m.modulePtr(), m.any(), stateOf(m.module())};
+      t.paramCount_ = m.module().parameters().size();
+      t.replicas_.push_back(std::move(master));
+      for (size_t k = 1; k < devices.size(); ++k) {
+        std::shared_ptr<torch::nn::Module> copy = m.module().clone(devices[k]);
+        Replica r{devices[k], copy, anyModuleOf(copy), stateOf(*copy)};
+        t.replicas_.push_back(std::move(r));
+      }
+    } catch (...) {
+      t.replicas_.clear();
+      m.module().to(home);
+      throw;
     }
-    t.syncReplicaGrads();
+    t.recordMasterState();
+    t.mirrorRequiresGrad();
+    t.moduleRef_ = Napi::Persistent(a[0].As<Napi::Object>());
+    t.optimizerRef_ = Napi::Persistent(a[1].As<Napi::Object>());
+    t.holds_ = std::make_unique<UsageLease>(heldObjects(), std::vector<const void*>{t.model_.get(), t.optimizer_});
     return object;
   }
 
@@ -272,7 +226,10 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
   StepResult evaluate(const std::vector<at::Tensor>& inputs, const at::Tensor& labels, int threads) {
     std::lock_guard<std::mutex> lock(mutex_);
     std::vector<StepResult> parts(replicas_.size());
-    replicas_[0].thread->submit([&] { runOnReplicas(inputs, labels, parts, /*train=*/false, threads); }).get();
+    replicas_[0].thread->submit([&] {
+      refreshReplicas();
+      runOnReplicas(inputs, labels, parts, /*train=*/false, threads);
+    }).get();
     StepResult total;
     for (const auto& p : parts) {
       total.correct += p.correct;
@@ -281,31 +238,57 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
     return total;
   }
 
-  ModuleWrap& moduleWrap() { return *moduleWrap_; }
+  // What a running step uses, for the busy lease (usage.h).
+  std::vector<const void*> busyKeys() const { return tb::busyKeys(*model_, *optimizer_); }
+  void checkIdle(const std::string& what) const {
+    checkModuleIdle(*model_, what);
+    checkOptimizerIdle(*optimizer_, what);
+  }
+  int& inFlight() { return inFlight_; }
+
+  // Joins the replicas' threads and frees the replicas, and lets go of the model and the optimizer.
+  void dispose() {
+    if (inFlight_ > 0) throw BusyError("Trainer.dispose: a step or evaluation is running; await its Promise first");
+    replicas_.clear();
+    holds_.reset();
+    moduleRef_.Reset();
+    optimizerRef_.Reset();
+    model_.reset();
+    optimizer_ = nullptr;
+    disposed_ = true;
+  }
 
  private:
+  // Parameters then buffers, in the module's order (the same in every replica).
+  static std::vector<at::Tensor> stateOf(const torch::nn::Module& m) {
+    std::vector<at::Tensor> state = m.parameters();
+    for (const auto& b : m.buffers()) state.push_back(b);
+    return state;
+  }
+
   StepResult stepOnThread(const std::vector<at::Tensor>& inputs, const at::Tensor& labels, int threads) {
     useThreads(threads);
+    refreshReplicas();  // what JS changed since the last step (loadStateDict, in-place ops, another optimizer)
     // every replica starts without gradients: stale parameters stay gradient-free, and a replica
     // that gets no rows (a batch smaller than the replica count) adds nothing
     for (auto& rep : replicas_) {
-      for (auto& p : rep.params) p.mutable_grad() = at::Tensor();
+      for (size_t k = 0; k < paramCount_; ++k) rep.state[k].mutable_grad() = at::Tensor();
     }
     std::vector<StepResult> parts(replicas_.size());
     runOnReplicas(inputs, labels, parts, /*train=*/true, threads);
     // nn.DataParallel's reduce: every replica's gradient summed onto the model's parameters
-    auto& masterParams = replicas_[0].params;
+    auto& master = replicas_[0].state;
     for (size_t r = 1; r < replicas_.size(); ++r) {
-      for (size_t k = 0; k < masterParams.size(); ++k) {
-        const at::Tensor& g = replicas_[r].params[k].grad();
+      for (size_t k = 0; k < paramCount_; ++k) {
+        const at::Tensor& g = replicas_[r].state[k].grad();
         if (!g.defined()) continue;
-        at::Tensor moved = g.to(masterParams[k].device(), /*non_blocking=*/true);
-        if (masterParams[k].grad().defined()) masterParams[k].mutable_grad().add_(moved);
-        else masterParams[k].mutable_grad() = moved.clone();
+        at::Tensor moved = g.to(master[k].device(), /*non_blocking=*/true);
+        if (master[k].grad().defined()) master[k].mutable_grad().add_(moved);
+        else master[k].mutable_grad() = moved.clone();
       }
     }
-    optimizer_->step();
-    broadcast();
+    stepAndBumpVersions(*optimizer_);
+    refreshReplicas();  // the update
     StepResult total;
     for (const auto& p : parts) {
       total.lossSum += p.lossSum;
@@ -319,20 +302,59 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
     if (threads > 0 && at::get_num_threads() != threads) at::set_num_threads(threads);
   }
 
-  // Replicas other than the model itself train with requires_grad parameters that mirror the model's.
-  void syncReplicaGrads() {
-    for (size_t r = 1; r < replicas_.size(); ++r) {
-      for (size_t k = 0; k < replicas_[r].params.size(); ++k) {
-        replicas_[r].params[k].requires_grad_(replicas_[0].params[k].requires_grad());
+  // The model must still be the one the replicas copy, where the Trainer runs it.
+  void checkModel() const {
+    std::vector<at::Tensor> now = stateOf(*model_);
+    const auto& master = replicas_[0].state;
+    bool same = now.size() == master.size();
+    for (size_t k = 0; same && k < now.size(); ++k) same = now[k].unsafeGetTensorImpl() == master[k].unsafeGetTensorImpl();
+    if (!same) {
+      throw std::runtime_error("Trainer: the model's parameters or buffers changed since the Trainer was created (a parameter "
+                               "or module was registered or replaced); create a new Trainer for the changed model");
+    }
+    for (const auto& t : now) {
+      if (t.device() != devices_[0]) {
+        throw std::runtime_error("Trainer: the model was moved to " + t.device().str() + " after the Trainer was created, but the "
+                                 "Trainer runs it on devices[0] (" + devices_[0].str() + "); move it back with net.to('" +
+                                 devices_[0].str() + "') or create a new Trainer");
       }
     }
   }
 
-  void broadcast() {
-    torch::NoGradGuard noGrad;
+  // Replicas see the model's current values at every step: a parameter or buffer whose version
+  // counter (bumped by every in-place write: copy_, optimizer steps, mul_) or memory changed since
+  // the replicas last copied it is copied again, and nothing else is.
+  void refreshReplicas() {
+    checkModel();
+    const auto& master = replicas_[0].state;
+    {
+      torch::NoGradGuard noGrad;
+      for (size_t k = 0; k < master.size(); ++k) {
+        if (master[k]._version() == seenVersion_[k] && master[k].data_ptr() == seenData_[k]) continue;
+        for (size_t r = 1; r < replicas_.size(); ++r) replicas_[r].state[k].copy_(master[k], /*non_blocking=*/true);
+        seenVersion_[k] = master[k]._version();
+        seenData_[k] = master[k].data_ptr();
+      }
+    }
+    mirrorRequiresGrad();
+  }
+
+  void recordMasterState() {
+    const auto& master = replicas_[0].state;
+    seenVersion_.resize(master.size());
+    seenData_.resize(master.size());
+    for (size_t k = 0; k < master.size(); ++k) {
+      seenVersion_[k] = master[k]._version();
+      seenData_[k] = master[k].data_ptr();
+    }
+  }
+
+  // Replicas other than the model itself train the parameters the model trains (requiresGrad_).
+  void mirrorRequiresGrad() {
     for (size_t r = 1; r < replicas_.size(); ++r) {
-      for (size_t k = 0; k < replicas_[r].params.size(); ++k) {
-        replicas_[r].params[k].copy_(replicas_[0].params[k], /*non_blocking=*/true);
+      for (size_t k = 0; k < paramCount_; ++k) {
+        bool wanted = replicas_[0].state[k].requires_grad();
+        if (replicas_[r].state[k].requires_grad() != wanted) replicas_[r].state[k].requires_grad_(wanted);
       }
     }
   }
@@ -414,6 +436,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
               AutocastGuard autocast(bf16_, device);
               pred = runForward(rep.any, in);
             }
+            checkLogits(pred, y, loss_.ignoreIndex);
             // the loss in float32, outside autocast (as a float32 model's)
             pred = pred.to(at::kFloat);
             at::Tensor l = at::cross_entropy_loss(pred, y, {}, at::Reduction::None, loss_.ignoreIndex, loss_.labelSmoothing);
@@ -424,7 +447,9 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
           } else {
             torch::NoGradGuard noGrad;
             AutocastGuard autocast(bf16_, device);
-            parts[r].correct += countCorrect(runForward(rep.any, in).to(at::kFloat), y);
+            at::Tensor pred = runForward(rep.any, in);
+            checkLogits(pred, y, loss_.ignoreIndex);
+            parts[r].correct += countCorrect(pred.to(at::kFloat), y);
           }
           parts[r].count += y.size(0);
         }
@@ -442,18 +467,26 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
   }
 
   Napi::ObjectReference moduleRef_, optimizerRef_;
-  ModuleWrap* moduleWrap_ = nullptr;
+  std::shared_ptr<torch::nn::Module> model_;
   torch::optim::Optimizer* optimizer_ = nullptr;
+  std::vector<c10::Device> devices_;
   std::vector<Replica> replicas_;
+  size_t paramCount_ = 0;  // replicas' state: parameters [0, paramCount_), then buffers
+  std::vector<int64_t> seenVersion_;  // of the model's state when the replicas last copied it
+  std::vector<const void*> seenData_;
   LossOptions loss_;
   DropoutRng dropoutRng_ = DropoutRng::Philox;
   bool bf16_ = false;
   LengthGroups split_;
   std::mutex mutex_;
+  int inFlight_ = 0;  // scheduled tasks not yet settled (JS thread only)
+  bool disposed_ = false;
+  std::unique_ptr<UsageLease> holds_;  // the model and the optimizer cannot be disposed meanwhile
 };
 
 // Runs a step or an evaluation on a libuv worker thread and settles a Promise with
-// {lossSum, correct, count}. The module is marked busy meanwhile (JS calls on it fail clearly).
+// {lossSum, correct, count}. The model and the optimizer are busy meanwhile (usage.h): JS calls
+// that touch them fail clearly instead of racing the step.
 class TrainerTask : public Napi::AsyncWorker {
  public:
   TrainerTask(Napi::Env env, TrainerWrap& trainer, Napi::Object trainerObject, std::vector<at::Tensor> inputs,
@@ -464,9 +497,10 @@ class TrainerTask : public Napi::AsyncWorker {
         inputs_(std::move(inputs)),
         labels_(std::move(labels)),
         train_(train),
-        threads_(at::get_num_threads()) {  // the JS thread's setting (libtorch keeps it per thread)
+        threads_(at::get_num_threads()),  // the JS thread's setting (libtorch keeps it per thread)
+        busy_(std::make_unique<UsageLease>(busyObjects(), trainer.busyKeys())) {
     trainerRef_ = Napi::Persistent(trainerObject);
-    trainer_.moduleWrap().busy().store(true);
+    ++trainer_.inFlight();
   }
 
   Napi::Promise promise() { return deferred_.Promise(); }
@@ -482,7 +516,7 @@ class TrainerTask : public Napi::AsyncWorker {
   }
 
   void OnOK() override {
-    trainer_.moduleWrap().busy().store(false);
+    settle();
     Napi::Env env = Env();
     Napi::Object out = Napi::Object::New(env);
     out.Set("lossSum", result_.lossSum);
@@ -492,11 +526,16 @@ class TrainerTask : public Napi::AsyncWorker {
   }
 
   void OnError(const Napi::Error& error) override {
-    trainer_.moduleWrap().busy().store(false);
+    settle();
     deferred_.Reject(error.Value());
   }
 
  private:
+  void settle() {
+    busy_.reset();
+    --trainer_.inFlight();
+  }
+
   Napi::Promise::Deferred deferred_;
   TrainerWrap& trainer_;
   Napi::ObjectReference trainerRef_;
@@ -504,13 +543,14 @@ class TrainerTask : public Napi::AsyncWorker {
   at::Tensor labels_;
   bool train_;
   int threads_;
+  std::unique_ptr<UsageLease> busy_;
   StepResult result_;
 };
 
 // trainerStep(trainer, inputs: Tensor[], labels) / trainerEvaluate(...) -> Promise
 Napi::Value schedule(const Args& a, bool train) {
   TrainerWrap& t = TrainerWrap::Get(a, 0);
-  t.moduleWrap().checkIdle(train ? "step" : "evaluate");
+  t.checkIdle(train ? "Trainer.step" : "Trainer.evaluate");
   std::vector<at::Tensor> inputs = a.tensors(1);
   at::Tensor labels = a.tensor(2);
   // The task holds its own references to the tensors: JS may dispose its handles meanwhile.
@@ -524,6 +564,11 @@ const OpEntry trainerOps[] = {
     {"trainerCreate", TrainerWrap::Create},
     {"trainerStep", [](const Args& a) { return schedule(a, true); }},
     {"trainerEvaluate", [](const Args& a) { return schedule(a, false); }},
+    {"trainerDispose",
+     [](const Args& a) {
+       TrainerWrap::Get(a, 0).dispose();
+       return a.env().Undefined();
+     }},
 };
 
 }  // namespace

@@ -379,6 +379,7 @@ describe('d2l BERT matches PyTorch running d2l\'s definitions (test/fixtures/ber
           torch.tidy(() => assertTensor(torch.tensor(Float32Array.from(ours), { shape: [3, 3] }), theirs, MODEL_TOLERANCE, 'logits in PyTorch'));
         } finally {
           fs.rmSync(dir, { recursive: true, force: true });
+          optimizer.dispose();
           net.dispose();
           bert.dispose();
         }
@@ -418,6 +419,7 @@ describe('d2l BERT matches PyTorch running d2l\'s definitions (test/fixtures/ber
         torch.noGrad(() => bert.namedParameters().find(([name]) => name === 'hidden.0.bias')![1].fill_(0.25));
         assert.ok(tensorValues(net.namedParameters().find(([name]) => name === 'hidden.0.bias')![1]).every((v) => v === 0.25));
       } finally {
+        optimizer.dispose();
         net.dispose();
         bert.dispose();
       }

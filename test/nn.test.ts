@@ -465,7 +465,9 @@ describe('nn modules match PyTorch (test/fixtures/nn/modules.json)', () => {
         assert.ok(seq.parameters().every((p) => p.grad === undefined), 'frozen parameters get no gradient');
       });
       const before = snapshot(seq);
-      new torch.optim.SGD(seq.parameters(), { lr: 0.1, momentum: 0.9, weightDecay: 0.1 }).step();
+      const sgd = new torch.optim.SGD(seq.parameters(), { lr: 0.1, momentum: 0.9, weightDecay: 0.1 });
+      sgd.step();
+      sgd.dispose();
       assert.deepEqual([...snapshot(seq)], [...before], 'an optimizer step leaves frozen parameters alone');
       seq.requiresGrad_();
       assert.ok(seq.parameters().every((p) => p.requiresGrad));

@@ -94,7 +94,17 @@ async function loadModel(run: Run, file: string): Promise<Model> {
   return model;
 }
 
+// Every optimizer made here, disposed after each test (before its model: a module whose
+// parameters a live optimizer holds cannot be disposed).
+const optimizers: optim.Optimizer<object>[] = [];
+
 function makeOptimizer(run: Run, model: Model): optim.Adam | optim.AdamW | optim.SGD {
+  const made = makeOptimizerOf(run, model);
+  optimizers.push(made);
+  return made;
+}
+
+function makeOptimizerOf(run: Run, model: Model): optim.Adam | optim.AdamW | optim.SGD {
   const named = new Map(model.namedParameters());
   const param = (name: string) => named.get(name) ?? assert.fail(`no parameter ${name}`);
   const params = run.groups === null
@@ -192,6 +202,8 @@ describe('optimizers match PyTorch (test/fixtures/nn/optim.json)', () => {
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'torchbridge-optim-'));
   });
   afterEach(() => {
+    for (const o of optimizers) o.dispose();
+    optimizers.length = 0;
     for (const m of models) m.dispose();
     models.length = 0;
   });
@@ -351,9 +363,11 @@ describe('optimizers match PyTorch (test/fixtures/nn/optim.json)', () => {
       const model = track(await loadModel(run, 'mlp_init.pt'));
       const grouped = makeOptimizer(run, model);
       const single = new optim.Adam(model.parameters(), { lr: 0.01 });
+      optimizers.push(single);
       torch.tidy(() => {
         assert.throws(() => single.loadStateDict(grouped.stateDict()), /parameter group/);
         const amsgrad = new optim.Adam(model.parameters(), { lr: 0.01, amsgrad: true });
+        optimizers.push(amsgrad);
         assert.throws(() => amsgrad.loadStateDict(single.stateDict()), /amsgrad/);
         assert.throws(() => single.loadStateDict(new Map()), /state/);
       });

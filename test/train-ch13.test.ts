@@ -57,8 +57,9 @@ describe('d2l train_ch13', function () {
     const net = new BERTClassifier(bert);
     const lines: string[] = [];
     const steps: { lossSum: number; correct: number; count: number }[] = [];
+    const optimizer = new torch.optim.Adam(net.parameters(), { lr: 1e-2 });
     const result = await trainCh13(net, new FixedBatches(train), new FixedBatches(test), new torch.nn.CrossEntropyLoss({ reduction: 'none' }),
-      new torch.optim.Adam(net.parameters(), { lr: 1e-2 }), 2, ['cpu'], { log: (l) => lines.push(l), onStep: (s) => steps.push(s) });
+      optimizer, 2, ['cpu'], { log: (l) => lines.push(l), onStep: (s) => steps.push(s) });
     // the same by hand
     torch.manualSeed(2);
     const bert2 = new BERTModel(config);
@@ -83,6 +84,8 @@ describe('d2l train_ch13', function () {
     assert.equal(lines[0], `loss ${(lossSum / 24).toFixed(3)}, train acc ${(correct / 24).toFixed(3)}, test acc ${testAcc.toFixed(3)}`);
     assert.match(lines[1], /^\d+\.\d examples\/sec on \[cpu\]$/);
     assert.ok(result.examplesPerSec > 0);
+    trainer.dispose();
+    for (const o of [optimizer, trainer.optimizer]) o.dispose();
     for (const m of [net, bert, net2, bert2]) m.dispose();
     disposeBatches(train);
     disposeBatches(test);
@@ -94,12 +97,14 @@ describe('d2l train_ch13', function () {
     const bert = new BERTModel(config);
     const net = new BERTClassifier(bert);
     let steps = 0;
+    const optimizer = new torch.optim.Adam(net.parameters());
     const result = await trainCh13(net, new FixedBatches(train), new FixedBatches(test), new torch.nn.CrossEntropyLoss({ reduction: 'none' }),
-      new torch.optim.Adam(net.parameters()), 5, ['cpu', 'cpu'], { log: () => undefined, onStep: () => ++steps, maxSteps: 3 });
+      optimizer, 5, ['cpu', 'cpu'], { log: () => undefined, onStep: () => ++steps, maxSteps: 3 });
     assert.equal(steps, 3);
     assert.equal(result.epochs.length, 1);
     assert.ok(result.testAcc >= 0 && result.testAcc <= 1);
     assert.match(result.lines[1], /examples\/sec on \[cpu, cpu\]$/);
+    optimizer.dispose();
     net.dispose();
     bert.dispose();
     disposeBatches(train);

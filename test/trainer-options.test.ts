@@ -18,7 +18,8 @@ async function train(dropout: number, options: TrainerOptions, steps: number, se
   const all = [torch.randint(0, config.vocabSize, [16, 20]), torch.zeros([16, 20], { dtype: 'int64' }), torch.randint(3, 21, [16]), torch.randint(0, 3, [16])];
   const [tokens, segments, validLens, labels] = all.map((t) => t.narrow(0, 0, rows));
   torch.dispose(all);
-  const trainer = new Trainer(net, new torch.optim.Adam(net.parameters(), { lr: 1e-3 }), devices, undefined, options);
+  const optimizer = new torch.optim.Adam(net.parameters(), { lr: 1e-3 });
+  const trainer = new Trainer(net, optimizer, devices, undefined, options);
   torch.manualSeed(seed);
   const losses: number[] = [];
   for (let k = 0; k < steps; ++k) {
@@ -28,10 +29,21 @@ async function train(dropout: number, options: TrainerOptions, steps: number, se
   }
   const params = net.parameters().map((p) => p.detach().clone());
   torch.dispose([tokens, segments, validLens, labels]);
+  trainer.dispose();
+  optimizer.dispose();
   net.dispose();
   bert.dispose();
   return { losses, params };
 }
+
+const BERT_NAMES = (() => {
+  const bert = new BERTModel({ ...config, dropout: 0 });
+  const net = new BERTClassifier(bert);
+  const names = net.namedParameters().map(([n]) => n);
+  net.dispose();
+  bert.dispose();
+  return names;
+})();
 
 function maxDiff(a: torch.Tensor[], b: torch.Tensor[]): number {
   return torch.tidy(() => Math.max(...a.map((t, k) => t.sub(b[k]).abs().max().item() as number)));
@@ -73,6 +85,10 @@ describe('Trainer options', function () {
     const philox = new Trainer(net, new torch.optim.SGD(net.parameters(), { lr: 0 }), ['cpu']);
     assert.notEqual((await philox.step([tokens, segments, validLens], labels)).lossSum, expected);
     torch.dispose([tokens, segments, validLens, labels]);
+    for (const t of [trainer, philox]) {
+      t.dispose();
+      t.optimizer.dispose();
+    }
     net.dispose();
     bert.dispose();
   });
@@ -120,7 +136,7 @@ describe('Trainer options', function () {
       grouped.losses.forEach((l, k) => assert.ok(Math.abs(l - whole.losses[k]) <= 1e-5 * whole.losses[k], `step ${k}: ${l} vs ${whole.losses[k]}`));
       // Adam normalises steps, so parameters whose true gradient is 0 (attention W_k.bias) move by
       // rounding noise; compare the others
-      const names = new BERTClassifier(new BERTModel({ ...config, dropout: 0 })).namedParameters().map(([n]) => n);
+      const names = BERT_NAMES;
       whole.params.forEach((p, k) => {
         if (names[k].endsWith('W_k.bias')) return;
         assert.ok(maxDiff([grouped.params[k]], [p]) <= 1e-5, `${devices.join(',')} ${names[k]}: ${maxDiff([grouped.params[k]], [p])}`);
@@ -145,6 +161,8 @@ describe('Trainer options', function () {
       await trainer.step(first.slice(0, 3), first[3]);
       const params = net.parameters().map((p) => p.detach().clone());
       torch.dispose([tokens, segments, validLens, labels, ...first]);
+      trainer.dispose();
+      trainer.optimizer.dispose();
       net.dispose();
       bert.dispose();
       return params;
@@ -163,6 +181,7 @@ describe('Trainer options', function () {
     assert.throws(() => new Trainer(net, optimizer, ['cpu'], undefined, { dropoutRng: 'mt' as 'pytorch' }), /dropoutRng must be 'philox' or 'pytorch'/);
     assert.throws(() => new Trainer(net, optimizer, ['cpu'], undefined, { lengthGroups: { groups: 0, lengthsInput: 2, trimmedInputs: [0] } }),
       /lengthGroups.groups must be at least 1/);
+    optimizer.dispose();
     net.dispose();
     bert.dispose();
   });

@@ -29,11 +29,14 @@ function setup(devices: torch.Device[], makeOptimizer: (params: torch.Tensor[]) 
     torch.tensor([10, 5, 7, 3, 10, 9, 2, 4]),
   ];
   const labels = torch.tensor([0, 1, 2, 0, 1, 2, 0, 1]);
-  const trainer = new Trainer(net, makeOptimizer(net.parameters()), devices);
+  const optimizer = makeOptimizer(net.parameters());
+  const trainer = new Trainer(net, optimizer, devices);
   return {
     net, trainer, batch, labels,
     dispose() {
       torch.dispose([batch, labels]);
+      trainer.dispose();
+      optimizer.dispose();
       net.dispose();
       bert.dispose();
     },
@@ -101,7 +104,8 @@ describe('trainer', function () {
     const a = setup(['cpu'], (p) => new torch.optim.Adam(p));
     const first = a.trainer.step(a.batch, a.labels);
     const second = a.trainer.step(a.batch, a.labels);  // queued behind the first
-    assert.throws(() => torch.tidy(() => a.net.forward(a.batch[0], a.batch[1], a.batch[2])), /in use by a running training step/);
+    assert.throws(() => torch.tidy(() => a.net.forward(a.batch[0], a.batch[1], a.batch[2])), (e: Error & { code?: string }) =>
+      e.code === 'ERR_TORCHBRIDGE_BUSY' && /busy: a Trainer step or evaluation that uses it is running/.test(e.message));
     const results = await Promise.all([first, second]);
     const b = setup(['cpu'], (p) => new torch.optim.Adam(p));
     const sequential = [await b.trainer.step(b.batch, b.labels), await b.trainer.step(b.batch, b.labels)];
@@ -151,6 +155,8 @@ describe('trainer', function () {
       const opt = new torch.optim.Adam(net.parameters());
       assert.throws(() => new Trainer(net, opt, ['cpu'], new torch.nn.CrossEntropyLoss()), /reduction: 'none'/);
       assert.throws(() => new Trainer(net, opt, ['cuda:0']), /CUDA is not available|cuda:0/);
+      other.dispose();
+      opt.dispose();
       net.dispose();
       bert.dispose();
     });

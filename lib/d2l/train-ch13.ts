@@ -179,31 +179,35 @@ export async function trainCh13(net: Module, trainIter: BatchSource, testIter: A
   let testAcc = NaN;
   let steps = 0;
   let seen = 0;  // training examples so far; d2l's metric[2] * num_epochs when every epoch runs in full
-  for (let epoch = 0; epoch < numEpochs && !(options.maxSteps !== undefined && steps >= options.maxSteps); ++epoch) {
-    metric = new Accumulator(4);
-    let i = 0;
-    for await (const [features, labels] of trainIter) {
-      timer.start();
-      const { lossSum, correct, count } = await trainer.step(features, labels);
-      metric.add(lossSum, correct, count, count);
-      timer.stop();
-      seen += count;
-      ++steps;
-      const running = { trainLoss: metric.get(0) / metric.get(2), trainAcc: metric.get(1) / metric.get(3), examplesPerSec: seen / timer.sum() };
-      options.onStep?.({ epoch, batch: i + 1, numBatches, lossSum, correct, count, ...running });
-      const last = i === numBatches - 1 || (options.maxSteps !== undefined && steps >= options.maxSteps);
-      if ((i + 1) % every === 0 || last) {
-        const point: ProgressPoint = { epoch, batch: i + 1, numBatches, x: epoch + (i + 1) / numBatches, ...running };
-        progress.push(point);
-        options.onProgress?.(point);
+  try {
+    for (let epoch = 0; epoch < numEpochs && !(options.maxSteps !== undefined && steps >= options.maxSteps); ++epoch) {
+      metric = new Accumulator(4);
+      let i = 0;
+      for await (const [features, labels] of trainIter) {
+        timer.start();
+        const { lossSum, correct, count } = await trainer.step(features, labels);
+        metric.add(lossSum, correct, count, count);
+        timer.stop();
+        seen += count;
+        ++steps;
+        const running = { trainLoss: metric.get(0) / metric.get(2), trainAcc: metric.get(1) / metric.get(3), examplesPerSec: seen / timer.sum() };
+        options.onStep?.({ epoch, batch: i + 1, numBatches, lossSum, correct, count, ...running });
+        const last = i === numBatches - 1 || (options.maxSteps !== undefined && steps >= options.maxSteps);
+        if ((i + 1) % every === 0 || last) {
+          const point: ProgressPoint = { epoch, batch: i + 1, numBatches, x: epoch + (i + 1) / numBatches, ...running };
+          progress.push(point);
+          options.onProgress?.(point);
+        }
+        ++i;
+        if (options.maxSteps !== undefined && steps >= options.maxSteps) break;
       }
-      ++i;
-      if (options.maxSteps !== undefined && steps >= options.maxSteps) break;
+      testAcc = await evaluateAccuracyGpu(trainer, testIter);
+      const end: EpochEnd = { epoch, trainLoss: metric.get(0) / metric.get(2), trainAcc: metric.get(1) / metric.get(3), testAcc };
+      epochs.push(end);
+      options.onEpochEnd?.(end);
     }
-    testAcc = await evaluateAccuracyGpu(trainer, testIter);
-    const end: EpochEnd = { epoch, trainLoss: metric.get(0) / metric.get(2), trainAcc: metric.get(1) / metric.get(3), testAcc };
-    epochs.push(end);
-    options.onEpochEnd?.(end);
+  } finally {
+    trainer.dispose();  // its replicas and threads; the model and optimizer stay the caller's
   }
   const examplesPerSec = seen / timer.sum();
   const lines: [string, string] = [

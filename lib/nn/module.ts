@@ -289,11 +289,28 @@ export class Module implements Disposable {
     return new Module(ops.moduleClone(this.handle, device));
   }
 
-  /** Releases the module's handle and the parameter tensors it handed out. */
+  /**
+   * Frees the module now: its native module, the parameter tensors it handed out and its
+   * children's wrappers (a module owns its children: the Linear layers given to a Sequential are
+   * disposed with it). Memory that another live handle still shares (the BERTModel a
+   * BERTClassifier was built from, a parameter tensor you cloned) lives on until that handle is
+   * disposed too. Refused, with nothing released, while a Trainer or an Optimizer still uses
+   * the module (dispose those first) or a step runs. Using the module afterwards is an error.
+   * Idempotent.
+   */
   dispose(): void {
+    if (this._handle === undefined) return;
+    ops.moduleDispose(this._handle);
     for (const t of this.parameterCache.values()) t.dispose();
     this.parameterCache.clear();
+    for (const child of this.childModules?.values() ?? []) child.dispose();
+    this.childModules = undefined;
     this._handle = undefined;
+  }
+
+  /** `using net = ...` disposes the module at the end of the block. */
+  [Symbol.dispose](): void {
+    this.dispose();
   }
 
   get isDisposed(): boolean {

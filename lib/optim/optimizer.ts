@@ -59,8 +59,7 @@ function get(map: unknown, key: string | number): unknown {
 }
 
 export abstract class Optimizer<O extends object> {
-  /** The native handle. @internal */
-  readonly handle: NativeOptimizer;
+  private _handle: NativeOptimizer | undefined;
   /** The parameter groups, in order; `paramGroups[g].lr` reads and sets that group's learning rate. */
   readonly paramGroups: readonly ParamGroupView[];
   private readonly kind: Kind;
@@ -76,18 +75,44 @@ export abstract class Optimizer<O extends object> {
       }
     });
     this.kind = kind;
-    this.handle = ops.optimizerCreate(kind, groups.map((g) => ({ ...g, params: g.params.map((p) => p.handle) })));
-    const handle = this.handle;
+    this._handle = ops.optimizerCreate(kind, groups.map((g) => ({ ...g, params: g.params.map((p) => p.handle) })));
+    const self = this;
     this.paramGroups = groups.map((g, k): ParamGroupView => ({
       params: Object.freeze([...g.params]),
       get lr() {
-        return ops.optimizerGetLr(handle, k);
+        return ops.optimizerGetLr(self.handle, k);
       },
       set lr(value: number) {
         if (typeof value !== 'number' || !(value >= 0)) throw new TypeError(`lr must be a non-negative number, got ${value}`);
-        ops.optimizerSetLr(handle, k, value);
+        ops.optimizerSetLr(self.handle, k, value);
       },
     }));
+  }
+
+  /** The native handle. @internal */
+  get handle(): NativeOptimizer {
+    if (this._handle === undefined) throw new Error(`${this.constructor.name} was disposed; create a new optimizer`);
+    return this._handle;
+  }
+
+  /**
+   * Frees the optimizer's state (Adam's moments, SGD's momentum) now and lets go of its
+   * parameters, so that their module can be disposed. Refused while a Trainer uses the optimizer
+   * (dispose the Trainer first). Using the optimizer afterwards is an error. Idempotent.
+   */
+  dispose(): void {
+    if (this._handle === undefined) return;
+    ops.optimizerDispose(this._handle);
+    this._handle = undefined;
+  }
+
+  /** `using opt = ...` disposes the optimizer at the end of the block. */
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  get isDisposed(): boolean {
+    return this._handle === undefined;
   }
 
   /** One update of every parameter that has a gradient. */
