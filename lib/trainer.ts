@@ -149,7 +149,7 @@ export class Trainer {
   dispose(): void {
     if (this._handle === undefined) return;
     if (this.pending > 0) {
-      throw Object.assign(new Error(`Trainer.dispose: ${this.pending} step(s) or evaluation(s) are running or queued; await them first`),
+      throw Object.assign(new Error(`Trainer.dispose: the Trainer is busy: ${this.pending} step(s) or evaluation(s) are running or queued; await them first`),
         { code: 'ERR_TORCHBRIDGE_BUSY' });
     }
     ops.trainerDispose(this._handle);

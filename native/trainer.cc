@@ -207,6 +207,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
       throw;
     }
     t.recordMasterState();
+    for (const auto& s : t.replicas_[0].state) t.dtypes_.push_back(s.scalar_type());
     t.mirrorRequiresGrad();
     t.moduleRef_ = Napi::Persistent(a[0].As<Napi::Object>());
     t.optimizerRef_ = Napi::Persistent(a[1].As<Napi::Object>());
@@ -312,7 +313,14 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
       throw std::runtime_error("Trainer: the model's parameters or buffers changed since the Trainer was created (a parameter "
                                "or module was registered or replaced); create a new Trainer for the changed model");
     }
-    for (const auto& t : now) {
+    for (size_t k = 0; k < now.size(); ++k) {
+      const at::Tensor& t = now[k];
+      if (t.scalar_type() != dtypes_[k]) {
+        throw std::runtime_error(std::string("Trainer: the model's parameters were converted to ") + dtypeName(t.scalar_type()) +
+                                 " after the Trainer was created, but its replicas are " +
+                                 dtypeName(dtypes_[k]) +
+                                 "; convert the model back, or create a new Trainer for the converted model");
+      }
       if (t.device() != devices_[0]) {
         throw std::runtime_error("Trainer: the model was moved to " + t.device().str() + " after the Trainer was created, but the "
                                  "Trainer runs it on devices[0] (" + devices_[0].str() + "); move it back with net.to('" +
@@ -474,6 +482,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
   size_t paramCount_ = 0;  // replicas' state: parameters [0, paramCount_), then buffers
   std::vector<int64_t> seenVersion_;  // of the model's state when the replicas last copied it
   std::vector<const void*> seenData_;
+  std::vector<at::ScalarType> dtypes_;  // of the model's state, as the replicas hold it
   LossOptions loss_;
   DropoutRng dropoutRng_ = DropoutRng::Philox;
   bool bf16_ = false;
