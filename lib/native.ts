@@ -249,6 +249,8 @@ export interface NativeOps {
   moduleNextSentencePred(numInputs: number): M;
   moduleBERTModel(config: NativeBERTConfig): M;
   moduleBERTClassifier(bert: M): M;
+  attentionKernel(kernel: Opt<'explicit' | 'fused'>): 'explicit' | 'fused';
+  fusedAttentionAvailable(): boolean;
   // optimizers and losses
   optimizerCreate(kind: 'adam' | 'adamw' | 'sgd', groups: ({ params: T[] } & Partial<NativeGroupOptions>)[]): NativeOptimizer;
   optimizerStep(o: NativeOptimizer): void;
@@ -260,7 +262,7 @@ export interface NativeOps {
   optimizerState(o: NativeOptimizer): (NativeParamState | null)[];
   optimizerSetState(o: NativeOptimizer, index: number, state: NativeParamState): void;
   optimizerDispose(o: NativeOptimizer): void;
-  trainerCreate(module: M, optimizer: NativeOptimizer, devices: string[], options: { ignoreIndex?: number; labelSmoothing?: number; dropoutRng?: 'philox' | 'pytorch'; precision?: 'float32' | 'bf16';
+  trainerCreate(module: M, optimizer: NativeOptimizer, devices: string[], options: { ignoreIndex?: number; labelSmoothing?: number; dropoutRng?: 'philox' | 'pytorch'; attention?: 'explicit' | 'fused'; precision?: 'float32' | 'bf16';
     lengthGroups?: { groups: number; lengthsInput: number; trimmedInputs: number[] } }): NativeTrainer;
   trainerStep(trainer: NativeTrainer, inputs: T[], labels: T): Promise<{ lossSum: number; correct: number; count: number }>;
   trainerEvaluate(trainer: NativeTrainer, inputs: T[], labels: T): Promise<{ lossSum: number; correct: number; count: number }>;
@@ -287,8 +289,12 @@ export interface NativeAddon {
 export interface BuildInfo {
   libtorch: string;
   cuda: boolean;
+  /** The C++ ABI it was compiled with (_GLIBCXX_USE_CXX11_ABI), libtorch's own. */
+  abi: 0 | 1;
   source: string;
   libDir: string;
+  /** The Python interpreter whose torch package held that libtorch, when it came from one. */
+  python?: string;
 }
 
 const root = path.resolve(__dirname, '..');

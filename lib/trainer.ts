@@ -35,6 +35,14 @@ export interface TrainerOptions {
    */
   dropoutRng?: 'philox' | 'pytorch';
   /**
+   * The kernel of d2l's attention blocks during steps: 'explicit' (default; d2l's masked softmax)
+   * or 'fused' (libtorch 2.x's scaled_dot_product_attention, the same function: see
+   * `d2l.attentionKernel`). On the CPU here both take the same time (measured with PyTorch
+   * 2.11); 'fused' is refused on libtorch 1.x. With 'fused', attention dropout draws libtorch's
+   * own noise, not `dropoutRng`'s.
+   */
+  attention?: 'explicit' | 'fused';
+  /**
    * 'float32' (default), or 'bf16': forward passes under autocast to bfloat16 (torch.autocast:
    * matmuls and linears in bfloat16 on the CPU or the GPU, float32 parameters, gradients and
    * optimizer state; the loss computed in float32). Much faster where the hardware multiplies
@@ -117,6 +125,7 @@ export class Trainer {
       ignoreIndex: loss.options.ignoreIndex,
       labelSmoothing: loss.options.labelSmoothing,
       dropoutRng: options.dropoutRng,
+      attention: options.attention,
       precision: options.precision,
       lengthGroups: options.lengthGroups,
     });

@@ -4,6 +4,7 @@
 #include <ATen/Parallel.h>
 #include <ATen/core/PhiloxRNGEngine.h>
 
+#include "attention.h"
 #include "dropout.h"
 #include "module_wrap.h"
 #include "ops.h"
@@ -12,6 +13,7 @@ namespace tb {
 
 namespace {
 thread_local DropoutRng currentDropoutRng = DropoutRng::PyTorch;
+thread_local AttentionKernel attentionKernel = AttentionKernel::Explicit;
 
 // PyTorch's dropout noise, bernoulli(keep) / keep, written into `noise` (contiguous) in one pass:
 // each element is 0 or the value `1 / keep` that PyTorch's noise.div_(keep) gives kept elements.
@@ -35,6 +37,11 @@ void philoxDropoutNoise(at::Tensor& noise, double keep, uint64_t seed) {
   });
 }
 }  // namespace
+
+AttentionKernelGuard::AttentionKernelGuard(AttentionKernel kernel) : previous_(attentionKernel) { attentionKernel = kernel; }
+AttentionKernelGuard::~AttentionKernelGuard() { attentionKernel = previous_; }
+AttentionKernel currentAttentionKernel() { return attentionKernel; }
+void setAttentionKernel(AttentionKernel kernel) { attentionKernel = kernel; }
 
 DropoutRngGuard::DropoutRngGuard(DropoutRng rng) : previous_(currentDropoutRng) { currentDropoutRng = rng; }
 DropoutRngGuard::~DropoutRngGuard() { currentDropoutRng = previous_; }
@@ -77,8 +84,34 @@ at::Tensor maskedSoftmax(const at::Tensor& X, const at::Tensor& validLens) {
 
 void DotProductAttentionImpl::reset() { dropout = register_module("dropout", torch::nn::Dropout(p)); }
 
+namespace {
+// d2l's attention through at::scaled_dot_product_attention (see attention.h), or an undefined
+// tensor where the explicit kernel must run (no fused kernel, or a row without valid keys).
+at::Tensor fusedAttention(const at::Tensor& queries, const at::Tensor& keys, const at::Tensor& values, const at::Tensor& validLens,
+                          double p, bool train) {
+#if TB_FUSED_ATTENTION
+  c10::optional<at::Tensor> mask;
+  if (validLens.defined()) {
+    if (validLens.le(0).any().item<bool>()) return {};
+    // d2l's _sequence_mask: key positions (float32) below the row's valid length take part
+    at::Tensor positions = at::arange(keys.size(1), keys.options().dtype(at::kFloat)).view({1, 1, -1});
+    at::Tensor lens = validLens.dim() == 1 ? validLens.view({-1, 1, 1}) : validLens.unsqueeze(-1);
+    mask = positions < lens;  // [batch, 1 or queries, keys]
+  }
+  return at::scaled_dot_product_attention(queries, keys, values, mask, train ? p : 0.0, /*is_causal=*/false);
+#else
+  (void)queries, (void)keys, (void)values, (void)validLens, (void)p, (void)train;
+  return {};
+#endif
+}
+}  // namespace
+
 at::Tensor DotProductAttentionImpl::forward(const at::Tensor& queries, const at::Tensor& keys, const at::Tensor& values,
                                             const at::Tensor& validLens) {
+  if (currentAttentionKernel() == AttentionKernel::Fused) {
+    at::Tensor out = fusedAttention(queries, keys, values, validLens, dropout->options.p(), dropout->is_training());
+    if (out.defined()) return out;
+  }
   double d = static_cast<double>(queries.size(-1));
   at::Tensor scores = at::bmm(queries, keys.transpose(1, 2)) / std::sqrt(d);
   return at::bmm(tb::applyDropout(dropout, maskedSoftmax(scores, validLens)), values);
@@ -258,6 +291,14 @@ BERTConfig bertConfig(const Args& a, size_t i) {
 }
 
 const OpEntry d2lOps[] = {
+    // attentionKernel(name?): the JS thread's kernel of DotProductAttention; sets it when given, returns the previous one
+    {"attentionKernel",
+     [](const Args& a) -> Napi::Value {
+       AttentionKernel previous = currentAttentionKernel();
+       if (a.has(0)) setAttentionKernel(attentionKernelNamed(a.string(0), "attention kernel"));
+       return Napi::String::New(a.env(), previous == AttentionKernel::Fused ? "fused" : "explicit");
+     }},
+    {"fusedAttentionAvailable", [](const Args& a) -> Napi::Value { return Napi::Boolean::New(a.env(), kFusedAttentionAvailable); }},
     {"moduleDotProductAttention", [](const Args& a) { return wrapD2l(a, DotProductAttention(a.number(0))); }},
     {"moduleMultiHeadAttention",
      [](const Args& a) {

@@ -5,6 +5,7 @@
 // copies the new parameters back to the replicas. All of it runs off the JS thread.
 #include <unordered_set>
 
+#include "attention.h"
 #include "autocast.h"
 #include "dropout.h"
 #include "env_data.h"
@@ -113,7 +114,8 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
   explicit TrainerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TrainerWrap>(info) {}
 
   // trainerCreate(module, optimizer, devices: string[], {ignoreIndex, labelSmoothing, dropoutRng: 'philox' | 'pytorch',
-  //                precision: 'float32' | 'bf16', lengthGroups: {groups, lengthsInput, trimmedInputs}})
+  //                attention: 'explicit' | 'fused', precision: 'float32' | 'bf16',
+  //                lengthGroups: {groups, lengthsInput, trimmedInputs}})
   // Everything is checked before the model moves; a failure while it moves or is copied puts it back.
   static Napi::Value Create(const Args& a) {
     ModuleWrap& m = a.module(0);
@@ -131,6 +133,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
     if (m.any().is_empty()) throw ArgError("Trainer: the model has no native forward (a container written in TypeScript cannot be trained off the JS thread)");
     LossOptions loss;
     DropoutRng dropoutRng = DropoutRng::Philox;
+    AttentionKernel attention = AttentionKernel::Explicit;
     bool bf16 = false;
     LengthGroups split;
     if (a[3].IsObject()) {
@@ -139,6 +142,8 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
       if (o.Get("labelSmoothing").IsNumber()) loss.labelSmoothing = o.Get("labelSmoothing").As<Napi::Number>().DoubleValue();
       Napi::Value rng = o.Get("dropoutRng");
       if (!rng.IsUndefined()) dropoutRng = dropoutRngNamed(rng.IsString() ? rng.As<Napi::String>().Utf8Value() : "", "Trainer: dropoutRng");
+      Napi::Value kernel = o.Get("attention");
+      if (!kernel.IsUndefined()) attention = attentionKernelNamed(kernel.IsString() ? kernel.As<Napi::String>().Utf8Value() : "", "Trainer: attention");
       Napi::Value groups = o.Get("lengthGroups");
       if (groups.IsObject()) {
         Napi::Object g = groups.As<Napi::Object>();
@@ -182,6 +187,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
     TrainerWrap& t = *Unwrap(object);
     t.loss_ = loss;
     t.dropoutRng_ = dropoutRng;
+    t.attention_ = attention;
     t.bf16_ = bf16;
     t.split_ = std::move(split);
     t.devices_ = devices;
@@ -430,6 +436,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
       try {
         useThreads(threads);
         DropoutRngGuard rng(dropoutRng_);
+        AttentionKernelGuard kernel(attention_);
         Replica& rep = replicas_[r];
         c10::Device device = rep.device;
         rep.module->train(train);
@@ -485,6 +492,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
   std::vector<at::ScalarType> dtypes_;  // of the model's state, as the replicas hold it
   LossOptions loss_;
   DropoutRng dropoutRng_ = DropoutRng::Philox;
+  AttentionKernel attention_ = AttentionKernel::Explicit;
   bool bf16_ = false;
   LengthGroups split_;
   std::mutex mutex_;

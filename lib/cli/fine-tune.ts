@@ -164,6 +164,7 @@ export async function fineTune(options: TrainCliOptions, reporter: TrainReporter
         maxSteps: options.maxSteps,
         trainer: {
           dropoutRng: options.dropoutRng,
+          attention: options.attention,
           precision: options.precision,
           // SNLIBERTDataset's inputs: [tokens, segments, validLens]
           lengthGroups: options.lengthGroups > 1 ? { groups: options.lengthGroups, lengthsInput: 2, trimmedInputs: [0, 1] } : undefined,

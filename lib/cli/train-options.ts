@@ -5,6 +5,8 @@
 import { statSync } from 'fs';
 import * as path from 'path';
 
+import { fusedAttentionAvailable } from '../d2l/bert';
+import { version } from '../runtime';
 import { Device } from '../types';
 import { parseDevices } from './devices';
 import { choiceFlag, formatFlagHelp, integerFlag, numberFlag, parseFlags, UsageError } from './flags';
@@ -31,6 +33,7 @@ const FLAGS = {
   'fixed-padding': { type: 'boolean', help: "feed every batch padded to --max-len, as d2l does (default: cut each batch to\nits longest example, which gives the same outputs for less work)" },
   'length-groups': { type: 'string', value: 'N', help: 'run each step as N groups of similar lengths, each cut to its longest example,\ngradients accumulated: the same step for less work (default 4; 1: one group)' },
   'exact-dropout': { type: 'boolean', help: "draw dropout masks from PyTorch's serial CPU stream (default: a parallel\ncounter-based generator, same distribution, a third less time per CPU step)" },
+  attention: { type: 'string', value: 'explicit|fused', help: "d2l's attention kernel: explicit (default; d2l's masked softmax) or fused\n(libtorch 2.x's scaled_dot_product_attention, the same function)" },
   precision: { type: 'string', value: 'float32|bf16', help: 'bf16: forward passes under autocast to bfloat16, float32 weights (default float32)' },
   bucket: { type: 'boolean', help: 'batch training examples of similar lengths together (in random batch order)' },
   init: { type: 'string', value: 'FILE', help: 'start from this classifier state dict (d2l names, e.g. a --save output)' },
@@ -77,6 +80,8 @@ export interface TrainCliOptions {
   lengthGroups: number;
   /** The trainer's dropout stream. */
   dropoutRng: 'philox' | 'pytorch';
+  /** The trainer's attention kernel. */
+  attention: 'explicit' | 'fused';
   /** Autocast to bfloat16 in forward passes, or plain float32. */
   precision: 'float32' | 'bf16';
   /** Length bucketing of the training batches. */
@@ -149,6 +154,7 @@ export function parseTrainArgs(argv: readonly string[]): TrainCliOptions | null 
     lengthGroups: flags['fixed-padding'] ? 1 : integerFlag('length-groups', flags['length-groups'], 4),
     bucket: flags.bucket ?? false,
     dropoutRng: flags['exact-dropout'] ? 'pytorch' : 'philox',
+    attention: choiceFlag('attention', flags.attention, ['explicit', 'fused'] as const, 'explicit'),
     precision: choiceFlag('precision', flags.precision, ['float32', 'bf16'] as const, 'float32'),
     init: flags.init,
     save: flags.save,
@@ -158,6 +164,9 @@ export function parseTrainArgs(argv: readonly string[]): TrainCliOptions | null 
   };
   if (flags['fixed-padding'] && flags['length-groups'] !== undefined) {
     throw new UsageError('--fixed-padding and --length-groups contradict each other (length groups trim); give one');
+  }
+  if (options.attention === 'fused' && !fusedAttentionAvailable()) {
+    throw new UsageError(`--attention fused needs libtorch 2.x (scaled_dot_product_attention); this build uses libtorch ${version().libtorch}: use --attention explicit`);
   }
   if (flags['no-plot'] && flags.plot !== undefined) throw new UsageError('--plot and --no-plot contradict each other; give one');
   if (options.numHiddens % options.numHeads !== 0) {

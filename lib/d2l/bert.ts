@@ -36,6 +36,27 @@ function checkConfig(config: BERTConfig): Required<BERTConfig> {
   return full;
 }
 
+/** The kernels d2l's DotProductAttention can run on: see `attentionKernel`. */
+export type AttentionKernel = 'explicit' | 'fused';
+
+/**
+ * The kernel of DotProductAttention (in every d2l block) for forwards on the JS thread; sets it
+ * when `kernel` is given and returns the previous one. 'explicit' (default): d2l's bmm,
+ * masked_softmax (masked scores set to -1e6), dropout and bmm. 'fused': libtorch 2.x's
+ * `scaled_dot_product_attention` with a mask of the valid keys and dropout_p on the attention
+ * weights: the same function (within float32 rounding; dropout draws libtorch's own noise), and
+ * rows without any valid key fall back to the explicit kernel, where d2l weighs every key
+ * equally. Throws on libtorch 1.x, which has no fused kernel. The Trainer has its own option.
+ */
+export function attentionKernel(kernel?: AttentionKernel): AttentionKernel {
+  return ops.attentionKernel(kernel);
+}
+
+/** True where libtorch has `scaled_dot_product_attention` (2.x), so 'fused' can be chosen. */
+export function fusedAttentionAvailable(): boolean {
+  return ops.fusedAttentionAvailable();
+}
+
 /** Scaled dot-product attention with d2l's masked softmax (masked scores set to -1e6) and dropout on the weights. */
 export class DotProductAttention extends Module {
   constructor(dropout: number) {
