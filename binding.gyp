@@ -1,7 +1,8 @@
 {
   # The node-gyp build (the one prebuildify uses). libtorch comes from scripts/find-libtorch.js,
-  # as in CMakeLists.txt. libtorch needs RTTI and C++ exceptions, which Node's common.gypi
-  # turns off.
+  # as in CMakeLists.txt, with the C++ ABI (_GLIBCXX_USE_CXX11_ABI) it was built with and the C++
+  # standard it requires (C++17 at least). libtorch needs RTTI and C++ exceptions, which Node's
+  # common.gypi turns off.
   "targets": [
     {
       "target_name": "torchbridge",
@@ -21,10 +22,10 @@
         "<!@(node scripts/find-libtorch.js --include --write-info build/libtorch.json)"
       ],
       "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],
-      "defines": ["NAPI_VERSION=8", "_GLIBCXX_USE_CXX11_ABI=1"],
+      "defines": ["NAPI_VERSION=8", "<!@(node scripts/find-libtorch.js --defines)"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-rtti", "-fno-exceptions", "-std=gnu++17"],
-      "cflags_cc": ["-frtti", "-fexceptions", "-std=c++17", "-Wno-unused-parameter", "-Wno-missing-field-initializers", "-Wno-cast-function-type"],
+      "cflags_cc": ["-frtti", "-fexceptions", "-std=<!(node scripts/find-libtorch.js --cxx-std)", "-Wno-unused-parameter", "-Wno-missing-field-initializers", "-Wno-cast-function-type"],
       "libraries": ["<!@(node scripts/find-libtorch.js --libs)"]
     }
   ]

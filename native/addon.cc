@@ -30,16 +30,17 @@ std::string versionString(long v, int major, int minor) {
   return std::to_string(v / major) + "." + std::to_string((v % major) / minor) + "." + std::to_string(v % minor);
 }
 
-// version(): libtorch's version and what it was built with.
+// version(): libtorch's version and what it was built with. A CUDA build reports its CUDA and
+// cuDNN versions on a machine without a GPU too (hasCUDART, unlike hasCUDA, needs no device).
 Napi::Value version(const Args& a) {
   Napi::Object out = Napi::Object::New(a.env());
   out.Set("libtorch", TORCH_VERSION);
-  out.Set("cuda", at::hasCUDA() ? Napi::Value(Napi::String::New(a.env(), versionString(
-                                      at::detail::getCUDAHooks().versionCUDART(), 1000, 10)))
-                                : a.env().Null());
-  long cudnn = at::hasCUDA() ? at::detail::getCUDAHooks().versionCuDNN() : 0;
-  out.Set("cudnn", cudnn > 0 ? Napi::Value(Napi::String::New(a.env(), versionString(cudnn, cudnn >= 10000 ? 10000 : 1000,
-                                                                                    cudnn >= 10000 ? 100 : 100)))
+  const at::CUDAHooksInterface& hooks = at::detail::getCUDAHooks();
+  out.Set("cuda", hooks.hasCUDART() ? Napi::Value(Napi::String::New(a.env(), versionString(hooks.versionCUDART(), 1000, 10)))
+                                    : a.env().Null());
+  // cuDNN numbers its versions major*1000 + minor*100 + patch before 9, major*10000 + ... since.
+  long cudnn = hooks.hasCUDART() && hooks.hasCuDNN() ? hooks.versionCuDNN() : 0;
+  out.Set("cudnn", cudnn > 0 ? Napi::Value(Napi::String::New(a.env(), versionString(cudnn, cudnn >= 10000 ? 10000 : 1000, 100)))
                              : a.env().Null());
   out.Set("cxx11Abi", Napi::Boolean::New(a.env(), _GLIBCXX_USE_CXX11_ABI == 1));
   out.Set("config", at::show_config());

@@ -1,7 +1,8 @@
 // torch.autocast(device_type, dtype=torch.bfloat16) around a forward, over both autocast APIs:
 // libtorch 2.4 and later take the device type (set_autocast_enabled(device_type, ...)) and keep
 // the per-device setters only as deprecated shims, declared through
-// AT_FORALL_DEPRECATED_AUTOCAST_BACKENDS; libtorch 1.x has only the per-device setters.
+// AT_FORALL_DEPRECATED_AUTOCAST_BACKENDS (spelt AT_FORALL_DEPRECATED_AUTOCAST_BAKCNEDS before
+// 2.7, pytorch#145859); libtorch 1.x has only the per-device setters.
 #pragma once
 
 #include <ATen/autocast_mode.h>
@@ -12,7 +13,7 @@ namespace tb {
 
 namespace autocast {
 
-#ifdef AT_FORALL_DEPRECATED_AUTOCAST_BACKENDS
+#if defined(AT_FORALL_DEPRECATED_AUTOCAST_BACKENDS) || defined(AT_FORALL_DEPRECATED_AUTOCAST_BAKCNEDS)
 inline bool isEnabled(at::DeviceType type) { return at::autocast::is_autocast_enabled(type); }
 inline void setEnabled(at::DeviceType type, bool on) { at::autocast::set_autocast_enabled(type, on); }
 inline at::ScalarType dtype(at::DeviceType type) { return at::autocast::get_autocast_dtype(type); }

@@ -20,7 +20,8 @@ const { tokenize, Vocab } = require('../lib/d2l/text');
 
 const { mulberry32 } = require('./seeded-random');
 
-const PYTHON = '/usr/bin/python3';
+// The Python whose torch the addon was built against.
+const PYTHON = process.env.TORCHBRIDGE_PYTHON || '/usr/bin/python3';
 
 function parseArgs(argv) {
   const args = {

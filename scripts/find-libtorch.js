@@ -1,13 +1,16 @@
 #!/usr/bin/env node
 // Finds the libtorch to build against, for both builds (binding.gyp and CMakeLists.txt).
 // Order: LIBTORCH (an unpacked libtorch) -> Torch_DIR (a directory holding TorchConfig.cmake)
-// -> the libtorch inside python3's torch package (how GPU machines with PyTorch get a CUDA
-// build) -> Debian's libtorch-dev under /usr (CPU only).
+// -> the libtorch inside the torch package of TORCHBRIDGE_PYTHON (else python3 on PATH; how GPU
+// machines with PyTorch get a CUDA build) -> Debian's libtorch-dev under /usr (CPU only).
+// The C++ ABI (_GLIBCXX_USE_CXX11_ABI) is the one that libtorch was built with.
 //
 //   node scripts/find-libtorch.js                 prints what was found
 //   node scripts/find-libtorch.js --json          the same as JSON
 //   node scripts/find-libtorch.js --include       include directories (one per line, for gyp)
 //   node scripts/find-libtorch.js --libs          linker flags (one per line, for gyp)
+//   node scripts/find-libtorch.js --defines       preprocessor definitions (one per line)
+//   node scripts/find-libtorch.js --cxx-std       the C++ standard to compile with (c++17, c++20)
 //   node scripts/find-libtorch.js --cmake-dir     the directory holding TorchConfig.cmake
 //   node scripts/find-libtorch.js --write-info F  also writes the JSON to F (the loader reads it)
 'use strict';
@@ -32,40 +35,98 @@ function isFile(p) {
   }
 }
 
+// TORCH_VERSION_* moved from torch/version.h to torch/headeronly/version.h in 2.x.
+const VERSION_HEADERS = [
+  ['torch', 'csrc', 'api', 'include', 'torch', 'version.h'],
+  ['torch', 'headeronly', 'version.h'],
+];
+
+function readVersion(includeDir) {
+  for (const parts of VERSION_HEADERS) {
+    const file = path.join(includeDir, ...parts);
+    if (!isFile(file)) continue;
+    const header = fs.readFileSync(file, 'utf8');
+    const part = (name) => (header.match(new RegExp(`#define TORCH_VERSION_${name} (\\d+)`)) || [])[1];
+    if (part('MAJOR') !== undefined) return [part('MAJOR'), part('MINOR'), part('PATCH')].join('.');
+  }
+  return null;
+}
+
+// The ABI from TorchConfig.cmake's TORCH_CXX_FLAGS (1.x sets it there; 2.11 sets none).
+function abiFromCmake(cmakeDir) {
+  const config = fs.readFileSync(path.join(cmakeDir, 'TorchConfig.cmake'), 'utf8');
+  const flag = config.match(/^\s*set\(TORCH_CXX_FLAGS\s+"[^"]*-D_GLIBCXX_USE_CXX11_ABI=([01])/m);
+  return flag ? Number(flag[1]) : null;
+}
+
+// Our sources are C++17; libtorch may require more (2.15's headers refuse anything before C++20).
+// TorchConfig.cmake states it: CXX_STANDARD 14 (1.13) or 17 (2.11), or cxx_std_20 (2.15).
+function cxxStandardFromCmake(cmakeDir) {
+  const config = fs.readFileSync(path.join(cmakeDir, 'TorchConfig.cmake'), 'utf8');
+  const stated = [...config.matchAll(/\bCXX_STANDARD\s+(\d+)|\bcxx_std_(\d+)/g)].map((m) => Number(m[1] ?? m[2]));
+  return Math.max(17, ...stated);
+}
+
+// The ABI libc10.so was built with: the new one mangles std::string as std::__cxx11::basic_string,
+// so its dynamic symbol names contain "__cxx11". Reads the ELF64 string table of .dynsym.
+function abiFromLibrary(file) {
+  const elf = fs.readFileSync(file);
+  if (elf.readUInt32BE(0) !== 0x7f454c46 || elf[4] !== 2 || elf[5] !== 1) return null; // ELF64 little-endian
+  const shoff = Number(elf.readBigUInt64LE(0x28));
+  const shentsize = elf.readUInt16LE(0x3a);
+  const shnum = elf.readUInt16LE(0x3c);
+  const section = (k) => {
+    const at = shoff + k * shentsize;
+    return { type: elf.readUInt32LE(at + 4), offset: Number(elf.readBigUInt64LE(at + 0x18)), size: Number(elf.readBigUInt64LE(at + 0x20)), link: elf.readUInt32LE(at + 0x28) };
+  };
+  for (let k = 0; k < shnum; k++) {
+    const dynsym = section(k);
+    if (dynsym.type !== 11) continue; // SHT_DYNSYM
+    const strings = section(dynsym.link);
+    return elf.subarray(strings.offset, strings.offset + strings.size).includes('__cxx11') ? 1 : 0;
+  }
+  return null;
+}
+
 // A libtorch install from its TorchConfig.cmake directory (<prefix>/share/cmake/Torch, or
-// Debian's /usr/lib/<triplet>/cmake/Torch).
-function fromCmakeDir(cmakeDir, source) {
+// Debian's /usr/lib/<triplet>/cmake/Torch). `known`: what the caller knows already (abi, python).
+function fromCmakeDir(cmakeDir, source, known = {}) {
   if (!isFile(path.join(cmakeDir, 'TorchConfig.cmake'))) return null;
   const debian = /\/usr\/lib\/[^/]+\/cmake\/Torch\/?$/.test(cmakeDir);
   const prefix = debian ? '/usr' : path.resolve(cmakeDir, '..', '..', '..');
   const libDir = debian ? path.resolve(cmakeDir, '..', '..') : path.join(prefix, 'lib');
   const includeDir = path.join(prefix, 'include');
-  const versionHeader = path.join(includeDir, 'torch', 'csrc', 'api', 'include', 'torch', 'version.h');
-  if (!isFile(versionHeader) || !isFile(path.join(libDir, 'libtorch_cpu.so'))) return null;
-  const header = fs.readFileSync(versionHeader, 'utf8');
-  const part = (name) => (header.match(new RegExp(`#define TORCH_VERSION_${name} (\\d+)`)) || [])[1];
-  const cuda = isFile(path.join(libDir, 'libtorch_cuda.so'));
+  const version = readVersion(includeDir);
+  if (!version || !isFile(path.join(libDir, 'libtorch_cpu.so'))) return null;
+  const abi = known.abi ?? abiFromCmake(cmakeDir) ?? abiFromLibrary(path.join(libDir, 'libc10.so'));
+  if (abi === null) throw new Error(`cannot tell the C++ ABI of the libtorch in ${libDir} (no TORCH_CXX_FLAGS in TorchConfig.cmake, no readable libc10.so)`);
   return {
     source,
     prefix,
     cmakeDir: path.resolve(cmakeDir),
     includeDirs: [includeDir, path.join(includeDir, 'torch', 'csrc', 'api', 'include')],
     libDir,
-    version: [part('MAJOR'), part('MINOR'), part('PATCH')].join('.'),
-    cuda,
+    version,
+    cuda: isFile(path.join(libDir, 'libtorch_cuda.so')),
+    abi,
+    cxxStandard: cxxStandardFromCmake(cmakeDir),
+    ...(known.python ? { python: known.python } : {}),
   };
 }
 
-function fromPython() {
+// The libtorch inside a Python's torch package, with the ABI torch reports for itself.
+function fromPython(python) {
+  let out;
   try {
-    const out = execFileSync('python3', ['-c', 'import torch.utils; print(torch.utils.cmake_prefix_path)'], {
+    out = execFileSync(python, ['-c', 'import torch, torch.utils; print(torch.utils.cmake_prefix_path); print(int(torch._C._GLIBCXX_USE_CXX11_ABI))'], {
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'ignore'],
     });
-    return fromCmakeDir(path.join(out.trim(), 'Torch'), 'python3 torch');
   } catch {
     return null;
   }
+  const [cmakePrefix, abi] = out.trim().split('\n');
+  return fromCmakeDir(path.join(cmakePrefix, 'Torch'), `${python} torch`, { abi: Number(abi), python });
 }
 
 function findLibtorch(env = process.env) {
@@ -79,7 +140,7 @@ function findLibtorch(env = process.env) {
     if (!found) throw new Error(`Torch_DIR=${env.Torch_DIR} holds no usable TorchConfig.cmake.\n${INSTALL_HELP}`);
     return found;
   }
-  const python = fromPython();
+  const python = fromPython(env.TORCHBRIDGE_PYTHON || 'python3');
   if (python) return python;
   for (const triplet of ['x86_64-linux-gnu', 'aarch64-linux-gnu']) {
     const found = fromCmakeDir(`/usr/lib/${triplet}/cmake/Torch`, 'Debian libtorch-dev');
@@ -96,8 +157,12 @@ function linkFlags(found) {
   return [`-L${found.libDir}`, `-Wl,-rpath,${found.libDir}`, '-Wl,--no-as-needed', ...libs, '-Wl,--as-needed'];
 }
 
+function defines(found) {
+  return [`_GLIBCXX_USE_CXX11_ABI=${found.abi}`];
+}
+
 function describe(found) {
-  return `libtorch ${found.version} (${found.cuda ? 'CUDA' : 'CPU only'}) from ${found.source}: ${found.prefix}`;
+  return `libtorch ${found.version} (${found.cuda ? 'CUDA' : 'CPU only'}, _GLIBCXX_USE_CXX11_ABI=${found.abi}) from ${found.source}: ${found.prefix}`;
 }
 
 function main(argv) {
@@ -116,18 +181,21 @@ function main(argv) {
       process.exit(2);
     }
     fs.mkdirSync(path.dirname(file), { recursive: true });
-    const info = { libtorch: found.version, cuda: found.cuda, source: found.source, libDir: found.libDir };
+    const info = { libtorch: found.version, cuda: found.cuda, abi: found.abi, source: found.source, libDir: found.libDir };
+    if (found.python) info.python = found.python;
     fs.writeFileSync(`${file}.tmp`, JSON.stringify(info, null, 2) + '\n');
     fs.renameSync(`${file}.tmp`, file);
   }
   if (argv.includes('--json')) process.stdout.write(JSON.stringify(found, null, 2) + '\n');
   else if (argv.includes('--include')) process.stdout.write(found.includeDirs.join('\n') + '\n');
   else if (argv.includes('--libs')) process.stdout.write(linkFlags(found).join('\n') + '\n');
+  else if (argv.includes('--defines')) process.stdout.write(defines(found).join('\n') + '\n');
+  else if (argv.includes('--cxx-std')) process.stdout.write(`c++${found.cxxStandard}\n`);
   else if (argv.includes('--cmake-dir')) process.stdout.write(found.cmakeDir + '\n');
   else if (argv.includes('--cuda')) process.stdout.write(found.cuda ? '1\n' : '0\n');
   else process.stdout.write(describe(found) + '\n');
 }
 
-module.exports = { findLibtorch, linkFlags, describe };
+module.exports = { findLibtorch, linkFlags, defines, describe, abiFromLibrary };
 
 if (require.main === module) main(process.argv.slice(2));

@@ -29,11 +29,10 @@ import {
 import { CrossEntropyLoss } from '../lib/nn/loss';
 import { Module } from '../lib/nn/module';
 import { Adam } from '../lib/optim';
-import { assertTensor, forwardTolerance, fromFixture, TensorFixture, tensorValues, Tolerance } from './helpers';
+import { assertTensor, forwardTolerance, fromFixture, PYTHON, TensorFixture, tensorValues, Tolerance } from './helpers';
 
 const FIXTURES = path.join(__dirname, 'fixtures', 'bert');
 const SCRIPT = path.join(__dirname, '..', 'scripts', 'gen_bert_fixtures.py');
-const PYTHON = '/usr/bin/python3';
 
 /** The tolerance for whole models (forward outputs, losses and gradients). */
 const MODEL_TOLERANCE: Tolerance = { rtol: 1e-4, atol: 1e-5 };

@@ -5,6 +5,9 @@
 import { strict as assert } from 'assert';
 import * as torch from '../lib';
 
+/** The Python whose torch the addon was built against (TORCHBRIDGE_PYTHON, else Debian's python3). */
+export const PYTHON = process.env.TORCHBRIDGE_PYTHON || '/usr/bin/python3';
+
 /** One fixture value: a number, a boolean (bool tensors), or "nan" / "inf" / "-inf". */
 export type FixtureValue = number | boolean | string;
 

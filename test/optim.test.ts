@@ -15,11 +15,10 @@ import * as os from 'os';
 import * as path from 'path';
 import * as torch from '../lib';
 import { nn, optim, Tensor } from '../lib';
-import { assertClose, assertTensor, fixtureValues, fromFixture, TensorFixture, tensorValues, Tolerance, settledLiveTensors } from './helpers';
+import { assertClose, assertTensor, fixtureValues, fromFixture, PYTHON, TensorFixture, tensorValues, Tolerance, settledLiveTensors } from './helpers';
 
 const FIXTURES = path.join(__dirname, 'fixtures', 'nn');
 const GENERATOR = path.join(__dirname, '..', 'scripts', 'gen_nn_fixtures.py');
-const PYTHON = '/usr/bin/python3';
 
 type Kind = 'adam' | 'adamw' | 'sgd';
 type Options = Record<string, number | boolean | number[]>;

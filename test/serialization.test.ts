@@ -9,13 +9,12 @@ import * as os from 'os';
 import * as path from 'path';
 
 import * as torch from '../lib';
-import { settledLiveTensors } from './helpers';
+import { PYTHON, settledLiveTensors } from './helpers';
 import { unpickle } from '../lib/serialization/pickle-read';
 import { ZipReader, ZipWriter } from '../lib/serialization/zip';
 
 const FIXTURES = path.join(__dirname, 'fixtures', 'state_dicts');
 const SCRIPT = path.join(__dirname, '..', 'scripts', 'gen_state_dict_fixtures.py');
-const PYTHON = '/usr/bin/python3';
 
 // ---- the value encoding of scripts/gen_state_dict_fixtures.py ------------------------------
 

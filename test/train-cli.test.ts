@@ -8,10 +8,10 @@ import * as os from 'os';
 import * as path from 'path';
 
 import * as torch from '../lib';
+import { PYTHON } from './helpers';
 
 const ROOT = path.join(__dirname, '..');
 const FIXTURE = path.join(__dirname, 'fixtures', 'train');
-const PYTHON = '/usr/bin/python3';
 const BAD_PRETRAINED = path.join(os.tmpdir(), `torchbridge-bad-pretrained-${process.pid}`);
 
 interface Expected {

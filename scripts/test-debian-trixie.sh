@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# The suite on Debian trixie's libtorch 2.6 (CPU), in a chroot, as root:
+#   scripts/test-debian-trixie.sh
+# 1. a trixie root (debootstrap minbase + the packages below), cached in
+#    /var/cache/torchbridge/roots/trixie-<hash of the package list>; it is built in ROOT.tmp and
+#    renamed only once every package is installed, so a failed build is never reused;
+# 2. proc and /dev mounted into the root for the run, unmounted on exit (failures included);
+# 3. a fresh clone of this repository's HEAD in ROOT/tmp/torchbridge-XXXXXX, removed on exit;
+# 4. inside the root: `npm ci` (the node-gyp build against /usr's libtorch 2.6), then the README's
+#    test command, `npm test`, with Debian's python3-torch 2.6 for the parity checks.
+# npm reaches the registry through the host's CA bundle (copied into the root). Prints each
+# phase's time; the last line is mocha's "N passed, N failed[, N skipped]" (or says which phase
+# failed before the tests ran). CI is unset for `npm test`, as in scripts/test-torch-wheel.sh:
+# only the node-gyp binary is built here, and the real SNLI splits stay outside the root.
+set -euo pipefail
+
+REPO="$(cd "$(dirname "$0")/.." && pwd)"
+PACKAGES=(libtorch-dev python3-torch python3-safetensors python3-numpy nodejs npm libnode-dev g++ make
+  cmake ninja-build libgloo-dev libopenblas0-openmp git ca-certificates)
+ROOTS=/var/cache/torchbridge/roots
+ROOT="$ROOTS/trixie-$(printf '%s\n' "${PACKAGES[@]}" | sort | sha256sum | cut -c1-12)"
+HOST_CA=/etc/ssl/certs/ca-certificates.crt
+ROOT_CA=/etc/ssl/certs/host-ca-certificates.crt   # inside the root
+
+TIMES=() CURRENT='' STARTED=0
+phase() { # phase NAME COMMAND...: runs COMMAND (errexit stays on inside it) and records its time
+  CURRENT="$1" STARTED=$SECONDS
+  shift
+  echo "== $CURRENT"
+  "$@"
+  TIMES+=("$(printf '%-36s %5ss' "$CURRENT" $((SECONDS - STARTED)))")
+  CURRENT=''
+}
+
+# Unmounts everything mounted at or below $1, deepest first.
+unmount_under() {
+  local dir
+  dir="$(realpath -m "$1")"
+  awk -v d="$dir" '$2 == d || index($2, d "/") == 1 { print $2 }' /proc/self/mounts | sort -r |
+    while read -r m; do umount "$m" || umount -l "$m"; done
+}
+
+# Removes a root, never through a mount: whatever is mounted in it is unmounted first, and
+# --one-file-system refuses to cross into anything left.
+remove_root() {
+  [ -e "$1" ] || return 0
+  unmount_under "$1"
+  rm -rf --one-file-system "$1"
+}
+
+mount_into() {
+  mount -t proc proc "$1/proc"
+  mount --bind /dev "$1/dev"
+}
+
+CLONE='' BUILDING=''
+finish() {
+  local rc=$?
+  [ -z "$CURRENT" ] || TIMES+=("$(printf '%-36s %5ss  FAILED' "$CURRENT" $((SECONDS - STARTED)))")
+  local summary=''
+  if [ -n "$CLONE" ]; then
+    [ ! -f "$ROOT$CLONE/test.log" ] || summary="$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$ROOT$CLONE/test.log" | tail -1 || true)"
+    rm -rf --one-file-system "${ROOT:?}$CLONE"
+  fi
+  unmount_under "$ROOT"
+  [ -z "$BUILDING" ] || remove_root "$BUILDING"
+  echo "== phase times (Debian trixie)"
+  printf '  %s\n' "${TIMES[@]}"
+  if [ -n "$summary" ]; then echo "$summary"; else echo "Debian trixie suite: no test summary (failed in: ${CURRENT:-?})"; fi
+  exit "$rc"
+}
+trap finish EXIT
+
+# The Debian archive the host's apt sources name (its base suite, not -security or -updates).
+host_archive() {
+  apt-get indextargets --format '$(REPO_URI) $(LABEL) $(CODENAME)' | awk '$2 == "Debian" && $3 !~ /-/ { print $1; exit }'
+}
+
+make_root() {
+  if [ -d "$ROOT" ]; then
+    echo "reusing $ROOT"
+    return
+  fi
+  command -v debootstrap >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q debootstrap >/dev/null
+  local archive tmp="$ROOT.tmp"
+  archive="$(host_archive)"
+  [ -n "$archive" ] || { echo "no Debian archive in the host's apt sources (apt-get update first?)" >&2; return 1; }
+  BUILDING="$tmp"
+  remove_root "$tmp"
+  mkdir -p "$ROOTS"
+  local log="$ROOTS/trixie-build.log"
+  echo "debootstrap trixie from $archive, then ${#PACKAGES[@]} packages (log: $log)"
+  {
+    debootstrap --variant=minbase --components=main,contrib,non-free trixie "$tmp" "$archive" &&
+      cp /etc/resolv.conf "$tmp/etc/resolv.conf" &&
+      mount_into "$tmp" &&
+      chroot "$tmp" /usr/bin/env DEBIAN_FRONTEND=noninteractive apt-get update -q &&
+      chroot "$tmp" /usr/bin/env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${PACKAGES[@]}" &&
+      chroot "$tmp" apt-get clean
+  } >"$log" 2>&1 || { tail -20 "$log" >&2; return 1; }
+  unmount_under "$tmp"
+  mv "$tmp" "$ROOT"
+  BUILDING=''
+}
+
+enter_root() {
+  cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
+  cp "$HOST_CA" "$ROOT$ROOT_CA"
+  mount_into "$ROOT"
+}
+
+clone() {
+  CLONE="$(mktemp -d "$ROOT/tmp/torchbridge-XXXXXX")"
+  CLONE="${CLONE#"$ROOT"}"
+  git clone -q "$REPO" "$ROOT$CLONE/torchbridge"
+  git -C "$ROOT$CLONE/torchbridge" log -1 --format='HEAD %h %s'
+}
+
+# Runs a command in the clone inside the root, with a clean environment.
+in_root() {
+  chroot "$ROOT" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
+    LANG=C.UTF-8 npm_config_cafile="$ROOT_CA" NODE_EXTRA_CA_CERTS="$ROOT_CA" npm_config_nodedir=/usr \
+    TORCHBRIDGE_PYTHON=/usr/bin/python3 JOBS=max \
+    /bin/bash -c "cd '$CLONE/torchbridge' && $1"
+}
+
+build() {
+  in_root 'node --version && python3 -c "import torch; print(\"python3-torch\", torch.__version__)" && node scripts/find-libtorch.js && npm ci --no-audit --no-fund'
+}
+
+run_tests() {
+  in_root "set -o pipefail; npm test 2>&1 | tee '$CLONE/test.log'"
+}
+
+phase "trixie root" make_root
+phase "mount proc, /dev; CA bundle" enter_root
+phase "clone HEAD" clone
+phase "npm ci (node-gyp build)" build
+phase "npm test" run_tests

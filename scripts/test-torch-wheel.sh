@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# The suite against the libtorch inside PyTorch's PyPI wheel (the default Linux wheel is the CUDA
+# build; CUDA's own libraries arrive as nvidia-* wheels that torch's libraries find through their
+# RPATHs, and it loads on a machine without a GPU):
+#   scripts/test-torch-wheel.sh [VERSION]       VERSION defaults to 2.11.0, the GPU machines' torch
+# 1. a venv with torch==VERSION, numpy and safetensors, cached outside the clone in
+#    /var/cache/torchbridge/venvs/torch-VERSION-pyX.Y (made once, reused after);
+# 2. a fresh clone of this repository's HEAD in a temporary directory, removed on exit;
+# 3. `npm ci` there, which builds the addon with node-gyp against the wheel's libtorch
+#    (scripts/find-libtorch.js's python route, TORCHBRIDGE_PYTHON=the venv's python);
+# 4. checks that the addon loaded is that wheel's build: its libtorch version, CUDA and cuDNN
+#    versions, no library missing (ldd), and CUDA available exactly when the wheel's torch says so;
+# 5. the README's test command, `npm test`, whose parity checks run the venv's torch.
+# Prints each phase's time; the last line is mocha's "N passed, N failed[, N skipped]" (or says
+# which phase failed before the tests ran).
+# CI is unset for `npm test`: builds.test.ts would otherwise demand the cmake-js and prebuilt
+# binaries, and d2l-snli.test.ts the real SNLI splits, which only the bookworm suite of .ci/run
+# provides. Exits non-zero when any phase fails.
+set -euo pipefail
+
+VERSION="${1:-2.11.0}"
+REPO="$(cd "$(dirname "$0")/.." && pwd)"
+SYSTEM_PYTHON=/usr/bin/python3
+PY_VERSION="$("$SYSTEM_PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+VENV="/var/cache/torchbridge/venvs/torch-$VERSION-py$PY_VERSION"
+
+TIMES=() CURRENT='' STARTED=0
+phase() { # phase NAME COMMAND...: runs COMMAND (errexit stays on inside it) and records its time
+  CURRENT="$1" STARTED=$SECONDS
+  shift
+  echo "== $CURRENT"
+  "$@"
+  TIMES+=("$(printf '%-36s %5ss' "$CURRENT" $((SECONDS - STARTED)))")
+  CURRENT=''
+}
+
+WORK="$(mktemp -d /tmp/torchbridge-wheel-XXXXXX)"
+finish() {
+  local rc=$?
+  [ -z "$CURRENT" ] || TIMES+=("$(printf '%-36s %5ss  FAILED' "$CURRENT" $((SECONDS - STARTED)))")
+  echo "== phase times (torch $VERSION wheel)"
+  printf '  %s\n' "${TIMES[@]}"
+  local summary=''
+  [ ! -f "$WORK/test.log" ] || summary="$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$WORK/test.log" | tail -1 || true)"
+  rm -rf --one-file-system "$WORK"
+  if [ -n "$summary" ]; then echo "$summary"; else echo "torch $VERSION wheel suite: no test summary (failed in: ${CURRENT:-?})"; fi
+  exit "$rc"
+}
+trap finish EXIT
+
+make_venv() {
+  if ! "$SYSTEM_PYTHON" -c 'import ensurepip' 2>/dev/null; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-venv >/dev/null
+  fi
+  [ -x "$VENV/bin/python" ] || "$SYSTEM_PYTHON" -m venv "$VENV"
+  # Idempotent: completes a venv that an interrupted run left half installed, and is a quick
+  # no-op on a complete one.
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check "torch==$VERSION" numpy safetensors
+  "$VENV/bin/python" -c 'import numpy, safetensors, torch; print("torch", torch.__version__, "CUDA", torch.version.cuda, "cuDNN", torch.backends.cudnn.version(), "ABI", int(torch._C._GLIBCXX_USE_CXX11_ABI))'
+}
+
+clone() {
+  git clone -q "$REPO" "$WORK/torchbridge"
+  git -C "$WORK/torchbridge" log -1 --format='HEAD %h %s'
+}
+
+build() {
+  cd "$WORK/torchbridge"
+  node scripts/find-libtorch.js
+  npm ci --no-audit --no-fund
+}
+
+# The addon loaded is the wheel's CUDA build, and every library it needs resolves here.
+check_addon() {
+  cd "$WORK/torchbridge"
+  local addon=build/Release/torchbridge.node missing
+  missing="$(ldd "$addon" | grep 'not found' || true)"
+  if [ -n "$missing" ]; then
+    echo "libraries missing for $addon:" >&2
+    echo "$missing" >&2
+    return 1
+  fi
+  echo "ldd $addon: $(ldd "$addon" | grep -c '=>') libraries resolved, of which from nvidia-* wheels: $(ldd "$addon" | grep -c '/nvidia/')"
+  local python_cuda
+  python_cuda="$("$TORCHBRIDGE_PYTHON" -c 'import torch; print("true" if torch.cuda.is_available() else "false")')"
+  EXPECT_VERSION="$VERSION" EXPECT_CUDA_AVAILABLE="$python_cuda" node -e "
+    const torch = require('./lib');
+    const v = torch.version();
+    const facts = { libtorch: v.libtorch, cuda: v.cuda, cudnn: v.cudnn, cudaAvailable: torch.cuda.isAvailable(), builtAgainst: v.binary.builtAgainst };
+    console.log(JSON.stringify(facts, null, 2));
+    const [major, minor] = process.env.EXPECT_VERSION.split('.');
+    const problems = [];
+    if (!v.libtorch.startsWith(major + '.' + minor + '.')) problems.push('libtorch ' + v.libtorch + ', not ' + major + '.' + minor + '.x');
+    if (!v.cuda) problems.push('no CUDA version: not a CUDA build');
+    if (!v.cudnn) problems.push('no cuDNN version');
+    if (String(facts.cudaAvailable) !== process.env.EXPECT_CUDA_AVAILABLE) problems.push('cuda.isAvailable() is ' + facts.cudaAvailable + ', the wheel\'s torch says ' + process.env.EXPECT_CUDA_AVAILABLE);
+    if (!v.binary.builtAgainst || v.binary.builtAgainst.python !== process.env.TORCHBRIDGE_PYTHON) problems.push('not built through TORCHBRIDGE_PYTHON');
+    if (problems.length) { console.error('not the wheel\'s CUDA build: ' + problems.join('; ')); process.exit(1); }
+  "
+}
+
+run_tests() {
+  cd "$WORK/torchbridge"
+  env -u CI npm test 2>&1 | tee "$WORK/test.log"
+}
+
+export PATH="$VENV/bin:$PATH"
+export TORCHBRIDGE_PYTHON="$VENV/bin/python"
+export npm_config_nodedir="${npm_config_nodedir:-$(cd "$REPO" && node -p "require('./scripts/node-headers').nodeDir() || ''")}"
+export JOBS=max
+
+phase "venv torch==$VERSION" make_venv
+phase "clone HEAD" clone
+phase "npm ci (node-gyp build)" build
+phase "addon is the wheel's CUDA build" check_addon
+phase "npm test" run_tests
