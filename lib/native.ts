@@ -1,7 +1,10 @@
 /**
- * The raw addon: the only module that touches it. It loads the binary through node-gyp-build
- * (a prebuilt from `prebuilds/` when one fits, else the source build in `build/Release`), or
- * the file named by `TORCHBRIDGE_ADDON`, and explains what to do when it cannot be loaded.
+ * The raw addon: the only module that touches it. It loads the file named by
+ * `TORCHBRIDGE_ADDON`, else this checkout's source build (`build/Release`, found by
+ * node-gyp-build; skipped with `PREBUILDS_ONLY`), else the prebuilt binary made for the libtorch
+ * on this machine (`prebuilds/<platform>-<arch>/libtorch-<version>-<cpu|cuda>-abi<N>/`, chosen
+ * and bound to that libtorch by scripts/libtorch-runtime.js), and explains what to do when it
+ * cannot load one.
  * @internal
  */
 import * as fs from 'fs';
@@ -339,21 +342,47 @@ function load(): { addon: NativeAddon; buildInfo: BuildInfo | undefined; file: s
       throw loadFailure(err, info);
     }
   }
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const nodeGypBuild = require('node-gyp-build') as { (dir: string): unknown; resolve(dir: string): string };
-  let file: string | undefined;
-  try {
-    file = nodeGypBuild.resolve(root);
-  } catch (err) {
-    throw loadFailure(err, undefined);
+  // A source build of this checkout (node-gyp's build/Release), unless PREBUILDS_ONLY asks for a prebuilt.
+  if (!process.env.PREBUILDS_ONLY) {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const nodeGypBuild = require('node-gyp-build') as { resolve(dir: string): string };
+    let file: string | undefined;
+    try {
+      file = nodeGypBuild.resolve(root);
+    } catch {
+      file = undefined;  // none: a prebuilt then
+    }
+    if (file !== undefined && !file.includes(`${path.sep}prebuilds${path.sep}`)) {
+      const info = readBuildInfo(path.join(root, 'build'));
+      try {
+        return { addon: require(file) as NativeAddon, buildInfo: info, file };
+      } catch (err) {
+        throw loadFailure(err, info);
+      }
+    }
   }
-  const fromPrebuild = file.includes(`${path.sep}prebuilds${path.sep}`);
-  const info = readBuildInfo(fromPrebuild ? path.dirname(file) : path.join(root, 'build'));
+  // The prebuilt binary made for the libtorch on this machine, bound to it (never to another).
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const runtime = require('../scripts/libtorch-runtime.js') as LibtorchRuntime;
+  const choice = runtime.choosePrebuilt(root);
+  if (!choice.variant || !choice.present) throw new Error(`torchbridge: cannot load the native addon: ${choice.reason}`);
+  const { file, info } = choice.variant;
   try {
+    if (path.resolve(info.libDir) !== path.resolve(choice.present.libDir)) runtime.preload(choice.present);
     return { addon: require(file) as NativeAddon, buildInfo: info, file };
   } catch (err) {
     throw loadFailure(err, info);
   }
+}
+
+/** scripts/libtorch-runtime.js, as the loader uses it. */
+interface LibtorchRuntime {
+  choosePrebuilt(root: string): {
+    variant: { file: string; info: BuildInfo } | null;
+    present: { libDir: string; version: string | null; cuda: boolean; abi: number | null } | null;
+    reason?: string;
+  };
+  preload(present: { libDir: string; cuda: boolean }): void;
 }
 
 const loaded = load();

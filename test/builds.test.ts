@@ -1,6 +1,7 @@
 // The three binaries — node-gyp (build/Release), cmake-js (build-cmake/Release) and the
-// prebuilt (prebuilds/<platform>-<arch>) — each load in a fresh process and pass a smoke test.
-// CI builds all three (.ci/run); elsewhere a binary that was not built is skipped.
+// prebuilt (prebuilds/<platform>-<arch>/<libtorch variant>) — each load in a fresh process and
+// pass a smoke test. CI builds all three (.ci/run); elsewhere a binary that was not built is
+// skipped. The loader picks the prebuilt that fits the libtorch present, and no other.
 import { strict as assert } from 'assert';
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
@@ -10,10 +11,15 @@ import * as path from 'path';
 const root = path.resolve(__dirname, '..');
 const prebuildDir = path.join(root, 'prebuilds', `${process.platform}-${process.arch}`);
 
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const runtime = require('../scripts/libtorch-runtime.js') as {
+  choosePrebuilt(root: string, env?: NodeJS.ProcessEnv): { variant: { file: string; dir: string } | null; present: { version: string; cuda: boolean; abi: number; libDir: string } | null; reason?: string };
+  variantName(info: { libtorch: string; cuda: boolean; abi: number }): string;
+};
+
+// The prebuilt that fits the libtorch here.
 function prebuilt(): string | undefined {
-  if (!fs.existsSync(prebuildDir)) return undefined;
-  const file = fs.readdirSync(prebuildDir).find((f) => f.endsWith('.node'));
-  return file && path.join(prebuildDir, file);
+  return runtime.choosePrebuilt(root).variant?.file;
 }
 
 const binaries: { name: string; file: () => string | undefined }[] = [
@@ -54,9 +60,10 @@ describe('builds', function () {
   }
 
   it('a binary that cannot load explains which libtorch it expects and how to fix it', () => {
-    const broken = path.join(root, 'build', 'broken-test.node');
-    fs.mkdirSync(path.dirname(broken), { recursive: true });
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'torchbridge-broken-'));
+    const broken = path.join(dir, 'broken-test.node');
     fs.writeFileSync(broken, 'not an ELF file');
+    fs.writeFileSync(path.join(dir, 'libtorch.json'), JSON.stringify({ libtorch: '1.13.0', cuda: false, abi: 1, source: 'test', libDir: '/usr/lib' }));
     try {
       assert.throws(
         () => execFileSync(process.execPath, ['-e', `require(${JSON.stringify(path.join(root, 'lib'))})`], {
@@ -66,12 +73,12 @@ describe('builds', function () {
         }),
         (err: { stderr: string }) => {
           assert.match(err.stderr, /torchbridge: cannot load the native addon/);
-          assert.match(err.stderr, /built against libtorch \d+\.\d+\.\d+/);
+          assert.match(err.stderr, /built against libtorch 1\.13\.0 \(CPU\) found in \/usr\/lib/);
           assert.match(err.stderr, /npm run build:native/);
           return true;
         });
     } finally {
-      fs.unlinkSync(broken);
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 
@@ -107,5 +114,94 @@ describe('builds', function () {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  describe('prebuilt binaries per libtorch', () => {
+    // A directory of variants whose records claim other libtorch builds than the one here; each
+    // holds a copy of a real binary, so that a wrong choice would load (and be noticed).
+    function variants(records: { libtorch: string; cuda: boolean; abi: number }[]): string {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'torchbridge-prebuilds-'));
+      for (const record of records) {
+        const variant = path.join(dir, runtime.variantName(record));
+        fs.mkdirSync(variant);
+        fs.writeFileSync(path.join(variant, 'torchbridge.node'), 'not loaded');
+        fs.writeFileSync(path.join(variant, 'libtorch.json'), JSON.stringify({ ...record, source: 'test', libDir: '/ci/elsewhere/lib' }));
+      }
+      return dir;
+    }
+
+    it('the variant that fits the libtorch present is chosen, and only it', () => {
+      const here = runtime.choosePrebuilt(root).present;
+      if (!here) return assert.fail('no libtorch found on this machine');
+      const fitting = { libtorch: here.version, cuda: here.cuda, abi: here.abi };
+      const others = [
+        { libtorch: here.version, cuda: !here.cuda, abi: here.abi },
+        { libtorch: here.version, cuda: here.cuda, abi: 1 - here.abi },
+        { libtorch: '0.9.1', cuda: here.cuda, abi: here.abi },
+      ];
+      const dir = variants([...others, fitting]);
+      try {
+        const choice = runtime.choosePrebuilt(root, { ...process.env, TORCHBRIDGE_PREBUILDS: dir });
+        assert.equal(choice.variant?.dir, path.join(dir, runtime.variantName(fitting)));
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it('with no fitting variant, loading fails with what there is and the fix, and loads nothing', () => {
+      const here = runtime.choosePrebuilt(root).present!;
+      const dir = variants([{ libtorch: '0.9.1', cuda: here.cuda, abi: here.abi }, { libtorch: here.version, cuda: !here.cuda, abi: here.abi }]);
+      try {
+        assert.throws(
+          () => execFileSync(process.execPath, ['-e', `require(${JSON.stringify(path.join(root, 'lib'))})`], {
+            env: { ...process.env, PREBUILDS_ONLY: '1', TORCHBRIDGE_PREBUILDS: dir },
+            encoding: 'utf8',
+            stdio: ['ignore', 'pipe', 'pipe'],
+          }),
+          (err: { stderr: string }) => {
+            assert.match(err.stderr, new RegExp(`no prebuilt binary fits libtorch ${here.version.replace(/\./g, '\\.')} \\(${here.cuda ? 'CUDA' : 'CPU'}, C\\+\\+ ABI ${here.abi}\\)`));
+            assert.match(err.stderr, /libtorch-0\.9\.1-/);
+            assert.match(err.stderr, /npm rebuild torchbridge/);
+            assert.doesNotMatch(err.stderr, /invalid ELF header|not loaded/, 'a binary of another libtorch was loaded');
+            return true;
+          });
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
+    it('a prebuilt whose RPATH names another directory binds to the libtorch present (preloaded)', function () {
+      const choice = runtime.choosePrebuilt(root);
+      if (!choice.variant) {
+        if (process.env.CI) assert.fail(`CI builds a prebuilt: ${choice.reason}`);
+        return this.skip();
+      }
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'torchbridge-moved-'));
+      try {
+        const variant = path.join(dir, path.basename(choice.variant.dir));
+        fs.mkdirSync(variant);
+        const file = path.join(variant, 'torchbridge.node');
+        fs.copyFileSync(choice.variant.file, file);
+        const info = JSON.parse(fs.readFileSync(path.join(choice.variant.dir, 'libtorch.json'), 'utf8'));
+        fs.writeFileSync(path.join(variant, 'libtorch.json'), JSON.stringify({ ...info, libDir: '/ci/machine/torch/lib' }));
+        try {
+          execFileSync('patchelf', ['--set-rpath', '/ci/machine/torch/lib', file], { stdio: 'pipe' });
+        } catch {
+          if (process.env.CI) assert.fail('patchelf is needed for this check (apt-get install -y patchelf)');
+          return this.skip();
+        }
+        const probe = `require(${JSON.stringify(path.join(root, 'lib'))});
+          const maps = require('fs').readFileSync('/proc/self/maps', 'utf8');
+          process.stdout.write(JSON.stringify([...new Set(maps.split('\\n').map((l) => l.split(' ').pop()).filter((f) => /libtorch_cpu\\.so/.test(f)))]));`;
+        const out = execFileSync(process.execPath, ['-e', probe], {
+          env: { ...process.env, PREBUILDS_ONLY: '1', TORCHBRIDGE_PREBUILDS: dir }, encoding: 'utf8',
+        });
+        const mapped = JSON.parse(out) as string[];
+        assert.equal(mapped.length, 1, `libtorch_cpu mapped from ${mapped.join(', ')}`);
+        assert.equal(fs.realpathSync(path.dirname(mapped[0])), fs.realpathSync(choice.present!.libDir));
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
   });
 });
