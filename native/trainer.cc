@@ -234,6 +234,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
     std::lock_guard<std::mutex> lock(mutex_);
     std::vector<StepResult> parts(replicas_.size());
     replicas_[0].thread->submit([&] {
+      checkModel();
       refreshReplicas();
       runOnReplicas(inputs, labels, parts, /*train=*/false, threads);
     }).get();
@@ -275,6 +276,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
 
   StepResult stepOnThread(const std::vector<at::Tensor>& inputs, const at::Tensor& labels, int threads) {
     useThreads(threads);
+    checkModel();
     refreshReplicas();  // what JS changed since the last step (loadStateDict, in-place ops, another optimizer)
     // every replica starts without gradients: stale parameters stay gradient-free, and a replica
     // that gets no rows (a batch smaller than the replica count) adds nothing
@@ -295,7 +297,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
       }
     }
     stepAndBumpVersions(*optimizer_);
-    refreshReplicas();  // the update
+    refreshReplicas();  // the update (the model's structure cannot have changed meanwhile: it is busy)
     StepResult total;
     for (const auto& p : parts) {
       total.lossSum += p.lossSum;
@@ -339,7 +341,6 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
   // counter (bumped by every in-place write: copy_, optimizer steps, mul_) or memory changed since
   // the replicas last copied it is copied again, and nothing else is.
   void refreshReplicas() {
-    checkModel();
     const auto& master = replicas_[0].state;
     {
       torch::NoGradGuard noGrad;

@@ -34,7 +34,7 @@ phase() { # phase NAME COMMAND...: runs COMMAND (errexit stays on inside it) and
   CURRENT=''
 }
 
-WORK="$(mktemp -d /tmp/torchbridge-wheel-XXXXXX)"
+WORK="$(mktemp -d -t torchbridge-wheel-XXXXXX)"
 finish() {
   local rc=$?
   [ -z "$CURRENT" ] || TIMES+=("$(printf '%-36s %5ss  FAILED' "$CURRENT" $((SECONDS - STARTED)))")
