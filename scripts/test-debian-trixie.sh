@@ -6,12 +6,15 @@
 #    renamed only once every package is installed, so a failed build is never reused;
 # 2. proc and /dev mounted into the root for the run, unmounted on exit (failures included);
 # 3. a fresh clone of this repository's HEAD in ROOT/tmp/torchbridge-XXXXXX, removed on exit;
-# 4. inside the root: `npm ci` (the node-gyp build against /usr's libtorch 2.6), then the README's
-#    test command, `npm test`, with Debian's python3-torch 2.6 for the parity checks.
+# 4. inside the root: `npm ci` (the node-gyp build against /usr's libtorch 2.6), the prebuilt
+#    binary for it (npm run build:prebuilt), then the README's test command, `npm test`, on the
+#    prebuilt (PREBUILDS_ONLY=1), with Debian's python3-torch 2.6 for the parity checks;
+# 5. the prebuilt copied out of the root into this checkout's prebuilds/linux-x64/<variant>
+#    (ignored by git), so that a CI run leaves a binary for each libtorch it tested.
 # npm reaches the registry through the host's CA bundle (copied into the root). Prints each
 # phase's time; the last line is mocha's "N passed, N failed[, N skipped]" (or says which phase
 # failed before the tests ran). CI is unset for `npm test`, as in scripts/test-torch-wheel.sh:
-# only the node-gyp binary is built here, and the real SNLI splits stay outside the root.
+# no cmake-js binary is built here, and the real SNLI splits stay outside the root.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
@@ -22,15 +25,8 @@ ROOT="$ROOTS/trixie-$(printf '%s\n' "${PACKAGES[@]}" | sort | sha256sum | cut -c
 HOST_CA=/etc/ssl/certs/ca-certificates.crt
 ROOT_CA=/etc/ssl/certs/host-ca-certificates.crt   # inside the root
 
-TIMES=() CURRENT='' STARTED=0
-phase() { # phase NAME COMMAND...: runs COMMAND (errexit stays on inside it) and records its time
-  CURRENT="$1" STARTED=$SECONDS
-  shift
-  echo "== $CURRENT"
-  "$@"
-  TIMES+=("$(printf '%-36s %5ss' "$CURRENT" $((SECONDS - STARTED)))")
-  CURRENT=''
-}
+# shellcheck source=scripts/phases.sh
+. "$REPO/scripts/phases.sh"
 
 # Unmounts everything mounted at or below $1, deepest first.
 unmount_under() {
@@ -56,7 +52,7 @@ mount_into() {
 CLONE='' BUILDING=''
 finish() {
   local rc=$?
-  [ -z "$CURRENT" ] || TIMES+=("$(printf '%-36s %5ss  FAILED' "$CURRENT" $((SECONDS - STARTED)))")
+  phase_failed
   local summary=''
   if [ -n "$CLONE" ]; then
     [ ! -f "$ROOT$CLONE/test.log" ] || summary="$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$ROOT$CLONE/test.log" | tail -1 || true)"
@@ -64,8 +60,7 @@ finish() {
   fi
   unmount_under "$ROOT"
   [ -z "$BUILDING" ] || remove_root "$BUILDING"
-  echo "== phase times (Debian trixie)"
-  printf '  %s\n' "${TIMES[@]}"
+  phase_times "Debian trixie"
   if [ -n "$summary" ]; then echo "$summary"; else echo "Debian trixie suite: no test summary (failed in: ${CURRENT:-?})"; fi
   exit "$rc"
 }
@@ -128,12 +123,21 @@ build() {
   in_root 'node --version && python3 -c "import torch; print(\"python3-torch\", torch.__version__)" && node scripts/find-libtorch.js && npm ci --no-audit --no-fund'
 }
 
+prebuild() {
+  in_root 'npm run build:prebuilt && PREBUILDS_ONLY=1 node -e "
+    const v = require(\"./lib\").version();
+    if (!v.binary.file.includes(\"/prebuilds/\")) { console.error(\"PREBUILDS_ONLY loaded \" + v.binary.file + \", not a prebuilt\"); process.exit(1); }
+    console.log(\"loaded:\", v.binary.file, \"libtorch\", v.libtorch);"'
+}
+
 run_tests() {
-  in_root "set -o pipefail; npm test 2>&1 | tee '$CLONE/test.log'"
+  in_root "set -o pipefail; PREBUILDS_ONLY=1 npm test 2>&1 | tee '$CLONE/test.log'"
 }
 
 phase "trixie root" make_root
 phase "mount proc, /dev; CA bundle" enter_root
 phase "clone HEAD" clone
 phase "npm ci (node-gyp build)" build
-phase "npm test" run_tests
+phase "prebuilt binary (prebuildify)" prebuild
+phase "npm test (on the prebuilt)" run_tests
+phase "keep the prebuilt" export_prebuilt "$ROOT$CLONE/torchbridge/prebuilds/linux-x64" "$REPO/prebuilds/linux-x64"

@@ -8,13 +8,17 @@
 # 2. a fresh clone of this repository's HEAD in a temporary directory, removed on exit;
 # 3. `npm ci` there, which builds the addon with node-gyp against the wheel's libtorch
 #    (scripts/find-libtorch.js's python route, TORCHBRIDGE_PYTHON=the venv's python);
-# 4. checks that the addon loaded is that wheel's build: its libtorch version, CUDA and cuDNN
-#    versions, no library missing (ldd), and CUDA available exactly when the wheel's torch says so;
-# 5. the README's test command, `npm test`, whose parity checks run the venv's torch.
+# 4. the prebuilt binary for that libtorch (npm run build:prebuilt), which everything after
+#    loads (PREBUILDS_ONLY=1);
+# 5. checks that the addon loaded is that prebuilt, the wheel's build: its libtorch version, CUDA
+#    and cuDNN versions, no library missing (ldd), and CUDA available exactly when the wheel's
+#    torch says so;
+# 6. the README's test command, `npm test`, whose parity checks run the venv's torch;
+# 7. the prebuilt copied into this checkout's prebuilds/linux-x64/<variant> (ignored by git), so
+#    that a CI run leaves a binary for each libtorch it tested.
 # Prints each phase's time; the last line is mocha's "N passed, N failed[, N skipped]" (or says
 # which phase failed before the tests ran).
-# CI is unset for `npm test`: builds.test.ts would otherwise demand the cmake-js and prebuilt
-# binaries, and d2l-snli.test.ts the real SNLI splits, which only the bookworm suite of .ci/run
+# CI is unset for `npm test`: builds.test.ts would otherwise demand the cmake-js binary, and d2l-snli.test.ts the real SNLI splits, which only the bookworm suite of .ci/run
 # provides. Exits non-zero when any phase fails.
 set -euo pipefail
 
@@ -24,22 +28,14 @@ SYSTEM_PYTHON=/usr/bin/python3
 PY_VERSION="$("$SYSTEM_PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
 VENV="/var/cache/torchbridge/venvs/torch-$VERSION-py$PY_VERSION"
 
-TIMES=() CURRENT='' STARTED=0
-phase() { # phase NAME COMMAND...: runs COMMAND (errexit stays on inside it) and records its time
-  CURRENT="$1" STARTED=$SECONDS
-  shift
-  echo "== $CURRENT"
-  "$@"
-  TIMES+=("$(printf '%-36s %5ss' "$CURRENT" $((SECONDS - STARTED)))")
-  CURRENT=''
-}
+# shellcheck source=scripts/phases.sh
+. "$REPO/scripts/phases.sh"
 
 WORK="$(mktemp -d -t torchbridge-wheel-XXXXXX)"
 finish() {
   local rc=$?
-  [ -z "$CURRENT" ] || TIMES+=("$(printf '%-36s %5ss  FAILED' "$CURRENT" $((SECONDS - STARTED)))")
-  echo "== phase times (torch $VERSION wheel)"
-  printf '  %s\n' "${TIMES[@]}"
+  phase_failed
+  phase_times "torch $VERSION wheel"
   local summary=''
   [ ! -f "$WORK/test.log" ] || summary="$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$WORK/test.log" | tail -1 || true)"
   rm -rf --one-file-system "$WORK"
@@ -70,10 +66,21 @@ build() {
   npm ci --no-audit --no-fund
 }
 
-# The addon loaded is the wheel's CUDA build, and every library it needs resolves here.
+prebuild() {
+  cd "$WORK/torchbridge"
+  npm run build:prebuilt
+}
+
+# The addon loaded (the prebuilt: PREBUILDS_ONLY is set from here on) is the wheel's CUDA build,
+# and every library it needs resolves here.
 check_addon() {
   cd "$WORK/torchbridge"
-  local addon=build/Release/torchbridge.node missing
+  local addon missing
+  addon="$(node -p "require('./lib').version().binary.file")"
+  case "$addon" in
+    */prebuilds/*) echo "loaded: $addon" ;;
+    *) echo "PREBUILDS_ONLY loaded $addon, not a prebuilt" >&2; return 1 ;;
+  esac
   missing="$(ldd "$addon" | grep 'not found' || true)"
   if [ -n "$missing" ]; then
     echo "libraries missing for $addon:" >&2
@@ -112,5 +119,8 @@ export JOBS=max
 phase "venv torch==$VERSION" make_venv
 phase "clone HEAD" clone
 phase "npm ci (node-gyp build)" build
-phase "addon is the wheel's CUDA build" check_addon
-phase "npm test" run_tests
+phase "prebuilt binary (prebuildify)" prebuild
+export PREBUILDS_ONLY=1
+phase "prebuilt is the wheel's CUDA build" check_addon
+phase "npm test (on the prebuilt)" run_tests
+phase "keep the prebuilt" export_prebuilt "$WORK/torchbridge/prebuilds/linux-x64" "$REPO/prebuilds/linux-x64"
