@@ -10,7 +10,7 @@ import { noGrad } from '../runtime';
 import { tidy } from '../scope';
 import { Device } from '../types';
 import { UsageError } from './flags';
-import { exists } from './paths';
+import { exists, notRegularFile } from './paths';
 
 /** One pair's prediction. */
 export interface PairPrediction {
@@ -26,6 +26,10 @@ export interface PairPrediction {
 export async function classifyPairs(modelFile: string, pairs: readonly [string, string][], device: Device): Promise<PairPrediction[]> {
   if (!(await exists(modelFile))) {
     throw new UsageError(`--model ${modelFile} does not exist; write one with node lib/train.js --save ${modelFile}`);
+  }
+  const kind = await notRegularFile(modelFile);
+  if (kind !== undefined) {
+    throw new UsageError(`--model ${modelFile} is ${kind}, not a regular file; give a classifier written by node lib/train.js --save FILE`);
   }
   let loaded;
   try {

@@ -11,7 +11,7 @@ import { saveClassifier } from '../d2l/classifier-file';
 import { DataLoader } from '../d2l/data-loader';
 import { DATA_HUB, DownloadError, downloadExtract, ProgressSink } from '../d2l/hub';
 import { loadPretrainedModel } from '../d2l/pretrained';
-import { readSnli, SnliData } from '../d2l/snli';
+import { readSnli, SnliData, SnliFileError } from '../d2l/snli';
 import { SNLIBERTDataset } from '../d2l/snli-dataset';
 import { tokenize, Vocab } from '../d2l/text';
 import { Animator } from '../d2l/animator';
@@ -23,7 +23,7 @@ import { setNumThreads } from '../runtime';
 import { dispose } from '../scope';
 import { load } from '../serialization';
 import { UsageError } from './flags';
-import { exists, isDirectory } from './paths';
+import { exists, isDirectory, notRegularFile } from './paths';
 import { TrainCliOptions } from './train-options';
 import { TrainReporter } from './train-report';
 
@@ -51,6 +51,20 @@ async function snliDirectory(options: TrainCliOptions, progress: ProgressSink | 
   }
 }
 
+/**
+ * A split read for training or testing: what is wrong with the file (not a regular file, rows
+ * without columns, not UTF-8, binary, no labelled example) is a usage error naming it.
+ */
+async function readSplit(dataDir: string, flag: 'train-split' | 'test-split', split: 'train' | 'dev' | 'test'): Promise<SnliData> {
+  try {
+    return await readSnli(dataDir, split, { requireExamples: true });
+  } catch (error) {
+    if (!(error instanceof SnliFileError)) throw error;
+    const fix = flag === 'train-split' ? 'training needs labelled pairs' : 'the test accuracy needs labelled pairs';
+    throw new UsageError(`--${flag} ${split}: ${error.message.replace(/^readSnli: /, '')} (${fix})`);
+  }
+}
+
 /** The pretrained BERT and its vocabulary, or a random BERT over a vocabulary of the training split. */
 async function bertAndVocab(options: TrainCliOptions, train: SnliData, progress: ProgressSink | boolean): Promise<{ bert: BERTModel; vocab: Vocab }> {
   const sizes = {
@@ -68,9 +82,12 @@ async function bertAndVocab(options: TrainCliOptions, train: SnliData, progress:
       throw new UsageError(`--pretrained ${options.pretrained} is neither bert.small, bert.base, random nor a directory`);
     }
     for (const file of ['vocab.json', 'pretrained.params']) {
-      if (!(await exists(path.join(options.pretrained, file)))) {
+      const full = path.join(options.pretrained, file);
+      if (!(await exists(full))) {
         throw new UsageError(`--pretrained ${options.pretrained} has no ${file}; a pretrained directory holds vocab.json and pretrained.params (as d2l's bert.small.torch.zip)`);
       }
+      const kind = await notRegularFile(full);
+      if (kind !== undefined) throw new UsageError(`--pretrained ${options.pretrained}: ${full} is ${kind}, not a regular file`);
     }
   }
   try {
@@ -94,6 +111,8 @@ async function bertAndVocab(options: TrainCliOptions, train: SnliData, progress:
 
 async function loadInit(net: BERTClassifier, file: string): Promise<void> {
   if (!(await exists(file))) throw new UsageError(`--init ${file} does not exist; give a classifier state dict (e.g. a --save output)`);
+  const kind = await notRegularFile(file);
+  if (kind !== undefined) throw new UsageError(`--init ${file} is ${kind}, not a regular file; give a classifier state dict (e.g. a --save output)`);
   let state;
   try {
     state = await load(file);
@@ -143,8 +162,8 @@ export async function fineTune(options: TrainCliOptions, reporter: TrainReporter
   // Downloads draw their own bar on a terminal; as lines they go where the reporter's messages go.
   const progress: ProgressSink | boolean = options.json ? (line) => reporter.info(line) : true;
   const dataDir = await snliDirectory(options, progress);
-  const trainData = await readSnli(dataDir, options.trainSplit);
-  const testData = await readSnli(dataDir, options.testSplit);
+  const trainData = await readSplit(dataDir, 'train-split', options.trainSplit);
+  const testData = await readSplit(dataDir, 'test-split', options.testSplit);
   const { bert, vocab } = await bertAndVocab(options, trainData, progress);
   const net = new BERTClassifier(bert);
   const log = (line: string) => reporter.info(line);

@@ -99,13 +99,18 @@ export function parseFlags<S extends FlagSpecs>(argv: readonly string[], specs: 
   return { flags: parsed.values as FlagValues<S>, args: parsed.positionals };
 }
 
-/** A positive (or, with `min` 0, non-negative) integer flag; `fallback` when not given. */
-export function integerFlag(name: string, value: string | undefined, fallback: number, min = 1): number {
+/**
+ * An integer flag in [min, max] (default: positive, up to Number.MAX_SAFE_INTEGER); `fallback`
+ * when not given. The message names the flag, the range and what was given.
+ */
+export function integerFlag(name: string, value: string | undefined, fallback: number, min = 1, max = Number.MAX_SAFE_INTEGER): number {
   if (value === undefined) return fallback;
-  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(Number(value)) || Number(value) < min) {
-    throw new UsageError(`--${name} must be an integer of at least ${min}, got ${JSON.stringify(value)}`);
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `of at least ${min}` : `of at least ${min} and at most ${max}`;
+    throw new UsageError(`--${name} must be an integer ${range}, got ${JSON.stringify(value)}`);
   }
-  return Number(value);
+  return n;
 }
 
 /** A finite number flag in [min, max] (`maxOpen`: below max); `fallback` when not given. */

@@ -3,8 +3,10 @@
  * Adam lr 1e-4, batch 512, max_len 128, every GPU) and the help text.
  */
 import { statSync } from 'fs';
+import { availableParallelism } from 'os';
 import * as path from 'path';
 
+import { checkWritableSync } from '../atomic-file';
 import { fusedAttentionAvailable } from '../d2l/bert';
 import { version } from '../runtime';
 import { Device } from '../types';
@@ -18,20 +20,20 @@ const FLAGS = {
   'test-split': { type: 'string', value: 'test|dev', help: 'the split to evaluate on after each epoch (default test)' },
   epochs: { type: 'string', value: 'N', help: 'training epochs (default 5)' },
   lr: { type: 'string', value: 'LR', help: "Adam's learning rate (default 1e-4)" },
-  'batch-size': { type: 'string', value: 'N', help: 'examples per step, split across the devices (default 512)' },
-  'max-len': { type: 'string', value: 'N', help: 'tokens per example after truncation and padding (default 128)' },
-  'bert-max-len': { type: 'string', value: 'N', help: "the checkpoint's position table (default 512)" },
+  'batch-size': { type: 'string', value: 'N', help: 'examples per step, split across the devices (default 512, at most 1048576)' },
+  'max-len': { type: 'string', value: 'N', help: 'tokens per example after truncation and padding (default 128, 3 to --bert-max-len)' },
+  'bert-max-len': { type: 'string', value: 'N', help: "the checkpoint's position table (default 512, at most 4096)" },
   'num-hiddens': { type: 'string', value: 'N', help: 'BERT sizes: hidden units (default 256; bert.base 768),' },
   'ffn-num-hiddens': { type: 'string', value: 'N', help: 'feed-forward units (default 512; bert.base 3072),' },
   'num-heads': { type: 'string', value: 'N', help: 'attention heads (default 4; bert.base 12),' },
-  'num-blks': { type: 'string', value: 'N', help: 'encoder blocks (default 2; bert.base 12)' },
+  'num-blks': { type: 'string', value: 'N', help: 'encoder blocks (default 2; bert.base 12); sizes at most 65536, 256 blocks' },
   dropout: { type: 'string', value: 'P', help: 'dropout probability (default 0.1)' },
   devices: { type: 'string', value: 'LIST', help: 'all (default: every GPU, else the CPU), cpu, cpu,cpu, cuda:0,cuda:1; one replica each' },
-  threads: { type: 'string', value: 'N', help: 'intra-op CPU threads (default: one per core, or $TORCHBRIDGE_NUM_THREADS)' },
+  threads: { type: 'string', value: 'N', help: 'intra-op CPU threads (default: one per core, or $TORCHBRIDGE_NUM_THREADS;\nat most 4 per core)' },
   seed: { type: 'string', value: 'N', help: 'seed of the initialisation, dropout and shuffling (default: random)' },
   'no-shuffle': { type: 'boolean', help: 'visit the training examples in file order' },
   'fixed-padding': { type: 'boolean', help: "feed every batch padded to --max-len, as d2l does (default: cut each batch to\nits longest example, which gives the same outputs for less work)" },
-  'length-groups': { type: 'string', value: 'N', help: 'run each step as N groups of similar lengths, each cut to its longest example,\ngradients accumulated: the same step for less work (default 4; 1: one group)' },
+  'length-groups': { type: 'string', value: 'N', help: 'run each step as N groups of similar lengths, each cut to its longest example,\ngradients accumulated: the same step for less work (default 4; 1: one group;\nat most 1024)' },
   'exact-dropout': { type: 'boolean', help: "draw dropout masks from PyTorch's serial CPU stream (default: a parallel\ncounter-based generator, same distribution, a third less time per CPU step)" },
   attention: { type: 'string', value: 'explicit|fused', help: "d2l's attention kernel: explicit (default; d2l's masked softmax) or fused\n(libtorch 2.x's scaled_dot_product_attention, the same function)" },
   precision: { type: 'string', value: 'float32|bf16', help: 'bf16: forward passes under autocast to bfloat16, float32 weights (default float32)' },
@@ -50,6 +52,34 @@ const SIZES = {
   'bert.small': { numHiddens: 256, ffnNumHiddens: 512, numHeads: 4, numBlks: 2 },
   'bert.base': { numHiddens: 768, ffnNumHiddens: 3072, numHeads: 12, numBlks: 12 },
 } as const;
+
+/**
+ * The bounds of the numeric flags: beyond them a value is a typo or a model that no machine
+ * holds, refused before anything is allocated. d2l's pretrained BERTs have 512 positions;
+ * bert.large has 1024 hidden units, 4096 feed-forward units, 16 heads and 24 blocks.
+ */
+export const FLAG_LIMITS = Object.freeze({
+  /** --bert-max-len (and so --max-len): the rows of the position table. */
+  positions: 4096,
+  /** --num-hiddens, --ffn-num-hiddens, --num-heads. */
+  width: 65536,
+  /** --num-blks. */
+  blocks: 256,
+  /** --batch-size. */
+  batchSize: 1 << 20,
+  /** --length-groups. */
+  lengthGroups: 1024,
+  /** The parameters of the encoder the sizes describe (2^31: 8 GiB of float32), vocabulary apart. */
+  parameters: 2 ** 31,
+  /** --threads: this many per core (native setNumThreads enforces the same rule). */
+  threadsPerCore: 4,
+});
+
+/** The parameters of a BERT encoder, hidden layer and classifier head of these sizes, without the token embedding. */
+function encoderParameters(h: number, ffn: number, blocks: number, positions: number): number {
+  const block = 4 * (h * h + h) + 2 * h + (h * ffn + ffn) + (ffn * h + h) + 2 * h;
+  return blocks * block + 2 * h + positions * h + (h * h + h) + (3 * h + 3);
+}
 
 /** Everything `node lib/train.js` was asked to do, checked and with defaults filled in. */
 export interface TrainCliOptions {
@@ -117,10 +147,27 @@ function checkDirectoryOf(flag: string, file: string): void {
   if (file.trim() === '') throw new UsageError(`--${flag} needs a file name`);
   // the directory must exist before training starts, not only when the file is written at the end
   const dir = path.dirname(path.resolve(file));
+  let stats;
   try {
-    if (!statSync(dir).isDirectory()) throw new Error('not a directory');
-  } catch {
+    stats = statSync(dir);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOTDIR') {
+      throw new UsageError(`--${flag} ${file}: ${dir} is not a directory (a part of that path is a file); choose another path`);
+    }
     throw new UsageError(`--${flag} ${file}: the directory ${dir} does not exist; create it or choose another path`);
+  }
+  if (!stats.isDirectory()) throw new UsageError(`--${flag} ${file}: ${dir} is not a directory; choose another path`);
+}
+
+// --save writes FILE and FILE.json at the end: both must be writable now, before hours of training.
+function checkSaveTarget(file: string): void {
+  checkDirectoryOf('save', file);
+  for (const target of [file, `${file}.json`]) {
+    try {
+      checkWritableSync(target);
+    } catch (error) {
+      throw new UsageError(`--save ${file}: ${(error as Error).message}; choose a file in a writable directory`);
+    }
   }
 }
 
@@ -138,20 +185,20 @@ export function parseTrainArgs(argv: readonly string[]): TrainCliOptions | null 
     testSplit: choiceFlag('test-split', flags['test-split'], ['test', 'dev'] as const, 'test'),
     epochs: integerFlag('epochs', flags.epochs, 5),
     lr: numberFlag('lr', flags.lr, 1e-4, { min: 0, minOpen: true }),
-    batchSize: integerFlag('batch-size', flags['batch-size'], 512),
-    maxLen: integerFlag('max-len', flags['max-len'], 128, 3),
-    bertMaxLen: integerFlag('bert-max-len', flags['bert-max-len'], 512),
-    numHiddens: integerFlag('num-hiddens', flags['num-hiddens'], sizes.numHiddens),
-    ffnNumHiddens: integerFlag('ffn-num-hiddens', flags['ffn-num-hiddens'], sizes.ffnNumHiddens),
-    numHeads: integerFlag('num-heads', flags['num-heads'], sizes.numHeads),
-    numBlks: integerFlag('num-blks', flags['num-blks'], sizes.numBlks),
+    batchSize: integerFlag('batch-size', flags['batch-size'], 512, 1, FLAG_LIMITS.batchSize),
+    maxLen: integerFlag('max-len', flags['max-len'], 128, 3, FLAG_LIMITS.positions),
+    bertMaxLen: integerFlag('bert-max-len', flags['bert-max-len'], 512, 3, FLAG_LIMITS.positions),
+    numHiddens: integerFlag('num-hiddens', flags['num-hiddens'], sizes.numHiddens, 1, FLAG_LIMITS.width),
+    ffnNumHiddens: integerFlag('ffn-num-hiddens', flags['ffn-num-hiddens'], sizes.ffnNumHiddens, 1, FLAG_LIMITS.width),
+    numHeads: integerFlag('num-heads', flags['num-heads'], sizes.numHeads, 1, FLAG_LIMITS.width),
+    numBlks: integerFlag('num-blks', flags['num-blks'], sizes.numBlks, 1, FLAG_LIMITS.blocks),
     dropout: numberFlag('dropout', flags.dropout, 0.1, { min: 0, max: 1, maxOpen: true }),
     devices: parseDevices(flags.devices ?? 'all'),
-    threads: flags.threads === undefined ? undefined : integerFlag('threads', flags.threads, 1),
+    threads: flags.threads === undefined ? undefined : integerFlag('threads', flags.threads, 1, 1, FLAG_LIMITS.threadsPerCore * availableParallelism()),
     seed: flags.seed === undefined ? undefined : integerFlag('seed', flags.seed, 0, 0),
     shuffle: !flags['no-shuffle'],
     trim: !flags['fixed-padding'],
-    lengthGroups: flags['fixed-padding'] ? 1 : integerFlag('length-groups', flags['length-groups'], 4),
+    lengthGroups: flags['fixed-padding'] ? 1 : integerFlag('length-groups', flags['length-groups'], 4, 1, FLAG_LIMITS.lengthGroups),
     bucket: flags.bucket ?? false,
     dropoutRng: flags['exact-dropout'] ? 'pytorch' : 'philox',
     attention: choiceFlag('attention', flags.attention, ['explicit', 'fused'] as const, 'explicit'),
@@ -172,13 +219,19 @@ export function parseTrainArgs(argv: readonly string[]): TrainCliOptions | null 
   if (options.numHiddens % options.numHeads !== 0) {
     throw new UsageError(`--num-hiddens ${options.numHiddens} is not divisible by --num-heads ${options.numHeads}; each head gets numHiddens / numHeads units`);
   }
+  const parameters = encoderParameters(options.numHiddens, options.ffnNumHiddens, options.numBlks, options.bertMaxLen);
+  if (parameters > FLAG_LIMITS.parameters) {
+    throw new UsageError(`--num-hiddens ${options.numHiddens}, --ffn-num-hiddens ${options.ffnNumHiddens}, --num-blks ${options.numBlks} ` +
+      `and --bert-max-len ${options.bertMaxLen} make a model of ${parameters.toExponential(2)} parameters before the vocabulary; ` +
+      `at most ${FLAG_LIMITS.parameters} (2^31) are allowed: lower the sizes`);
+  }
   if (options.maxLen > options.bertMaxLen) {
     throw new UsageError(`--max-len ${options.maxLen} exceeds BERT's position table (--bert-max-len ${options.bertMaxLen}); lower --max-len`);
   }
   if (options.batchSize < options.devices.length) {
     throw new UsageError(`--batch-size ${options.batchSize} is smaller than the number of devices (${options.devices.length}); each replica needs examples`);
   }
-  if (options.save !== undefined) checkDirectoryOf('save', options.save);
+  if (options.save !== undefined) checkSaveTarget(options.save);
   if (options.plot !== null) {
     checkDirectoryOf('plot', options.plot);
     const ext = path.extname(options.plot).toLowerCase();

@@ -2,9 +2,10 @@
  * d2l's `read_snli`: premises, hypotheses and labels of one SNLI split, from the original
  * tab-separated `snli_1.0_<split>.txt` files or from their `.jsonl` twins.
  */
-import { createReadStream, promises as fs } from 'fs';
+import { FileHandle } from 'fs/promises';
 import * as path from 'path';
 
+import { openRegularFile } from '../atomic-file';
 import { PY_WHITESPACE } from './text';
 
 /** d2l's `label_set`: the gold labels kept, and their class indices. */
@@ -17,6 +18,27 @@ export type SnliSplit = boolean | 'train' | 'dev' | 'test';
 export interface ReadSnliOptions {
   /** 'txt' (default, d2l's choice: `snli_1.0_<split>.txt`) or 'jsonl' (`snli_1.0_<split>.jsonl`). */
   format?: 'txt' | 'jsonl';
+  /**
+   * Throw a SnliFileError, saying why, when the split holds no labelled pair (an empty file, a
+   * header alone, every gold label '-', another format); default false: d2l returns empty lists.
+   */
+  requireExamples?: boolean;
+}
+
+/**
+ * What is wrong with an SNLI split file, as `readSnli` finds it: it is missing or not a regular
+ * file, a row misses columns, bytes are not UTF-8, the file is binary, no labelled pair (with
+ * `requireExamples`). The message names the file (and the line where there is one). Errors of
+ * the file system itself (EIO, ...) are not SnliFileErrors.
+ */
+export class SnliFileError extends Error {
+  override readonly name = 'SnliFileError';
+}
+
+/** The path `readSnli` reads for `split` of `dir`: `<dir>/snli_1.0_<split>.<format>`. */
+export function snliSplitPath(dir: string, split: SnliSplit, format: 'txt' | 'jsonl' = 'txt'): string {
+  const name = split === true ? 'train' : split === false ? 'test' : split;
+  return path.join(dir, `snli_1.0_${name}.${format}`);
 }
 
 /** Premises, hypotheses and labels (0 entailment, 1 contradiction, 2 neutral), one entry per pair. */
@@ -41,9 +63,11 @@ export function extractText(s: string): string {
  * `format: 'jsonl'`, `<dir>/snli_1.0_<split>.jsonl` (one object per line with those fields).
  * Pairs whose gold label is not entailment/contradiction/neutral (SNLI's '-') are dropped.
  * Lines end at '\n', '\r\n' or '\r' (Python's universal newlines).
- * @throws Error naming the file when it is missing (with where SNLI comes from), and naming
+ * @throws SnliFileError naming the file when it is missing (with where SNLI comes from) or not
+ *   a regular file (a directory, a FIFO, a device: refused at once, never read), and naming
  *   file:line for a labelled row with fewer than 3 columns, a line that is not a JSON object,
- *   a field that is not a string, or bytes that are not UTF-8.
+ *   a field that is not a string, bytes that are not UTF-8, a NUL byte (a binary file) or a line
+ *   longer than 16 MiB; with `requireExamples`, when no pair is labelled.
  */
 export async function readSnli(dir: string, split: SnliSplit, options: ReadSnliOptions = {}): Promise<SnliData> {
   const name = split === true ? 'train' : split === false ? 'test' : split;
@@ -52,29 +76,63 @@ export async function readSnli(dir: string, split: SnliSplit, options: ReadSnliO
   }
   const format = options.format ?? 'txt';
   if (format !== 'txt' && format !== 'jsonl') throw new TypeError(`readSnli: format must be 'txt' or 'jsonl', got ${JSON.stringify(format)}`);
-  const file = path.join(dir, `snli_1.0_${name}.${format}`);
-  await checkExists(file, dir);
+  const file = snliSplitPath(dir, name, format);
+  const handle = await openSplit(file, dir);
 
   const data: SnliData = [[], [], []];
   const parseRow = format === 'txt' ? txtRow : jsonlRow;
-  for await (const [line, lineNumber] of lines(file)) {
-    if (format === 'txt' && lineNumber === 1) continue;  // the header
-    const row = parseRow(line, `${file}:${lineNumber}`);
-    if (row === undefined) continue;
-    data[0].push(extractText(row.premise));
-    data[1].push(extractText(row.hypothesis));
-    data[2].push(row.label);
+  let lineCount = 0;
+  let header = '';
+  try {
+    for await (const [line, lineNumber] of lines(handle, file)) {
+      lineCount = lineNumber;
+      if (line.includes('\0')) {
+        throw new SnliFileError(`readSnli: ${file}:${lineNumber}: a NUL byte: this is a binary file, not SNLI's ${format === 'txt' ? 'tab-separated text' : 'JSON lines'}`);
+      }
+      if (format === 'txt' && lineNumber === 1) {
+        header = line;
+        continue;  // the header
+      }
+      const row = parseRow(line, `${file}:${lineNumber}`);
+      if (row === undefined) continue;
+      data[0].push(extractText(row.premise));
+      data[1].push(extractText(row.hypothesis));
+      data[2].push(row.label);
+    }
+  } finally {
+    await handle.close();
   }
+  if (options.requireExamples && data[2].length === 0) throw new SnliFileError(noExamples(file, format, lineCount, header));
   return data;
 }
 
-async function checkExists(file: string, dir: string): Promise<void> {
+// Why a split holds no labelled pair, as precisely as its lines tell.
+function noExamples(file: string, format: 'txt' | 'jsonl', lineCount: number, header: string): string {
+  const expected = format === 'txt'
+    ? "rows of tab-separated columns gold_label, sentence1_binary_parse, sentence2_binary_parse, ... after SNLI's header line"
+    : 'JSON objects with gold_label, sentence1_binary_parse and sentence2_binary_parse, one per line';
+  let why: string;
+  if (lineCount === 0) why = 'the file is empty (0 lines)';
+  else if (format === 'txt' && lineCount === 1) why = 'it holds a header line and no rows';
+  else if (format === 'txt' && !header.startsWith('gold_label\t')) why = `its first line is not SNLI's header (gold_label\\t...), got ${JSON.stringify(header.slice(0, 60))}`;
+  else why = `none of its ${lineCount} lines has the gold label entailment, contradiction or neutral (SNLI's '-' rows are dropped)`;
+  return `readSnli: ${file} has no labelled examples: ${why}; expected ${expected}`;
+}
+
+async function openSplit(file: string, dir: string): Promise<FileHandle> {
   try {
-    await fs.access(file);
-  } catch {
-    throw new Error(`readSnli: ${file} does not exist. SNLI 1.0 comes from https://nlp.stanford.edu/projects/snli/snli_1.0.zip: ` +
-      `fetch it with downloadExtract('SNLI'), or download and unzip it by hand so that ${dir} holds snli_1.0_train.txt, ` +
-      'snli_1.0_dev.txt and snli_1.0_test.txt.');
+    return await openRegularFile(file);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') {
+      throw new SnliFileError(`readSnli: ${file} does not exist. SNLI 1.0 comes from https://nlp.stanford.edu/projects/snli/snli_1.0.zip: ` +
+        `fetch it with downloadExtract('SNLI'), or download and unzip it by hand so that ${dir} holds snli_1.0_train.txt, ` +
+        'snli_1.0_dev.txt and snli_1.0_test.txt.');
+    }
+    if (code === undefined) throw new SnliFileError(`readSnli: ${(error as Error).message}; an SNLI split is a text file`);
+    if (code === 'ENOTDIR') throw new SnliFileError(`readSnli: ${file}: a part of the path is a file, not a directory`);
+    if (code === 'EACCES' || code === 'EPERM') throw new SnliFileError(`readSnli: cannot read ${file}: permission denied`);
+    throw error;
   }
 }
 
@@ -93,7 +151,7 @@ function txtRow(line: string, where: string): SnliRow | undefined {
   const label = LABEL_INDEX.get(columns[0]);
   if (label === undefined) return undefined;
   if (columns.length < 3) {
-    throw new Error(`readSnli: ${where}: expected at least 3 tab-separated columns (gold_label, sentence1_binary_parse, ` +
+    throw new SnliFileError(`readSnli: ${where}: expected at least 3 tab-separated columns (gold_label, sentence1_binary_parse, ` +
       `sentence2_binary_parse), found ${columns.length}`);
   }
   return { premise: columns[1], hypothesis: columns[2], label };
@@ -105,13 +163,13 @@ function jsonlRow(line: string, where: string): SnliRow | undefined {
   try {
     value = JSON.parse(line);
   } catch (e) {
-    throw new Error(`readSnli: ${where}: not valid JSON: ${(e as Error).message}`);
+    throw new SnliFileError(`readSnli: ${where}: not valid JSON: ${(e as Error).message}`);
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error(`readSnli: ${where}: expected a JSON object`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new SnliFileError(`readSnli: ${where}: expected a JSON object`);
   const record = value as Record<string, unknown>;
   const field = (key: string): string => {
     const v = record[key];
-    if (typeof v !== 'string') throw new Error(`readSnli: ${where}: field ${key} must be a string, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'string') throw new SnliFileError(`readSnli: ${where}: field ${key} must be a string, got ${JSON.stringify(v)}`);
     return v;
   };
   const label = LABEL_INDEX.get(field('gold_label'));
@@ -120,6 +178,8 @@ function jsonlRow(line: string, where: string): SnliRow | undefined {
 }
 
 const NEWLINE = 0x0a;
+// SNLI's longest line is a few kB.
+const MAX_LINE_BYTES = 1 << 24;
 const LINE_BREAKS = /\r\n|\r|\n/;
 
 /**
@@ -127,7 +187,7 @@ const LINE_BREAKS = /\r\n|\r|\n/;
  * ~470 MB, close to V8's longest string). Each decoded piece ends at a '\n' byte, which never
  * occurs inside a UTF-8 sequence, so pieces decode independently and a '\r\n' stays together.
  */
-async function* lines(file: string): AsyncGenerator<[string, number]> {
+async function* lines(handle: FileHandle, file: string): AsyncGenerator<[string, number]> {
   // ignoreBOM keeps a U+FEFF as Python's 'utf-8' codec does, rather than dropping one at the
   // start of every piece.
   const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
@@ -138,17 +198,21 @@ async function* lines(file: string): AsyncGenerator<[string, number]> {
     try {
       text = decoder.decode(bytes);
     } catch {
-      throw new Error(`readSnli: ${file}:${lineNumber + firstBadLine(bytes)}: not valid UTF-8`);
+      throw new SnliFileError(`readSnli: ${file}:${lineNumber + firstBadLine(bytes)}: not valid UTF-8`);
     }
     const parts = text.split(LINE_BREAKS);
     // A piece that ends with a line break leaves an empty string after it: not a line.
     if (parts[parts.length - 1] === '') parts.pop();
     return parts;
   };
-  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) {
+  for await (const chunk of handle.createReadStream({ highWaterMark: 1 << 20, autoClose: false })) {
     const bytes = chunk as Buffer;
     const end = bytes.lastIndexOf(NEWLINE);
     if (end < 0) {
+      // a line without end (a binary file, a stream of zeros) must not grow without bound
+      if (carry.length + bytes.length > MAX_LINE_BYTES) {
+        throw new SnliFileError(`readSnli: ${file}:${lineNumber + 1}: a line longer than ${MAX_LINE_BYTES >> 20} MiB: not SNLI's text`);
+      }
       carry = Buffer.concat([carry, bytes]);
       continue;
     }

@@ -2,17 +2,17 @@
  * Writing `torch.save` files as PyTorch 1.13 lays them out: `archive/data.pkl` (a protocol-2
  * pickle), one raw little-endian record `archive/data/<key>` per storage, `archive/version`.
  * The file appears atomically: it is written to a temporary file in the same directory, synced
- * and renamed over the target, so readers never see half a checkpoint.
+ * and renamed over the target, so readers never see half a checkpoint (`writeAtomically` of
+ * `lib/atomic-file.ts`, which also removes the temporaries that killed writers left).
  */
-import { randomBytes } from 'crypto';
 import { promises as fs } from 'fs';
-import { dirname } from 'path';
 
+import { writeAtomically } from '../atomic-file';
 import { keep, tidy } from '../scope';
 import { Tensor } from '../tensor';
 import { pickle } from './pickle-write';
 import { PickleTree, PickleValue, StateDict, TensorSpec, contiguousStrides, storageClassOf } from './values';
-import { ByteSink, ZipWriter } from './zip';
+import { ZipWriter } from './zip';
 
 /** The records' directory; PyTorch uses the file's base name or 'archive', and readers take any. */
 const PREFIX = 'archive';
@@ -129,35 +129,9 @@ async function writeAll(file: fs.FileHandle, bytes: Uint8Array): Promise<void> {
   }
 }
 
-// Runs `write` against a temporary file next to `path`, then renames it over `path`; on any
-// failure the temporary file is removed and `path` is untouched.
-async function writeAtomically(path: string, write: (sink: ByteSink) => Promise<void>): Promise<void> {
-  const temporary = `${path}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
-  let file: fs.FileHandle;
-  try {
-    file = await fs.open(temporary, 'wx');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(`the directory '${dirname(path)}' does not exist`);
-    throw e;
-  }
-  let renamed = false;
-  try {
-    try {
-      await write({ write: (bytes) => writeAll(file, bytes) });
-      await file.sync();
-    } finally {
-      await file.close();
-    }
-    await fs.rename(temporary, path);
-    renamed = true;
-  } finally {
-    if (!renamed) await fs.rm(temporary, { force: true });
-  }
-}
-
 async function writeArchive(path: string, { tree, rootIsStateDict, storages }: Plan): Promise<void> {
-  await writeAtomically(path, async (sink) => {
-    const zip = new ZipWriter(sink);
+  await writeAtomically(path, async (file) => {
+    const zip = new ZipWriter({ write: (bytes) => writeAll(file, bytes) });
     await zip.add(`${PREFIX}/data.pkl`, pickle(tree, { rootAsOrderedDict: rootIsStateDict }));
     // One storage in memory at a time: big checkpoints need no second full copy.
     for (const { key, tensor } of storages) await zip.add(`${PREFIX}/data/${key}`, storageBytes(tensor));
