@@ -4,10 +4,9 @@
  * storage becomes one tensor over its bytes and every tensor is a strided view of it, as
  * `torch.load` rebuilds them.
  */
-import { promises as fs } from 'fs';
+import { constants as fsConstants, promises as fs, Stats } from 'fs';
 
 import { tensor } from '../creation';
-import { dispose, tidy } from '../scope';
 import { Tensor } from '../tensor';
 import { unpickle } from './pickle-read';
 import { PickleTree, PickleValue, StateDict, StorageRef, TensorSpec, elementsSpanned } from './values';
@@ -53,82 +52,167 @@ function torchRecords(zip: ZipReader): { prefix: string; pickleEntry: ZipEntry }
   return { prefix, pickleEntry };
 }
 
-// Every storage the tensors of `tree` view, with the elements the furthest view needs.
-function storagesOf(tree: PickleTree<TensorSpec>, found: Map<StorageRef, number>, seen = new Set<object>()): void {
-  if (typeof tree !== 'object' || tree === null || tree instanceof Uint8Array || seen.has(tree)) return;
-  seen.add(tree);
-  if (Array.isArray(tree)) {
-    for (const item of tree) storagesOf(item, found, seen);
-  } else if (tree instanceof Map) {
-    for (const item of tree.values()) storagesOf(item, found, seen);
-  } else {
-    const needed = Math.max(elementsSpanned(tree), found.get(tree.storage) ?? 0);
-    if (needed > tree.storage.numel) {
-      throw new Error(`a tensor of size [${tree.size.join(', ')}] reaches element ${needed - 1} of storage '${tree.storage.key}', ` +
-        `which holds ${tree.storage.numel} (corrupt data.pkl)`);
+// The containers and tensors of `tree`, each once (the memo lets a pickle name one object
+// twice), walked without recursion: pickles nest as deep as memory allows.
+function* nodesOf<Leaf extends object>(tree: PickleTree<Leaf>): Generator<Leaf | PickleTree<Leaf>[] | Map<string | number, PickleTree<Leaf>>> {
+  const seen = new Set<object>();
+  const todo: PickleTree<Leaf>[] = [tree];
+  while (todo.length > 0) {
+    const node = todo.pop() as PickleTree<Leaf>;
+    if (typeof node !== 'object' || node === null || node instanceof Uint8Array || seen.has(node)) continue;
+    seen.add(node);
+    yield node;
+    if (Array.isArray(node)) {
+      for (const item of node) todo.push(item);
+    } else if (node instanceof Map) {
+      for (const item of node.values()) todo.push(item);
     }
-    found.set(tree.storage, needed);
   }
 }
 
-async function readStorage(zip: ZipReader, prefix: string, storage: StorageRef): Promise<Uint8Array> {
+// Every storage the tensors of `tree` view, with the elements the furthest view needs.
+function storagesOf(tree: PickleTree<TensorSpec>): Map<StorageRef, number> {
+  const found = new Map<StorageRef, number>();
+  for (const node of nodesOf(tree)) {
+    if (Array.isArray(node) || node instanceof Map) continue;
+    const needed = Math.max(elementsSpanned(node), found.get(node.storage) ?? 0);
+    if (needed > node.storage.numel) {
+      throw new Error(`a tensor of size [${node.size.join(', ')}] reaches element ${needed - 1} of storage '${node.storage.key}', ` +
+        `which holds ${node.storage.numel} (corrupt data.pkl)`);
+    }
+    found.set(node.storage, needed);
+  }
+  return found;
+}
+
+async function readStorage(zip: ZipReader, prefix: string, storage: StorageRef, fileSize: number): Promise<Uint8Array> {
   const name = `${prefix}/data/${storage.key}`;
   const entry = zip.find(name);
   if (entry === undefined) throw new Error(`the storage record '${name}' is missing (truncated or corrupt file)`);
-  const bytes = await zip.read(entry);
+  // Checked before reading: the pickle's element count is as untrusted as the record's size.
   const needed = storage.numel * storage.storageClass.itemSize;
-  if (bytes.length < needed) {
-    throw new Error(`the storage record '${name}' holds ${bytes.length} bytes but its ${storage.numel} ` +
-      `${storage.storageClass.dtype} elements need ${needed} (truncated or corrupt file)`);
+  if (entry.size < needed) {
+    throw new Error(`the storage record '${name}' holds ${entry.size} bytes but its ${storage.numel} ` +
+      `${storage.storageClass.dtype} elements need ${needed} (the whole file has ${fileSize} bytes: truncated or corrupt)`);
   }
+  const bytes = await zip.read(entry);
   return bytes.subarray(0, needed);
 }
 
+function disposeAll(tensors: Iterable<Tensor>): void {
+  for (const t of tensors) t.dispose();
+}
+
+// The tensors in `value`, each once.
+function tensorsIn(value: PickleValue): Tensor[] {
+  const out: Tensor[] = [];
+  for (const node of nodesOf(value)) if (node instanceof Tensor) out.push(node);
+  return out;
+}
+
 // Tensors over the storages' bytes (shared, not copied), one view per TensorSpec. What the
-// pickle shares (one tensor or container named twice) stays shared.
+// pickle shares (one tensor or container named twice) stays shared. Containers are filled from
+// a work list, not by recursion; the storage tensors go once every view holds its storage.
 function materialize(tree: PickleTree<TensorSpec>, storageBytes: Map<StorageRef, Uint8Array>): PickleValue {
-  return tidy(() => {
-    const storages = new Map<StorageRef, Tensor>();
+  const storages = new Map<StorageRef, Tensor>();
+  const views: Tensor[] = [];
+  try {
     const storageTensor = (ref: StorageRef): Tensor => {
       let out = storages.get(ref);
       if (out === undefined) {
         const bytes = tensor(storageBytes.get(ref) as Uint8Array, { dtype: 'uint8' });
         const dtype = ref.storageClass.dtype;
-        out = dtype === 'uint8' ? bytes : bytes.view(dtype);
+        if (dtype === 'uint8') {
+          out = bytes;
+        } else {
+          try {
+            out = bytes.view(dtype);
+          } finally {
+            bytes.dispose();
+          }
+        }
         storages.set(ref, out);
       }
       return out;
     };
+    type Container = PickleTree<TensorSpec>[] | Map<string | number, PickleTree<TensorSpec>>;
     const built = new Map<object, PickleValue>();
-    const build = (node: PickleTree<TensorSpec>): PickleValue => {
+    const unfilled: Array<[Container, PickleValue[] | Map<string | number, PickleValue>]> = [];
+    const convert = (node: PickleTree<TensorSpec>): PickleValue => {
       if (typeof node !== 'object' || node === null || node instanceof Uint8Array) return node;
       let out = built.get(node);
       if (out !== undefined) return out;
       if (Array.isArray(node)) {
-        out = node.map(build);
+        const list: PickleValue[] = [];
+        unfilled.push([node, list]);
+        out = list;
       } else if (node instanceof Map) {
-        out = new Map([...node].map(([k, v]) => [k, build(v)]));
+        const dict = new Map<string | number, PickleValue>();
+        unfilled.push([node, dict]);
+        out = dict;
       } else {
         const view = storageTensor(node.storage).asStrided(node.size, node.stride, node.offset);
+        views.push(view);
         out = node.requiresGrad ? view.requiresGrad_(true) : view;
       }
       built.set(node, out);
       return out;
     };
-    return build(tree);
-  });
+    const root = convert(tree);
+    for (let next = unfilled.pop(); next !== undefined; next = unfilled.pop()) {
+      const [node, out] = next;
+      if (Array.isArray(node)) {
+        for (const item of node) (out as PickleValue[]).push(convert(item));
+      } else {
+        for (const [key, item] of node) (out as Map<string | number, PickleValue>).set(key, convert(item));
+      }
+    }
+    return root;
+  } catch (e) {
+    disposeAll(views);
+    throw e;
+  } finally {
+    disposeAll(storages.values());
+  }
 }
 
-async function readValue(path: string): Promise<PickleValue> {
-  let file: fs.FileHandle;
+// The way torch.load would block or misbehave on anything else: a FIFO waits for a writer
+// forever, /dev/zero reports 0 bytes and reads without end, a directory fails to read.
+function notRegularFile(stats: Stats): Error {
+  const what = stats.isDirectory() ? 'a directory'
+    : stats.isFIFO() ? 'a FIFO (named pipe)'
+    : stats.isCharacterDevice() ? 'a character device'
+    : stats.isBlockDevice() ? 'a block device'
+    : stats.isSocket() ? 'a socket'
+    : 'not a regular file';
+  return new Error(`the path is ${what}, not a regular file (torch.save files are regular files)`);
+}
+
+async function openRegularFile(path: string): Promise<{ file: fs.FileHandle; size: number }> {
+  let stats: Stats;
   try {
-    file = await fs.open(path, 'r');
+    stats = await fs.stat(path);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new Error('the file does not exist');
     throw e;
   }
+  if (!stats.isFile()) throw notRegularFile(stats);
+  // Non-blocking, and checked again once open: should the path turn into a FIFO meanwhile,
+  // opening it must not wait for a writer.
+  const file = await fs.open(path, fsConstants.O_RDONLY | (fsConstants.O_NONBLOCK ?? 0));
   try {
-    const { size } = await file.stat();
+    const opened = await file.stat();
+    if (!opened.isFile()) throw notRegularFile(opened);
+    return { file, size: opened.size };
+  } catch (e) {
+    await file.close();
+    throw e;
+  }
+}
+
+async function readValue(path: string): Promise<PickleValue> {
+  const { file, size } = await openRegularFile(path);
+  try {
     const zip = await openArchive(fileSource(file, size));
     const { prefix, pickleEntry } = torchRecords(zip);
     let tree: PickleTree<TensorSpec>;
@@ -137,10 +221,8 @@ async function readValue(path: string): Promise<PickleValue> {
     } catch (e) {
       throw new Error(`${pickleEntry.name}: ${(e as Error).message}`);
     }
-    const needed = new Map<StorageRef, number>();
-    storagesOf(tree, needed);
     const storageBytes = new Map<StorageRef, Uint8Array>();
-    for (const storage of needed.keys()) storageBytes.set(storage, await readStorage(zip, prefix, storage));
+    for (const storage of storagesOf(tree).keys()) storageBytes.set(storage, await readStorage(zip, prefix, storage, size));
     return materialize(tree, storageBytes);
   } finally {
     await file.close();
@@ -198,7 +280,7 @@ export async function load(path: string): Promise<StateDict> {
     const value = await readValue(path);
     if (isStateDict(value)) return value;
     const what = describeNonStateDict(value);
-    dispose(value);
+    disposeAll(tensorsIn(value));
     throw new Error(`the file holds ${what}, not a state dict (a dict of tensors); read it with loadValue()`);
   });
 }

@@ -101,7 +101,10 @@ function expectArgs(name: string, args: Item[], min: number, max = min): void {
 }
 
 function nonNegativeInteger(item: Item, what: string): number {
-  if (typeof item !== 'number' || !Number.isInteger(item) || item < 0) {
+  if (typeof item === 'bigint' || (typeof item === 'number' && Number.isInteger(item) && item < 0)) {
+    throw new Error(`${what} must be a non-negative int below 2^53, got ${item}`);
+  }
+  if (typeof item !== 'number' || !Number.isInteger(item)) {
     throw new Error(`${what} must be a non-negative int, got ${describe(item)}`);
   }
   return item;
@@ -133,6 +136,9 @@ function rebuildTensor(args: Item[]): TensorSpec {
   const sizes = integerList(size, `${name}: size`);
   const strides = integerList(stride, `${name}: stride`);
   if (sizes.length !== strides.length) throw new Error(`${name}: size has ${sizes.length} dims but stride has ${strides.length}`);
+  // Stride-0 views of a small storage may be huge, but not beyond what an element count can hold.
+  const numel = sizes.reduce((a, b) => a * b, 1);
+  if (numel > Number.MAX_SAFE_INTEGER) throw new Error(`${name}: size [${sizes.join(', ')}] has ${numel} elements, more than 2^53`);
   return {
     kind: 'tensor',
     storage,
@@ -194,6 +200,62 @@ function resolveGlobal(module: string, name: string): PyGlobal {
   }
   throw new Error(`unsupported global ${qualifiedName}: torchbridge reads tensors, dicts, lists, tuples, numbers, ` +
     'strings and bytes, not other Python objects');
+}
+
+// ---- strings ------------------------------------------------------------------------------
+
+// ignoreBOM keeps a leading U+FEFF, as Python does.
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/**
+ * Python's `bytes.decode('utf-8', 'surrogatepass')`, which pickle uses for every str opcode
+ * (Lib/pickle.py load_binunicode, _pickle.c load_counted_binunicode): strict UTF-8, except that
+ * the three-byte forms of U+D800..U+DFFF (ED A0 80 .. ED BF BF) decode to lone surrogates.
+ * Anything else invalid throws, with CPython's reason. (JS strings cannot tell two such lone
+ * surrogates that form a pair from the character they pair to; Python can.)
+ */
+function decodeUtf8SurrogatePass(bytes: Uint8Array): string {
+  try {
+    return strictUtf8.decode(bytes);
+  } catch {
+    // Invalid UTF-8, or encoded surrogates: decode by hand to tell which.
+  }
+  const invalid = (at: number, reason: string): Error => new Error(
+    `a str is not valid UTF-8: byte 0x${bytes[at].toString(16).padStart(2, '0')} at position ${at} of its ${bytes.length} ` +
+    `bytes: ${reason} (Python raises UnicodeDecodeError)`);
+  const pieces: string[] = [];
+  const units: number[] = [];
+  for (let i = 0; i < bytes.length;) {
+    const lead = bytes[i];
+    let length: number;
+    let lowest = 0x80; // the range of the second byte; later ones are always 80..BF
+    let highest = 0xbf;
+    if (lead < 0x80) length = 1;
+    else if (lead >= 0xc2 && lead <= 0xdf) length = 2;
+    else if (lead >= 0xe0 && lead <= 0xef) length = 3;
+    else if (lead >= 0xf0 && lead <= 0xf4) length = 4;
+    else throw invalid(i, 'invalid start byte');
+    if (lead === 0xe0) lowest = 0xa0; // no overlong forms
+    else if (lead === 0xf0) lowest = 0x90;
+    else if (lead === 0xf4) highest = 0x8f; // nothing past U+10FFFF
+    // (0xED: strict UTF-8 stops at 9F, surrogatepass lets A0..BF through as surrogates.)
+    let codePoint = length === 1 ? lead : lead & (0x7f >> length);
+    for (let k = 1; k < length; ++k) {
+      if (i + k >= bytes.length) {
+        // CPython's strict pass rejects ED A0.. first, and surrogatepass needs all three bytes.
+        throw invalid(i, lead === 0xed && k === 2 && bytes[i + 1] >= 0xa0 ? 'invalid continuation byte' : 'unexpected end of data');
+      }
+      const next = bytes[i + k];
+      if (next < (k === 1 ? lowest : 0x80) || next > (k === 1 ? highest : 0xbf)) throw invalid(i, 'invalid continuation byte');
+      codePoint = (codePoint << 6) | (next & 0x3f);
+    }
+    if (codePoint > 0xffff) units.push(0xd800 + ((codePoint - 0x10000) >> 10), 0xdc00 + ((codePoint - 0x10000) & 0x3ff));
+    else units.push(codePoint);
+    if (units.length >= 8192) pieces.push(String.fromCharCode(...units.splice(0)));
+    i += length;
+  }
+  pieces.push(String.fromCharCode(...units));
+  return pieces.join('');
 }
 
 // ---- the machine --------------------------------------------------------------------------
@@ -454,7 +516,7 @@ class Unpickler {
   }
 
   private text(n: number): string {
-    return Buffer.from(this.take(n)).toString('utf8');
+    return decodeUtf8SurrogatePass(this.take(n));
   }
 
   // GLOBAL's operands: two newline-terminated ASCII lines.
@@ -467,25 +529,57 @@ class Unpickler {
   }
 }
 
+// How many path components an error message names at each end of a deep path.
+const PATH_ENDS = 8;
+
 /**
- * Checks that `item` holds only pickle values (no bare globals or storages, no cycles). Shared
- * containers (the memo lets a pickle name one object twice) are checked once.
+ * Checks that `root` holds only pickle values (no bare globals or storages, no cycles). Shared
+ * containers (the memo lets a pickle name one object twice) are checked once. Iterative, with
+ * the path built only for an error: pickles nest as deep as memory allows (Python's unpickler
+ * has no depth limit either).
  */
-function toTree(item: Item, path: string, open: Set<Item>, done: Set<Item>): PickleTree<TensorSpec> {
-  if (Array.isArray(item) || item instanceof Map) {
-    if (open.has(item)) throw new Error(`${path} contains itself; cyclic values are not supported`);
-    if (done.has(item)) return item as PickleTree<TensorSpec>;
-    open.add(item);
-    if (Array.isArray(item)) item.forEach((v, k) => toTree(v, `${path}[${k}]`, open, done));
-    else for (const [k, v] of item) toTree(v, `${path}[${JSON.stringify(k)}]`, open, done);
-    open.delete(item);
-    done.add(item);
-    return item as PickleTree<TensorSpec>;
+function toTree(root: Item): PickleTree<TensorSpec> {
+  interface Frame {
+    readonly node: Item[] | PyDict;
+    readonly entries: Iterator<[string | number, Item]>;
+    label: string;
   }
-  if (isRecord(item) && item.kind !== 'tensor') {
-    throw new Error(`${path} is ${describe(item)}, which torchbridge does not load (only tensors, containers and scalars)`);
+  const frames: Frame[] = [];
+  const open = new Set<Item>();
+  const done = new Set<Item>();
+  const path = (): string => {
+    const labels = frames.map((f) => f.label);
+    if (labels.length > 2 * PATH_ENDS) {
+      labels.splice(PATH_ENDS, labels.length - 2 * PATH_ENDS, `...(${labels.length - 2 * PATH_ENDS} levels)...`);
+    }
+    return `the value${labels.join('')}`;
+  };
+  const visit = (item: Item): void => {
+    if (Array.isArray(item) || item instanceof Map) {
+      if (open.has(item)) throw new Error(`${path()} contains itself; cyclic values are not supported`);
+      if (done.has(item)) return;
+      open.add(item);
+      const entries: Iterator<[string | number, Item]> = item.entries();
+      frames.push({ node: item, entries, label: '' });
+    } else if (isRecord(item) && item.kind !== 'tensor') {
+      throw new Error(`${path()} is ${describe(item)}, which torchbridge does not load (only tensors, containers and scalars)`);
+    }
+  };
+  visit(root);
+  while (frames.length > 0) {
+    const frame = frames[frames.length - 1];
+    const next = frame.entries.next();
+    if (next.done === true) {
+      frames.pop();
+      open.delete(frame.node);
+      done.add(frame.node);
+      continue;
+    }
+    const [key, child] = next.value;
+    frame.label = Array.isArray(frame.node) ? `[${key}]` : `[${JSON.stringify(key)}]`;
+    visit(child);
   }
-  return item as PickleTree<TensorSpec>;
+  return root as PickleTree<TensorSpec>;
 }
 
 /**
@@ -495,5 +589,5 @@ function toTree(item: Item, path: string, open: Set<Item>, done: Set<Item>): Pic
  * @throws Error naming the unsupported opcode or global, or where the data is malformed.
  */
 export function unpickle(bytes: Uint8Array): PickleTree<TensorSpec> {
-  return toTree(new Unpickler(bytes).run(), 'the value', new Set(), new Set());
+  return toTree(new Unpickler(bytes).run());
 }

@@ -8,6 +8,7 @@
  * larger than a Node Buffer may be.
  */
 import type { FileHandle } from 'fs/promises';
+import { constants as bufferConstants } from 'buffer';
 import * as zlib from 'zlib';
 
 // ---- CRC-32 -------------------------------------------------------------------------------
@@ -55,6 +56,8 @@ const METHOD_STORED = 0;
 const METHOD_DEFLATED = 8;
 const FLAG_ENCRYPTED = 0x1;
 const FLAG_UTF8 = 0x800;
+/** The largest Buffer (and typed array) this Node can allocate. */
+const MAX_LENGTH = bufferConstants.MAX_LENGTH;
 /** PyTorch aligns every record's data to this many bytes (caffe2/serialize kFieldAlignment). */
 export const FIELD_ALIGNMENT = 64;
 
@@ -73,7 +76,6 @@ export interface RandomAccessSource {
   read(position: number, length: number): Promise<Uint8Array>;
 }
 
-/** One entry of the central directory. */
 /** A RandomAccessSource over an open file of `size` bytes. */
 export function fileSource(file: FileHandle, size: number): RandomAccessSource {
   return {
@@ -90,12 +92,19 @@ export function fileSource(file: FileHandle, size: number): RandomAccessSource {
   };
 }
 
+/** One entry of the central directory. */
 export interface ZipEntry {
+  /** The entry's path inside the archive. */
   readonly name: string;
+  /** Its compression method: 0 stored, 8 deflated. */
   readonly method: number;
+  /** The CRC-32 of its uncompressed data, as declared. */
   readonly crc32: number;
+  /** Bytes of (compressed) data in the file, as declared. */
   readonly compressedSize: number;
+  /** Bytes once uncompressed, as declared. */
   readonly size: number;
+  /** Where its local header starts in the file. */
   readonly localHeaderOffset: number;
 }
 
@@ -134,6 +143,9 @@ export class ZipReader {
     if (offset + size > source.size) {
       throw new Error(`truncated zip archive: the central directory (${size} bytes at ${offset}) extends past the end of the file (${source.size} bytes)`);
     }
+    if (count > size / CENTRAL_HEADER_SIZE) {
+      throw new Error(`corrupt zip archive: the end record counts ${count} entries, more than its ${size}-byte central directory can hold`);
+    }
     const directory = await source.read(offset, size);
     return new ZipReader(source, parseCentralDirectory(directory, count));
   }
@@ -143,35 +155,96 @@ export class ZipReader {
     return this.byName.get(name);
   }
 
-  /** The uncompressed contents of `entry`, checked against its size and CRC-32, in memory of its own. */
+  /**
+   * The uncompressed contents of `entry`, checked against its size and CRC-32, in memory of its
+   * own. A deflated entry is inflated into a buffer of its declared size and never past it, so
+   * that a lying size cannot make it take more memory than the archive claims.
+   * @throws Error naming the entry when its data lies outside the file, its declared size is
+   *   impossible for its compressed size, it inflates to more or fewer bytes than declared, or
+   *   its CRC-32 differs.
+   */
   async read(entry: ZipEntry): Promise<Uint8Array> {
+    const name = entry.name;
     const headerEnd = entry.localHeaderOffset + LOCAL_HEADER_SIZE;
-    if (headerEnd > this.source.size) throw new Error(`truncated zip archive: the local header of '${entry.name}' is past the end of the file`);
+    if (headerEnd > this.source.size) throw new Error(`truncated zip archive: the local header of '${name}' is past the end of the file`);
+    checkDeclaredSize(entry, this.source.size);
     const header = view(await this.source.read(entry.localHeaderOffset, LOCAL_HEADER_SIZE));
-    if (header.getUint32(0, true) !== LOCAL_HEADER) throw new Error(`corrupt zip archive: no local header where the directory places '${entry.name}'`);
+    if (header.getUint32(0, true) !== LOCAL_HEADER) throw new Error(`corrupt zip archive: no local header where the directory places '${name}'`);
     // The local extra field differs from the central one (PyTorch pads only the local one).
     const dataStart = headerEnd + header.getUint16(26, true) + header.getUint16(28, true);
     if (dataStart + entry.compressedSize > this.source.size) {
-      throw new Error(`truncated zip archive: '${entry.name}' (${entry.compressedSize} bytes at ${dataStart}) extends past the end of the file (${this.source.size} bytes)`);
+      throw new Error(`truncated zip archive: '${name}' (${entry.compressedSize} bytes at ${dataStart}) extends past the end of the file (${this.source.size} bytes)`);
     }
     const raw = await this.source.read(dataStart, entry.compressedSize);
-    let data: Uint8Array;
-    if (entry.method === METHOD_STORED) {
-      data = raw;
-    } else {
-      try {
-        data = new Uint8Array(zlib.inflateRawSync(raw));
-      } catch (e) {
-        throw new Error(`corrupt zip archive: '${entry.name}' does not inflate (${(e as Error).message})`);
-      }
-    }
-    if (data.length !== entry.size) {
-      throw new Error(`corrupt zip archive: '${entry.name}' holds ${data.length} bytes, its directory entry says ${entry.size}`);
-    }
-    if (crc32(data) !== entry.crc32) throw new Error(`corrupt zip archive: CRC-32 mismatch in '${entry.name}'`);
+    const data = entry.method === METHOD_STORED ? raw : await inflateExactly(raw, entry.size, name);
+    if (crc32(data) !== entry.crc32) throw new Error(`corrupt zip archive: CRC-32 mismatch in '${name}'`);
     return data;
   }
 }
+
+/**
+ * The most bytes deflate can produce per compressed byte: a 258-byte match in two bits
+ * (zlib's technical notes). Declared sizes beyond it are lies, rejected before any allocation.
+ */
+const DEFLATE_MAX_RATIO = 1032;
+// Block headers and the first literal: a few bytes of slack for tiny streams.
+const DEFLATE_RATIO_SLACK = 1024;
+
+// Rejects sizes no honest archive of `fileSize` bytes can declare, before they size anything.
+function checkDeclaredSize(entry: ZipEntry, fileSize: number): void {
+  const { name, size, compressedSize } = entry;
+  if (compressedSize > fileSize) {
+    throw new Error(`corrupt zip archive: '${name}' declares ${compressedSize} compressed bytes, more than the whole file (${fileSize} bytes)`);
+  }
+  if (entry.method === METHOD_STORED && size !== compressedSize) {
+    throw new Error(`corrupt zip archive: '${name}' is stored uncompressed but declares ${size} bytes of data in ${compressedSize}`);
+  }
+  if (entry.method === METHOD_DEFLATED && size > compressedSize * DEFLATE_MAX_RATIO + DEFLATE_RATIO_SLACK) {
+    throw new Error(`corrupt zip archive: '${name}' declares ${size} bytes from ${compressedSize} compressed, ` +
+      `beyond deflate's maximum ratio of ${DEFLATE_MAX_RATIO}:1`);
+  }
+  if (size > MAX_LENGTH) {
+    throw new Error(`'${name}' holds ${size} bytes, more than one Node buffer can (${MAX_LENGTH})`);
+  }
+}
+
+// Inflates `raw` into exactly `size` bytes, off the JS thread, stopping at the first byte past
+// `size`: the output buffer is the only one that grows with the data.
+function inflateExactly(raw: Uint8Array, size: number, name: string): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => {
+    const out = new Uint8Array(size);
+    let filled = 0;
+    let settled = false;
+    const inflater = zlib.createInflateRaw({ chunkSize: INFLATE_CHUNK });
+    const settle = (error: Error | undefined): void => {
+      if (settled) return;
+      settled = true;
+      if (error === undefined) {
+        resolve(out);
+      } else {
+        inflater.destroy();
+        reject(error);
+      }
+    };
+    inflater.on('data', (chunk: Buffer) => {
+      if (settled) return;
+      if (chunk.length > size - filled) {
+        settle(new Error(`'${name}' inflates beyond its declared ${size} bytes: the file is corrupt`));
+        return;
+      }
+      out.set(chunk, filled);
+      filled += chunk.length;
+    });
+    inflater.on('error', (e) => settle(new Error(`corrupt zip archive: '${name}' does not inflate (${e.message})`)));
+    inflater.on('end', () => {
+      settle(filled === size ? undefined
+        : new Error(`'${name}' inflates to only ${filled} bytes, short of its declared ${size}: the file is corrupt`));
+    });
+    inflater.end(raw);
+  });
+}
+
+const INFLATE_CHUNK = 1 << 20;
 
 async function readEndOfCentralDirectory(source: RandomAccessSource): Promise<{ count: number; offset: number; size: number }> {
   // The record sits at the very end, followed only by a comment of at most 65535 bytes.
