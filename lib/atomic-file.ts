@@ -108,7 +108,7 @@ export function checkWritableSync(file: string): void {
   if (!dirStats.isDirectory()) throw new Error(`${directory} is not a directory but ${describeKind(dirStats)}`);
   const target = statSync(file, { throwIfNoEntry: false });
   if (target?.isDirectory()) throw new Error(`${file} is a directory; give a file name, e.g. ${path.join(file, 'model.pt')}`);
-  if (target !== undefined && !target.isFile()) throw new Error(`${file} is ${describeKind(target)}, not a regular file; give a file name`);
+  if (target !== undefined && !target.isFile()) throw new Error(`${file} is ${describeKind(target)}, not a regular file`);
   const probe = temporaryPath(file);
   try {
     writeFileSync(probe, '', { flag: 'wx' });

@@ -107,7 +107,8 @@ export function integerFlag(name: string, value: string | undefined, fallback: n
   if (value === undefined) return fallback;
   const n = Number(value);
   if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
-    const range = max === Number.MAX_SAFE_INTEGER ? `of at least ${min}` : `of at least ${min} and at most ${max}`;
+    // the largest safe integer is named only when it is the bound that was crossed
+    const range = max < Number.MAX_SAFE_INTEGER || n > max ? `of at least ${min} and at most ${max}` : `of at least ${min}`;
     throw new UsageError(`--${name} must be an integer ${range}, got ${JSON.stringify(value)}`);
   }
   return n;

@@ -112,7 +112,7 @@ function noExamples(file: string, format: 'txt' | 'jsonl', lineCount: number, he
     ? "rows of tab-separated columns gold_label, sentence1_binary_parse, sentence2_binary_parse, ... after SNLI's header line"
     : 'JSON objects with gold_label, sentence1_binary_parse and sentence2_binary_parse, one per line';
   let why: string;
-  if (lineCount === 0) why = 'the file is empty (0 lines)';
+  if (lineCount === 0) why = 'the file is empty (0 bytes)';
   else if (format === 'txt' && lineCount === 1) why = 'it holds a header line and no rows';
   else if (format === 'txt' && !header.startsWith('gold_label\t')) why = `its first line is not SNLI's header (gold_label\\t...), got ${JSON.stringify(header.slice(0, 60))}`;
   else why = `none of its ${lineCount} lines has the gold label entailment, contradiction or neutral (SNLI's '-' rows are dropped)`;
