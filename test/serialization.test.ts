@@ -458,7 +458,7 @@ describe('serialization', function () {
   });
 
   describe('atomic writes', () => {
-    const leftovers = (dir: string): string[] => fs.readdirSync(dir).filter((f) => f.includes('.tmp-'));
+    const leftovers = (dir: string): string[] => fs.readdirSync(dir).filter((f) => f.includes('.torchbridge-'));
 
     it('a value that cannot be saved rejects, leaving neither the file nor a temporary file', async () => {
       const dir = fs.mkdtempSync(scratch('atomic-'));
