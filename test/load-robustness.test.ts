@@ -159,6 +159,20 @@ describe('torch.load on hostile and corrupt files', function () {
       });
     }
 
+    it('a list naming the one before it twice, 60 times over (2^60 paths), loads in linear time, shared as in Python', async () => {
+      const ops: Buffer[] = [Buffer.of(OP.PROTO, 2), body(pickle(pyTensor({ numel: 2, size: [2], stride: [1] }))), Buffer.of(OP.BINPUT, 0)];
+      for (let k = 1; k <= 60; ++k) ops.push(Buffer.of(OP.EMPTY_LIST, OP.BINGET, k - 1, OP.APPEND, OP.BINGET, k - 1, OP.APPEND, OP.BINPUT, k));
+      ops.push(Buffer.of(OP.STOP));
+      const value = await torch.loadValue(await writeArchive('laughs.pt', Buffer.concat(ops), { 0: FLOATS }));
+      let node: torch.PickleValue = value;
+      for (let k = 0; k < 60; ++k) {
+        assert.ok(Array.isArray(node) && node.length === 2 && node[0] === node[1]);
+        node = node[0];
+      }
+      assert.ok(node instanceof torch.Tensor);
+      node.dispose();
+    });
+
     it('load() of 100,000 nested dicts says it is not a state dict and frees its tensors', async () => {
       const before = await settledLiveTensors();
       const depth = 100_000;
