@@ -199,6 +199,7 @@ describe('CLI robustness', function () {
 
     it('a model file or FILE.json that is a FIFO, a directory or /dev/zero is refused at once', () => {
       assertUsageError(predict('/dev/zero'), 'predict', /--model \/dev\/zero is a character device, not a regular file/);
+      assertUsageError(predict(tmp), 'predict', /--model \S+ is a directory, not a regular file/);
       const fifo = path.join(tmp, 'model-fifo');
       mkfifo(fifo);
       assertUsageError(predict(fifo), 'predict', /--model \S+model-fifo is a FIFO \(named pipe\), not a regular file/);

@@ -113,8 +113,8 @@ function noExamples(file: string, format: 'txt' | 'jsonl', lineCount: number, he
     : 'JSON objects with gold_label, sentence1_binary_parse and sentence2_binary_parse, one per line';
   let why: string;
   if (lineCount === 0) why = 'the file is empty (0 bytes)';
-  else if (format === 'txt' && lineCount === 1) why = 'it holds a header line and no rows';
   else if (format === 'txt' && !header.startsWith('gold_label\t')) why = `its first line is not SNLI's header (gold_label\\t...), got ${JSON.stringify(header.slice(0, 60))}`;
+  else if (format === 'txt' && lineCount === 1) why = 'it holds a header line and no rows';
   else why = `none of its ${lineCount} lines has the gold label entailment, contradiction or neutral (SNLI's '-' rows are dropped)`;
   return `readSnli: ${file} has no labelled examples: ${why}; expected ${expected}`;
 }
