@@ -36,7 +36,7 @@ export class SnliFileError extends Error {
 }
 
 /** The path `readSnli` reads for `split` of `dir`: `<dir>/snli_1.0_<split>.<format>`. */
-export function snliSplitPath(dir: string, split: SnliSplit, format: 'txt' | 'jsonl' = 'txt'): string {
+function snliSplitPath(dir: string, split: SnliSplit, format: 'txt' | 'jsonl' = 'txt'): string {
   const name = split === true ? 'train' : split === false ? 'test' : split;
   return path.join(dir, `snli_1.0_${name}.${format}`);
 }
