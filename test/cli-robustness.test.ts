@@ -123,7 +123,12 @@ describe('CLI robustness', function () {
       ['under /proc', () => '/proc/model.pt', /--save \/proc\/model\.pt: cannot create files in \/proc \(ENOENT: no such file or directory\); choose a file in a writable directory/],
       ['under a regular file', () => '/etc/hostname/x', /--save \/etc\/hostname\/x: \/etc\/hostname is not a directory; choose another path/],
       ['onto an existing directory', () => fs.mkdtempSync(path.join(tmp, 'target-')), /--save \S+target-\w+: \S+target-\w+ is a directory; give a file name/],
-      ['onto a device', () => '/dev/null', /--save \/dev\/null: \/dev\/null is a character device, not a regular file/],
+      // a FIFO of our own rather than /dev/null: a build without the check would rename the model over it
+      ['onto a FIFO (or a device)', () => {
+        const fifo = path.join(fs.mkdtempSync(path.join(tmp, 'save-fifo-')), 'pipe');
+        mkfifo(fifo);
+        return fifo;
+      }, /--save \S+pipe: \S+pipe is a FIFO \(named pipe\), not a regular file/],
       ['where FILE.json is a directory', () => {
         const dir = fs.mkdtempSync(path.join(tmp, 'json-dir-'));
         fs.mkdirSync(path.join(dir, 'model.pt.json'));
