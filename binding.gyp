@@ -22,7 +22,7 @@
         "<!@(node scripts/find-libtorch.js --include --write-info build/libtorch.json)"
       ],
       "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],
-      "defines": ["NAPI_VERSION=8", "<!@(node scripts/find-libtorch.js --defines)"],
+      "defines": ["NAPI_VERSION=8", "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS", "<!@(node scripts/find-libtorch.js --defines)"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-rtti", "-fno-exceptions", "-std=gnu++17"],
       "cflags_cc": ["-frtti", "-fexceptions", "-std=<!(node scripts/find-libtorch.js --cxx-std)", "-Wno-unused-parameter", "-Wno-missing-field-initializers", "-Wno-cast-function-type"],

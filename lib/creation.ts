@@ -3,6 +3,7 @@
  * `*Like` variants. Options are `{dtype, device, requiresGrad}`; the default dtype is float32
  * (int64 for randint and for integer data), the default device 'cpu'.
  */
+import { describe } from './describe';
 import { ops } from './native';
 import { Tensor } from './tensor';
 import { DType, Shape, TensorOptions } from './types';
@@ -26,13 +27,55 @@ export interface TensorDataOptions extends TensorOptions {
 }
 
 function shapeOf(shape: number | Shape, what: string): number[] {
-  const out = typeof shape === 'number' ? [shape] : [...shape];
-  for (const d of out) {
-    if (!Number.isInteger(d) || d < 0) {
-      throw new TypeError(`${what}: shape must hold non-negative integers, got [${out.join(', ')}]`);
+  const expected = 'a non-negative integer or an array of them';
+  if (typeof shape === 'number') {
+    if (!Number.isInteger(shape) || shape < 0) throw new TypeError(`${what}: shape must be ${expected}, got ${describe(shape)}`);
+    return [shape];
+  }
+  if (!Array.isArray(shape)) throw new TypeError(`${what}: shape must be ${expected}, got ${describe(shape)}`);
+  const out: number[] = [];
+  (shape as readonly unknown[]).forEach((d, k) => {
+    if (typeof d !== 'number' || !Number.isInteger(d) || d < 0) {
+      throw new TypeError(`${what}: shape must be ${expected}; element ${k} is ${describe(d)}` +
+        (typeof d === 'bigint' ? ' (use a number)' : ''));
+    }
+    out.push(d);
+  });
+  return out;
+}
+
+/** PyTorch's limit on dimensions for tensors built from nested sequences (torch.tensor). */
+const MAX_NESTED_DIMS = 128;
+
+// The integer range of each integral dtype, for PyTorch's overflow check of Python values.
+const INTEGER_RANGES: Partial<Record<DType, { lowest: number; max: number; unsigned: boolean }>> = {
+  uint8: { lowest: 0, max: 255, unsigned: true },
+  int32: { lowest: -(2 ** 31), max: 2 ** 31 - 1, unsigned: false },
+  int64: { lowest: -(2 ** 63), max: 2 ** 63 - 1, unsigned: false },
+};
+
+/**
+ * PyTorch's check when `torch.tensor(values, dtype=<integral>)` stores Python numbers
+ * (c10::checked_convert): a value outside the dtype's range, NaN or an infinity is refused with
+ * "value cannot be converted to type ... without overflow". Integer values follow the rule for
+ * Python ints, which lets negatives wrap into unsigned types as two's complement (-1 -> 255 in
+ * uint8) down to -max; other numbers follow the rule for Python floats (-0.5 or 255.5 as uint8
+ * overflow). Floating and bool dtypes take any number, as in PyTorch (1e300 -> inf in float32).
+ */
+function checkIntegral(values: Float64Array, dtype: DType, where: (index: number) => string): void {
+  const range = INTEGER_RANGES[dtype];
+  if (range === undefined) return;
+  // int64's max, 2^63 - 1, is not a double: the doubles above it are >= 2^63.
+  const tooBig = (v: number): boolean => (dtype === 'int64' ? v >= 2 ** 63 : v > range.max);
+  for (let k = 0; k < values.length; ++k) {
+    const v = values[k];
+    const overflows = Number.isInteger(v)
+      ? tooBig(v) || (range.unsigned ? v < -range.max : v < range.lowest)
+      : !(v >= range.lowest) || tooBig(v);  // NaN fails the first comparison
+    if (overflows) {
+      throw new RangeError(`tensor: value ${String(v)}${where(k)} cannot be converted to type ${dtype} without overflow`);
     }
   }
-  return out;
 }
 
 function isTypedArrayInput(data: unknown): data is TypedArrayInput {
@@ -46,6 +89,10 @@ function flatten(data: NestedInput): { shape: number[]; values: Float64Array; dt
   let level: NestedInput = data;
   while (Array.isArray(level)) {
     shape.push(level.length);
+    if (shape.length > MAX_NESTED_DIMS) {
+      throw new RangeError(`tensor: the nested arrays are more than ${MAX_NESTED_DIMS} levels deep; a tensor built from ` +
+        `nested arrays has at most ${MAX_NESTED_DIMS} dimensions (PyTorch's limit too)`);
+    }
     if (level.length === 0) break;
     level = level[0];
   }
@@ -95,12 +142,21 @@ export function tensor(data: NestedInput | TypedArrayInput, options: TensorDataO
   if (typeof data === 'number' || typeof data === 'boolean') {
     const dtype: DType = typeof data === 'boolean' ? 'bool' : Number.isInteger(data) ? 'int64' : 'float32';
     const values = Float64Array.of(typeof data === 'boolean' ? Number(data) : data);
+    checkIntegral(values, options.dtype ?? dtype, () => '');
     return new Tensor(ops.fromTypedArray(values, [], options.dtype ?? dtype, options.device, options.requiresGrad ?? false, false));
   }
   if (!Array.isArray(data)) {
-    throw new TypeError(`tensor: data must be a number, a boolean, nested arrays of them, or a typed array; got ${data === null ? 'null' : typeof data}`);
+    throw new TypeError(`tensor: data must be a number, a boolean, nested arrays of them, or a typed array; got ${describe(data)}`);
   }
   const flat = flatten(data);
+  checkIntegral(flat.values, options.dtype ?? flat.dtype, (k) => {
+    const index: number[] = [];
+    for (let d = flat.shape.length - 1, rest = k; d >= 0; --d) {
+      index.unshift(rest % flat.shape[d]);
+      rest = Math.floor(rest / flat.shape[d]);
+    }
+    return ` (at data${index.map((i) => `[${i}]`).join('')})`;
+  });
   return new Tensor(ops.fromTypedArray(flat.values, flat.shape, options.dtype ?? flat.dtype, options.device, options.requiresGrad ?? false, false));
 }
 
@@ -200,8 +256,20 @@ export function randintLike(like: Tensor, low: number, high: number, options: Te
   return new Tensor(ops.randintLike(like.handle, low, high, options.dtype, options.device, options.requiresGrad));
 }
 
-/** Seeds every random generator (CPU and CUDA), as `torch.manual_seed`: same seed, same samples as PyTorch. */
-export function manualSeed(seed: number): void {
-  if (!Number.isInteger(seed) || seed < 0) throw new TypeError(`manualSeed: seed must be a non-negative integer, got ${seed}`);
-  ops.manualSeed(seed);
+const SEED_RANGE = 'an integer (number or bigint) from -2^63 to 2^64 - 1, as torch.manual_seed takes';
+
+/**
+ * Seeds every random generator (CPU and CUDA), as `torch.manual_seed`: same seed, same samples
+ * as PyTorch. Seeds above 2^53 need a bigint to be exact; a negative seed is taken as PyTorch
+ * takes it, as its 64-bit two's complement (-2 seeds as 2^64 - 2).
+ */
+export function manualSeed(seed: number | bigint): void {
+  let value: bigint;
+  if (typeof seed === 'bigint') value = seed;
+  else if (typeof seed === 'number' && Number.isInteger(seed)) value = BigInt(seed);
+  else throw new TypeError(`manualSeed: the seed must be ${SEED_RANGE}; got ${describe(seed)}`);
+  if (value < -(2n ** 63n) || value > 2n ** 64n - 1n) {
+    throw new RangeError(`manualSeed: the seed must be ${SEED_RANGE}; got ${String(value)}`);
+  }
+  ops.manualSeed(value < 0n ? 2n ** 64n + value : value);
 }

@@ -107,7 +107,7 @@ export interface NativeOps {
   rand(shape: Dims, dtype: Opt<string>, device: Opt<string>, requiresGrad: Opt<boolean>): T;
   randn(shape: Dims, dtype: Opt<string>, device: Opt<string>, requiresGrad: Opt<boolean>): T;
   randint(low: number, high: number, shape: Dims, dtype: Opt<string>, device: Opt<string>, requiresGrad: Opt<boolean>): T;
-  manualSeed(seed: number): void;
+  manualSeed(seed: bigint): void;
   zerosLike(t: T, dtype: Opt<string>, device: Opt<string>, requiresGrad: Opt<boolean>): T;
   onesLike(t: T, dtype: Opt<string>, device: Opt<string>, requiresGrad: Opt<boolean>): T;
   emptyLike(t: T, dtype: Opt<string>, device: Opt<string>, requiresGrad: Opt<boolean>): T;
@@ -273,11 +273,12 @@ export interface NativeOps {
   crossEntropy(logits: T, target: T, weight: Opt<T>, reduction: string, ignoreIndex: number, labelSmoothing: number): T;
   // runtime
   version(): { libtorch: string; cuda: string | null; cudnn: string | null; cxx11Abi: boolean; config: string };
-  memory(): { liveTensors: number; bytes: number; cpuBytes: number };
+  memory(): { liveTensors: number; bytes: number; cpuBytes: number; moduleBytes: number };
   cudaIsAvailable(): boolean;
   cudaDeviceCount(): number;
   getNumThreads(): number;
   setNumThreads(n: number): void;
+  maxNumThreads(): number;
   isGradEnabled(): boolean;
   setGradEnabled(enabled: boolean): boolean;
 }

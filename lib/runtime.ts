@@ -1,6 +1,7 @@
 /**
  * Runtime facts and global switches: versions, CUDA, devices, threads, grad mode, memory.
  */
+import { describe } from './describe';
 import { build, BuildInfo, ops } from './native';
 import { Device } from './types';
 
@@ -47,12 +48,25 @@ export function devices(): Device[] {
 export function getNumThreads(): number {
   return ops.getNumThreads();
 }
+/**
+ * Sets the intra-op threads: an integer from 1 to `maxNumThreads()` (4 per core). More threads
+ * than that only oversubscribe the cores, and OpenMP runs out of memory starting millions.
+ * The setting is the process's: it applies to every worker thread too.
+ */
 export function setNumThreads(n: number): void {
-  if (!Number.isInteger(n) || n < 1) throw new TypeError(`setNumThreads: expected a positive integer, got ${n}`);
+  const max = maxNumThreads();
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > max) {
+    throw new RangeError(`setNumThreads: the number of threads must be an integer from 1 to ${max} (4 per core), got ${describe(n)}`);
+  }
   ops.setNumThreads(n);
 }
 
-/** Native memory held by live tensor handles. */
+/** The most intra-op threads `setNumThreads` accepts: 4 per core of this machine. */
+export function maxNumThreads(): number {
+  return ops.maxNumThreads();
+}
+
+/** Native memory held by this thread's live handles (each worker thread counts its own). */
 export interface MemoryInfo {
   /** Tensor handles not yet disposed or garbage collected. */
   liveTensors: number;
@@ -60,6 +74,12 @@ export interface MemoryInfo {
   bytes: number;
   /** The CPU part of `bytes` (reported to V8 as external memory). */
   cpuBytes: number;
+  /**
+   * Bytes of the CPU parameters and buffers of modules that live module handles reach (each
+   * storage once), also reported to V8 as external memory, so that dropped modules weigh on
+   * the garbage collector as what they hold, not as the few bytes of their JS objects.
+   */
+  moduleBytes: number;
 }
 export function memory(): MemoryInfo {
   return ops.memory();

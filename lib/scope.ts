@@ -8,6 +8,8 @@
  * synchronous piece of work, or `dispose()` tensors explicitly.
  */
 
+import { describe } from './describe';
+
 // `using` (explicit resource management) calls [Symbol.dispose](). Node 18 lacks the symbol;
 // Node's own polyfill, where it has one, is Symbol.for('nodejs.dispose').
 if (typeof Symbol.dispose !== 'symbol') Object.defineProperty(Symbol, 'dispose', { value: Symbol.for('nodejs.dispose') });
@@ -28,6 +30,9 @@ export function track(item: Disposable): void {
 
 /** Removes `item` from every open scope: it outlives them and must be disposed by its owner. */
 export function keep<T extends Disposable>(item: T): T {
+  if (typeof item !== 'object' || item === null || typeof (item as Partial<Disposable>).dispose !== 'function') {
+    throw new TypeError(`keep: expected a Tensor, Module or other object with dispose(); got ${describe(item)}`);
+  }
   kept.add(item);
   for (const scope of scopes) scope.delete(item);
   return item;

@@ -4,9 +4,11 @@
 #include <torch/version.h>
 
 #include <cstdlib>
+#include <mutex>
 #include <thread>
 
 #include "env_data.h"
+#include "js_memory.h"
 #include "module_wrap.h"
 #include "ops.h"
 
@@ -48,17 +50,32 @@ Napi::Value version(const Args& a) {
 }
 
 Napi::Value memory(const Args& a) {
-  TensorWrap::Stats s = TensorWrap::stats();
+  releasePendingJsMemory(a.env());
+  TensorWrap::Stats s = TensorWrap::stats(a.env());
   Napi::Object out = Napi::Object::New(a.env());
   out.Set("liveTensors", Napi::Number::New(a.env(), static_cast<double>(s.liveTensors)));
   out.Set("bytes", Napi::Number::New(a.env(), static_cast<double>(s.bytes)));
   out.Set("cpuBytes", Napi::Number::New(a.env(), static_cast<double>(s.cpuBytes)));
+  out.Set("moduleBytes", Napi::Number::New(a.env(), static_cast<double>(EnvData::of(a.env()).modules.bytes)));
   return out;
 }
 
+// The most intra-op threads allowed: 4 per core. More only oversubscribes the cores, and an
+// unbounded count exhausts memory in OpenMP's thread start ("libgomp: Out of memory").
+int64_t maxNumThreads() {
+  unsigned cores = std::thread::hardware_concurrency();
+  return 4 * static_cast<int64_t>(cores > 0 ? cores : 1);
+}
+
+std::string threadRange() { return "from 1 to " + std::to_string(maxNumThreads()) + " (4 per core)"; }
+
 Napi::Value setNumThreads(const Args& a) {
-  int64_t n = a.integer(0);
-  if (n < 1) throw ArgError("setNumThreads: the number of threads must be at least 1, got " + std::to_string(n));
+  if (!a[0].IsNumber()) a.fail(0, ("a number of threads " + threadRange()).c_str());
+  double n = a[0].As<Napi::Number>().DoubleValue();
+  if (!(n >= 1 && n <= static_cast<double>(maxNumThreads()) && n == std::trunc(n))) {
+    throw ArgError("setNumThreads: the number of threads must be an integer " + threadRange() + ", got " +
+                   c10::str(n));
+  }
   at::set_num_threads(static_cast<int>(n));
   return a.env().Undefined();
 }
@@ -70,6 +87,7 @@ const OpEntry runtimeOps[] = {
     {"cudaDeviceCount", [](const Args& a) -> Napi::Value { return Napi::Number::New(a.env(), cudaDeviceCount()); }},
     {"getNumThreads", [](const Args& a) -> Napi::Value { return Napi::Number::New(a.env(), at::get_num_threads()); }},
     {"setNumThreads", setNumThreads},
+    {"maxNumThreads", [](const Args& a) -> Napi::Value { return Napi::Number::New(a.env(), static_cast<double>(maxNumThreads())); }},
     {"isGradEnabled", [](const Args& a) -> Napi::Value { return Napi::Boolean::New(a.env(), at::GradMode::is_enabled()); }},
     // setGradEnabled(enabled): returns the previous mode, so that callers can restore it.
     {"setGradEnabled",
@@ -84,8 +102,13 @@ const OpEntry runtimeOps[] = {
 // every core unless the user chose (OMP_NUM_THREADS or TORCHBRIDGE_NUM_THREADS).
 void chooseDefaultThreads() {
   if (const char* n = std::getenv("TORCHBRIDGE_NUM_THREADS")) {
-    int threads = std::atoi(n);
-    if (threads > 0) at::set_num_threads(threads);
+    char* end = nullptr;
+    long long threads = std::strtoll(n, &end, 10);
+    if (end == n || *end != '\0' || threads < 1 || threads > maxNumThreads()) {
+      throw std::runtime_error(std::string("TORCHBRIDGE_NUM_THREADS='") + n + "': the number of threads must be an integer " +
+                               threadRange());
+    }
+    at::set_num_threads(static_cast<int>(threads));
     return;
   }
   if (std::getenv("OMP_NUM_THREADS") != nullptr) return;
@@ -139,8 +162,13 @@ c10::Device parseDevice(const std::string& spec) {
 std::string deviceName(const c10::Device& device) { return device.str(); }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  chooseDefaultThreads();
-  env.SetInstanceData<EnvData>(std::make_unique<EnvData>().release());  // owned and freed by the environment
+  // The thread count is the process's: chosen once, not again by each worker that loads us.
+  static std::once_flag threadsChosen;
+  guarded(env, [] {
+    std::call_once(threadsChosen, chooseDefaultThreads);
+    return Napi::Value();
+  });
+  env.SetInstanceData<EnvData>(std::make_unique<EnvData>(env).release());  // owned and freed by the environment
   TensorWrap::Init(env, exports);
   ModuleWrap::Init(env, exports);
   Napi::Object ops = Napi::Object::New(env);

@@ -1,33 +1,15 @@
 // Tensors in and out of JS memory, factory functions and the random seed.
+#include <atomic>
 #include <mutex>
 #include <thread>
 
+#include "env_data.h"
+#include "js_memory.h"
 #include "ops.h"
 
 namespace tb {
 
 namespace {
-
-// A tensor that shares a JS typed array's memory holds a reference to that array. libtorch
-// may free the tensor on any thread, but a JS reference may only be released on the JS thread:
-// releases from other threads wait in this queue until the next call from JS.
-std::thread::id jsThread;
-std::mutex pendingMutex;
-std::vector<std::unique_ptr<Napi::Reference<Napi::Value>>> pendingReleases;
-
-void releasePending() {
-  std::vector<std::unique_ptr<Napi::Reference<Napi::Value>>> drained;
-  {
-    std::lock_guard<std::mutex> lock(pendingMutex);
-    drained.swap(pendingReleases);
-  }
-}
-
-void releaseArrayReference(std::unique_ptr<Napi::Reference<Napi::Value>> ref) {
-  if (std::this_thread::get_id() == jsThread) return;  // `ref` is destroyed right here
-  std::lock_guard<std::mutex> lock(pendingMutex);
-  pendingReleases.push_back(std::move(ref));
-}
 
 at::ScalarType typedArrayDtype(napi_typedarray_type type) {
   switch (type) {
@@ -46,7 +28,7 @@ at::ScalarType typedArrayDtype(napi_typedarray_type type) {
 // a tensor of `shape` holding the elements of `array`, converted to `dtype`. With `share`, a
 // CPU tensor of the array's own dtype uses the array's memory (as torch.from_numpy does).
 Napi::Value fromTypedArray(const Args& a) {
-  releasePending();
+  releasePendingJsMemory(a.env());
   if (!a[0].IsTypedArray()) a.fail(0, "a typed array");
   Napi::TypedArray array = a[0].As<Napi::TypedArray>();
   std::vector<int64_t> shape = a.integers(1);
@@ -65,14 +47,21 @@ Napi::Value fromTypedArray(const Args& a) {
     throw ArgError("tensor: shape [" + c10::Join(", ", shape) + "] needs " + std::to_string(numel) +
                    " elements but the data has " + std::to_string(array.ElementLength()));
   }
-  void* data = static_cast<uint8_t*>(array.ArrayBuffer().Data()) + array.ByteOffset();
+  // napi_get_typedarray_info, unlike Napi::TypedArray::ArrayBuffer().Data(), also serves views
+  // of a SharedArrayBuffer.
+  napi_typedarray_type kind;
+  size_t length = 0, byteOffset = 0;
+  void* data = nullptr;
+  napi_value buffer = nullptr;
+  NAPI_THROW_IF_FAILED(a.env(), napi_get_typedarray_info(a.env(), array, &kind, &length, &data, &buffer, &byteOffset),
+                       Napi::Value());
+  if (numel > 0 && data == nullptr) {
+    throw ArgError("tensor: the typed array's ArrayBuffer is detached (transferred): it holds no memory");
+  }
 
   at::Tensor out;
   if (share && target == source && device.is_cpu() && numel > 0) {
-    auto ref = std::make_unique<Napi::Reference<Napi::Value>>(Napi::Persistent(a[0]));
-    auto holder = std::make_shared<std::unique_ptr<Napi::Reference<Napi::Value>>>(std::move(ref));
-    out = torch::from_blob(data, shape, [holder](void*) { releaseArrayReference(std::move(*holder)); },
-                           at::TensorOptions().dtype(source));
+    out = tensorOverJsMemory(a.env(), Napi::Value(a.env(), buffer), data, array.ByteLength(), shape, source);
   } else {
     at::Tensor view = torch::from_blob(data, shape, at::TensorOptions().dtype(source));
     out = view.to(device, target, /*non_blocking=*/false, /*copy=*/true);
@@ -143,7 +132,12 @@ const OpEntry creationOps[] = {
      }},
     {"manualSeed",
      [](const Args& a) {
-       torch::manual_seed(static_cast<uint64_t>(a.integer(0)));
+       // a bigint in [0, 2^64) (the TypeScript layer maps PyTorch's negative seeds into it)
+       if (!a[0].IsBigInt()) a.fail(0, "a bigint seed");
+       bool lossless = false;
+       uint64_t seed = a[0].As<Napi::BigInt>().Uint64Value(&lossless);
+       if (!lossless) throw ArgError("manualSeed: the seed must be in [0, 2^64)");
+       torch::manual_seed(seed);
        return a.env().Undefined();
      }},
 };
@@ -173,8 +167,114 @@ const OpEntry likeOps[] = {
 
 }  // namespace
 
+namespace {
+
+// The context of a DataPtr over JS memory: a strong reference to the ArrayBuffer, released on
+// its environment's JS thread.
+struct JsMemory {
+  std::shared_ptr<JsThreadLink> link;
+  napi_ref buffer = nullptr;
+  void* data = nullptr;        // where the tensor's bytes start
+  size_t bytes = 0;            // how many it uses
+  bool checkable = false;      // an ArrayBuffer (detachable, resizable), not a SharedArrayBuffer
+  void* base = nullptr;        // the ArrayBuffer's memory when the tensor was made
+  size_t end = 0;              // offset of the tensor's last byte + 1 in that memory
+};
+
+// The DataPtr's deleter: libtorch calls it on whichever thread frees the storage last.
+void deleteJsMemory(void* context) {
+  std::unique_ptr<JsMemory> memory(static_cast<JsMemory*>(context));
+  JsThreadLink& link = *memory->link;
+  std::lock_guard<std::mutex> lock(link.mutex);
+  if (!link.alive) return;  // the environment and its references are gone
+  if (std::this_thread::get_id() == link.thread) {
+    napi_delete_reference(link.env, memory->buffer);
+  } else {
+    link.pending.push_back(memory->buffer);
+    link.hasPending.store(true, std::memory_order_release);
+  }
+}
+
+const JsMemory* jsMemoryOf(const at::Tensor& tensor) {
+  if (!tensor.has_storage()) return nullptr;
+  const c10::DataPtr& ptr = tensor.storage().data_ptr();
+  if (ptr.get_deleter() != &deleteJsMemory) return nullptr;
+  return static_cast<const JsMemory*>(ptr.get_context());
+}
+
+}  // namespace
+
+at::Tensor tensorOverJsMemory(Napi::Env env, Napi::Value buffer, void* data, size_t bytes,
+                              const std::vector<int64_t>& shape, at::ScalarType dtype) {
+  auto memory = std::make_unique<JsMemory>();
+  memory->link = EnvData::of(env).jsLink;
+  memory->data = data;
+  memory->bytes = bytes;
+  size_t length = 0;
+  void* base = nullptr;
+  memory->checkable = napi_get_arraybuffer_info(env, buffer, &base, &length) == napi_ok;
+  if (memory->checkable) {
+    memory->base = base;
+    memory->end = static_cast<size_t>(static_cast<uint8_t*>(data) - static_cast<uint8_t*>(base)) + bytes;
+  } else {
+    // A SharedArrayBuffer: never detached, and a growable one only grows; the reference keeps
+    // its memory alive. (napi_get_arraybuffer_info serves ArrayBuffers only.)
+    bool isArrayBuffer = false;
+    napi_is_arraybuffer(env, buffer, &isArrayBuffer);
+    if (isArrayBuffer) throw std::runtime_error("tensor: cannot read the typed array's ArrayBuffer");
+  }
+  NAPI_THROW_IF_FAILED(env, napi_create_reference(env, buffer, 1, &memory->buffer), at::Tensor());
+  JsMemory* context = memory.get();
+  c10::DataPtr ptr(data, context, &deleteJsMemory, c10::Device(c10::kCPU));
+  memory.release();  // owned by `ptr` from here: its deleter frees it
+  c10::Storage storage(c10::Storage::use_byte_size_t(), bytes, std::move(ptr), /*allocator=*/nullptr,
+                       /*resizable=*/false);
+  return at::empty({0}, at::TensorOptions().dtype(dtype)).set_(storage, 0, shape);
+}
+
+bool sharesJsMemory(const at::Tensor& tensor) { return jsMemoryOf(tensor) != nullptr; }
+
+void checkJsMemory(Napi::Env env, const at::Tensor& tensor, const char* what) {
+  const JsMemory* memory = jsMemoryOf(tensor);
+  if (memory == nullptr || !memory->checkable) return;
+  napi_value buffer = nullptr;
+  bool detached = false;
+  void* base = nullptr;
+  size_t length = 0;
+  if (napi_get_reference_value(env, memory->buffer, &buffer) != napi_ok || buffer == nullptr ||
+      napi_is_detached_arraybuffer(env, buffer, &detached) != napi_ok) {
+    throw std::runtime_error(std::string(what) + " shares memory with a typed array that cannot be reached from here");
+  }
+  const std::string fix =
+      "; a tensor made by tensor(typedArray) shares the array's memory (as torch.from_numpy does). "
+      "Pass { copy: true } to tensor(), or clone() the tensor, before transferring or resizing the buffer";
+  if (detached) {
+    throw std::runtime_error(std::string(what) +
+                             " shares the memory of a typed array whose ArrayBuffer was transferred or detached "
+                             "(postMessage or structuredClone with transfer): that memory is no longer the tensor's" +
+                             fix);
+  }
+  if (napi_get_arraybuffer_info(env, buffer, &base, &length) != napi_ok || base != memory->base ||
+      length < memory->end) {
+    throw std::runtime_error(std::string(what) + " shares the memory of a typed array whose ArrayBuffer was resized to " +
+                             std::to_string(length) + " bytes; the tensor needs its first " +
+                             std::to_string(memory->end) + fix);
+  }
+}
+
+void releasePendingJsMemory(Napi::Env env) {
+  JsThreadLink& link = *EnvData::of(env).jsLink;
+  if (!link.hasPending.load(std::memory_order_acquire)) return;
+  std::vector<napi_ref> drained;
+  {
+    std::lock_guard<std::mutex> lock(link.mutex);
+    drained.swap(link.pending);
+    link.hasPending.store(false, std::memory_order_release);
+  }
+  for (napi_ref ref : drained) napi_delete_reference(env, ref);
+}
+
 void exportCreationOps(Napi::Env env, Napi::Object target) {
-  jsThread = std::this_thread::get_id();
   exportOps(env, target, creationOps, std::size(creationOps));
   exportOps(env, target, likeOps, std::size(likeOps));
 }

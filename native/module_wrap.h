@@ -4,6 +4,7 @@
 #pragma once
 
 #include "common.h"
+#include "env_data.h"
 
 namespace tb {
 
@@ -20,6 +21,7 @@ class ModuleWrap : public Napi::ObjectWrap<ModuleWrap> {
   static ModuleWrap& Get(const Napi::Value& value, const char* what);
 
   explicit ModuleWrap(const Napi::CallbackInfo& info);
+  ~ModuleWrap() override;
 
   torch::nn::Module& module() const { return *module_; }
   const std::shared_ptr<torch::nn::Module>& modulePtr() const { return module_; }
@@ -30,10 +32,21 @@ class ModuleWrap : public Napi::ObjectWrap<ModuleWrap> {
   // Refused while a trainer trains it or an optimizer holds its parameters (usage.h).
   void dispose();
 
+  // Reports to V8, as external memory, the CPU storages of the module's parameters and buffers
+  // that no other module handle of this environment reports yet; call again after anything that
+  // replaces them (to(), registering parameters or children).
+  void account();
+  // account() for every live module handle of the environment: after to(), which replaces the
+  // storages of a module that other handles (its children's, a container's) reach too.
+  static void accountAll(Napi::Env env);
+
  private:
+  void unaccount();
+
   std::shared_ptr<torch::nn::Module> module_;
   torch::nn::AnyModule any_;
   bool disposed_ = false;
+  std::vector<ModuleStats::Key> accounted_;  // the storages this handle counts, sorted
 };
 
 }  // namespace tb

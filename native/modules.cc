@@ -118,7 +118,66 @@ Napi::Object ModuleWrap::New(Napi::Env env, std::shared_ptr<torch::nn::Module> m
   ModuleWrap* wrap = ObjectWrap<ModuleWrap>::Unwrap(object);
   wrap->module_ = std::move(module);
   wrap->any_ = std::move(any);
+  EnvData::of(env).modules.live.insert(wrap);
+  wrap->account();
   return object;
+}
+
+void ModuleWrap::accountAll(Napi::Env env) {
+  for (void* handle : EnvData::of(env).modules.live) static_cast<ModuleWrap*>(handle)->account();
+}
+
+void ModuleWrap::account() {
+  std::vector<ModuleStats::Key> now;
+  if (module_) {
+    auto add = [&](const at::Tensor& t) {
+      if (!t.defined() || !t.has_storage() || !t.device().is_cpu()) return;
+      const c10::Storage& storage = t.storage();
+      now.push_back({storage.unsafeGetStorageImpl(), storage.data(), static_cast<int64_t>(storage.nbytes())});
+    };
+    for (const auto& p : module_->parameters(/*recurse=*/true)) add(p);
+    for (const auto& b : module_->buffers(/*recurse=*/true)) add(b);
+    std::sort(now.begin(), now.end());
+    now.erase(std::unique(now.begin(), now.end()), now.end());
+  }
+  if (now == accounted_) return;
+  ModuleStats& stats = EnvData::of(Env()).modules;
+  int64_t delta = 0;
+  for (const auto& key : now) {
+    if (std::binary_search(accounted_.begin(), accounted_.end(), key)) continue;
+    if (stats.handles[key]++ == 0) delta += key.bytes;
+  }
+  for (const auto& key : accounted_) {
+    if (std::binary_search(now.begin(), now.end(), key)) continue;
+    auto it = stats.handles.find(key);
+    if (it != stats.handles.end() && --it->second == 0) {
+      delta -= key.bytes;
+      stats.handles.erase(it);
+    }
+  }
+  accounted_ = std::move(now);
+  stats.bytes += delta;
+  if (delta != 0) Napi::MemoryManagement::AdjustExternalMemory(Env(), delta);
+}
+
+void ModuleWrap::unaccount() {
+  ModuleStats& stats = EnvData::of(Env()).modules;
+  int64_t freed = 0;
+  for (const auto& key : accounted_) {
+    auto it = stats.handles.find(key);
+    if (it != stats.handles.end() && --it->second == 0) {
+      freed += key.bytes;
+      stats.handles.erase(it);
+    }
+  }
+  accounted_.clear();
+  stats.bytes -= freed;
+  if (freed != 0) Napi::MemoryManagement::AdjustExternalMemory(Env(), -freed);
+}
+
+ModuleWrap::~ModuleWrap() {
+  unaccount();
+  EnvData::of(Env()).modules.live.erase(this);
 }
 
 bool ModuleWrap::IsHandle(const Napi::Value& value) {
@@ -150,6 +209,7 @@ void ModuleWrap::dispose() {
           "(optimizer.dispose())");
     }
   }
+  unaccount();
   any_ = torch::nn::AnyModule();
   module_.reset();
   disposed_ = true;
@@ -300,6 +360,7 @@ Napi::Value to(const Args& a) {
   if (a.has(1) && a.has(2)) m.module().to(a.device(1), a.dtype(2));
   else if (a.has(1)) m.module().to(a.device(1));
   else if (a.has(2)) m.module().to(a.dtype(2));
+  ModuleWrap::accountAll(a.env());
   return a.env().Undefined();
 }
 
@@ -412,12 +473,15 @@ const OpEntry moduleOps[] = {
     {"moduleRegisterParameter",
      [](const Args& a) {
        ModuleWrap& m = a.module(0);
-       return a.wrap(m.module().register_parameter(a.string(1), a.tensor(2), a.boolean(3, true)));
+       Napi::Value out = a.wrap(m.module().register_parameter(a.string(1), a.tensor(2), a.boolean(3, true)));
+       m.account();
+       return out;
      }},
     {"moduleRegisterModule",
      [](const Args& a) {
        ModuleWrap& m = a.module(0);
        m.module().register_module(a.string(1), ModuleWrap::Get(a[2], "registerModule: child").modulePtr());
+       m.account();
        return a.env().Undefined();
      }},
     {"moduleTrain",

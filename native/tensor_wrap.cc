@@ -1,30 +1,10 @@
 #include "tensor_wrap.h"
 
 #include "env_data.h"
+#include "js_memory.h"
 #include "usage.h"
 
-#include <mutex>
-#include <unordered_map>
-
 namespace tb {
-
-namespace {
-
-// Storages kept alive by live handles: several handles (views) can share one storage, whose
-// bytes are counted once. Worker threads may load the addon too, hence the mutex.
-struct StorageUse {
-  int64_t handles = 0;
-  int64_t bytes = 0;
-  bool cpu = false;
-};
-
-std::mutex statsMutex;
-std::unordered_map<const void*, StorageUse> storages;
-int64_t liveTensors = 0;
-int64_t liveBytes = 0;
-int64_t liveCpuBytes = 0;
-
-}  // namespace
 
 namespace {
 Napi::Function tensorConstructor(Napi::Env env) { return EnvData::of(env).tensorConstructor.Value(); }
@@ -42,6 +22,7 @@ void TensorWrap::Init(Napi::Env env, Napi::Object exports) {
 
 Napi::Object TensorWrap::New(Napi::Env env, at::Tensor tensor) {
   if (!tensor.defined()) throw std::runtime_error("internal: an undefined tensor cannot be wrapped");
+  releasePendingJsMemory(env);
   Napi::Object object = tensorConstructor(env).New({});
   ObjectWrap<TensorWrap>::Unwrap(object)->attach(std::move(tensor));
   return object;
@@ -60,6 +41,7 @@ at::Tensor& TensorWrap::Get(const Napi::Value& value, const char* what) {
                              "that created it; keep() it or return it from the scope to use it later");
   }
   checkTensorIdle(wrap->tensor_, what);
+  checkJsMemory(value.Env(), wrap->tensor_, what);
   return wrap->tensor_;
 }
 
@@ -74,16 +56,14 @@ void TensorWrap::attach(at::Tensor tensor) {
   storageKey_ = storage.unsafeGetStorageImpl();
   onCpu_ = tensor_.device().is_cpu();
   int64_t newCpuBytes = 0;
-  {
-    std::lock_guard<std::mutex> lock(statsMutex);
-    ++liveTensors;
-    StorageUse& use = storages[storageKey_];
-    if (use.handles++ == 0) {
-      use.bytes = static_cast<int64_t>(storage.nbytes());
-      use.cpu = onCpu_;
-      liveBytes += use.bytes;
-      if (use.cpu) liveCpuBytes += newCpuBytes = use.bytes;
-    }
+  TensorStats& stats = EnvData::of(Env()).tensors;
+  ++stats.liveTensors;
+  TensorStats::StorageUse& use = stats.storages[storageKey_];
+  if (use.handles++ == 0) {
+    use.bytes = static_cast<int64_t>(storage.nbytes());
+    use.cpu = onCpu_;
+    stats.bytes += use.bytes;
+    if (use.cpu) stats.cpuBytes += newCpuBytes = use.bytes;
   }
   if (newCpuBytes > 0) Napi::MemoryManagement::AdjustExternalMemory(Env(), newCpuBytes);
 }
@@ -92,23 +72,21 @@ void TensorWrap::release() {
   if (!live_) return;
   live_ = false;
   int64_t freedCpuBytes = 0;
-  {
-    std::lock_guard<std::mutex> lock(statsMutex);
-    --liveTensors;
-    auto it = storages.find(storageKey_);
-    if (it != storages.end() && --it->second.handles == 0) {
-      liveBytes -= it->second.bytes;
-      if (it->second.cpu) liveCpuBytes -= freedCpuBytes = it->second.bytes;
-      storages.erase(it);
-    }
+  TensorStats& stats = EnvData::of(Env()).tensors;
+  --stats.liveTensors;
+  auto it = stats.storages.find(storageKey_);
+  if (it != stats.storages.end() && --it->second.handles == 0) {
+    stats.bytes -= it->second.bytes;
+    if (it->second.cpu) stats.cpuBytes -= freedCpuBytes = it->second.bytes;
+    stats.storages.erase(it);
   }
   tensor_ = at::Tensor();
   if (freedCpuBytes > 0) Napi::MemoryManagement::AdjustExternalMemory(Env(), -freedCpuBytes);
 }
 
-TensorWrap::Stats TensorWrap::stats() {
-  std::lock_guard<std::mutex> lock(statsMutex);
-  return {liveTensors, liveBytes, liveCpuBytes};
+TensorWrap::Stats TensorWrap::stats(Napi::Env env) {
+  const TensorStats& stats = EnvData::of(env).tensors;
+  return {stats.liveTensors, stats.bytes, stats.cpuBytes};
 }
 
 Napi::Value TensorWrap::Dispose(const Napi::CallbackInfo& info) {

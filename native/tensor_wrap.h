@@ -1,6 +1,7 @@
 // The JS handle of one at::Tensor. Ownership is deterministic: dispose() releases the tensor at
-// once; the GC finalizer is only the fallback. Every live handle is counted (memory()), and the
-// bytes of the CPU storages it keeps alive are reported to V8 as external memory.
+// once; the GC finalizer is only the fallback. Every live handle is counted per environment
+// (memory()), and the bytes of the CPU storages it keeps alive are reported to V8 as external
+// memory.
 #pragma once
 
 #include "common.h"
@@ -24,7 +25,8 @@ class TensorWrap : public Napi::ObjectWrap<TensorWrap> {
     int64_t bytes;       // unique storages kept alive by live handles, all devices
     int64_t cpuBytes;    // the part of `bytes` on the CPU (reported to V8)
   };
-  static Stats stats();
+  // This environment's live handles (each worker thread counts its own).
+  static Stats stats(Napi::Env env);
 
  private:
   void attach(at::Tensor tensor);

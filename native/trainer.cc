@@ -12,6 +12,7 @@
 #include "module_wrap.h"
 #include "ops.h"
 #include "optimizer_wrap.h"
+#include "js_memory.h"
 #include "usage.h"
 #include "worker_thread.h"
 
@@ -571,6 +572,12 @@ Napi::Value schedule(const Args& a, bool train) {
   t.checkIdle(train ? "Trainer.step" : "Trainer.evaluate");
   std::vector<at::Tensor> inputs = a.tensors(1);
   at::Tensor labels = a.tensor(2);
+  // The step reads its batch on another thread, where JS could meanwhile transfer or shrink a
+  // typed array that a batch tensor shares (js_memory.h): such tensors are copied first.
+  for (at::Tensor& input : inputs) {
+    if (sharesJsMemory(input)) input = input.clone();
+  }
+  if (sharesJsMemory(labels)) labels = labels.clone();
   // The task holds its own references to the tensors: JS may dispose its handles meanwhile.
   auto* task = new TrainerTask(a.env(), t, a[0].As<Napi::Object>(), std::move(inputs), labels, train);  // freed by libuv after OnOK/OnError
   Napi::Promise promise = task->promise();

@@ -3,12 +3,15 @@
  * distributions, same bounds, same random stream: after the same `manualSeed` a layer gets
  * PyTorch's very weights).
  */
+import { describe } from '../describe';
 import { ops } from '../native';
 import { Tensor } from '../tensor';
 import { Module, ModuleOptions } from './module';
 
 function positiveInt(value: number, what: string): number {
-  if (!Number.isInteger(value) || value < 1) throw new TypeError(`${what} must be a positive integer, got ${value}`);
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
+    throw new TypeError(`${what} must be a positive integer, got ${describe(value)}`);
+  }
   return value;
 }
 
@@ -54,7 +57,7 @@ export class LayerNorm extends Module {
 /** Zeroes elements with probability `p` in training mode (scaling the rest by 1/(1-p)); identity in eval mode. */
 export class Dropout extends Module {
   constructor(p = 0.5) {
-    if (!(p >= 0 && p <= 1)) throw new RangeError(`Dropout: p must be in [0, 1], got ${p}`);
+    if (typeof p !== 'number' || !(p >= 0 && p <= 1)) throw new RangeError(`Dropout: p must be a number in [0, 1], got ${describe(p)}`);
     super(ops.moduleDropout(p));
   }
 }

@@ -2,6 +2,7 @@
  * The Module base class: a typed wrapper of a native torch::nn::Module. Parameters, buffers,
  * state dicts and children use PyTorch's dotted names (`0.weight`, `encoder.blks.0.ffn.dense1.bias`).
  */
+import { describe } from '../describe';
 import { NativeModule, NativeModuleInfo, NativeTensor, ops } from '../native';
 import { noGrad } from '../runtime';
 import type { StateDict } from '../serialization';
@@ -110,6 +111,11 @@ export class Module implements Disposable {
 
   /** Calls the native forward; `null`/`undefined` inputs are absent optional inputs (Python's None). */
   protected forwardNative(inputs: readonly (Tensor | null | undefined)[]): Tensor | (Tensor | null)[] {
+    inputs.forEach((t, k) => {
+      if (t !== null && t !== undefined && !(t instanceof Tensor)) {
+        throw new TypeError(`${this.kind()}.forward: input ${k + 1} must be a Tensor (or null for an absent optional input), got ${describe(t)}`);
+      }
+    });
     const out = ops.moduleForward(this.handle, inputs.map((t) => t?.handle ?? null));
     if (Array.isArray(out)) return out.map((h) => (h === null ? null : new Tensor(h)));
     return new Tensor(out);
