@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # The suite on Debian trixie's libtorch 2.6 (CPU), in a chroot, as root:
-#   scripts/test-debian-trixie.sh
+#   scripts/test-debian-trixie.sh            the suite (below)
+#   scripts/test-debian-trixie.sh --bench    instead of the suite's prebuilt and tests, the
+#                                            training benchmark against Debian's PyTorch 2.6
+#                                            (scripts/bench-train.js on SNLI's dev split, copied
+#                                            in from $SNLI_DIR, default ../shared/data/snli_1.0)
 # 1. a trixie root (debootstrap minbase + the packages below), cached in
 #    /var/cache/torchbridge/roots/trixie-<hash of the package list>; it is built in ROOT.tmp and
 #    renamed only once every package is installed, so a failed build is never reused;
@@ -17,7 +21,14 @@
 # no cmake-js binary is built here, and the real SNLI splits stay outside the root.
 set -euo pipefail
 
+MODE=test
+case "${1:-}" in
+  '') ;;
+  --bench) MODE=bench ;;
+  *) echo "usage: scripts/test-debian-trixie.sh [--bench]" >&2; exit 2 ;;
+esac
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
+SNLI_DIR="${SNLI_DIR:-$REPO/../shared/data/snli_1.0}"
 PACKAGES=(libtorch-dev python3-torch python3-safetensors python3-numpy nodejs npm libnode-dev g++ make
   cmake ninja-build libgloo-dev libopenblas0-openmp git ca-certificates)
 ROOTS=/var/cache/torchbridge/roots
@@ -61,7 +72,9 @@ finish() {
   unmount_under "$ROOT"
   [ -z "$BUILDING" ] || remove_root "$BUILDING"
   phase_times "Debian trixie"
-  if [ -n "$summary" ]; then echo "$summary"; else echo "Debian trixie suite: no test summary (failed in: ${CURRENT:-?})"; fi
+  if [ "$MODE" = bench ]; then :
+  elif [ -n "$summary" ]; then echo "$summary"
+  else echo "Debian trixie suite: no test summary (failed in: ${CURRENT:-?})"; fi
   exit "$rc"
 }
 trap finish EXIT
@@ -137,7 +150,21 @@ run_tests() {
 phase "trixie root" make_root
 phase "mount proc, /dev; CA bundle" enter_root
 phase "clone HEAD" clone
+# The benchmark, on the node-gyp build: the dev split goes where bench-train.js looks for it
+# (../shared/data/snli_1.0 beside the clone), then bench-train.js, whose PyTorch side is Debian's
+# python3-torch 2.6.
+bench() {
+  [ -f "$SNLI_DIR/snli_1.0_dev.txt" ] || { echo "no SNLI dev split in $SNLI_DIR (set SNLI_DIR)" >&2; return 1; }
+  mkdir -p "$ROOT$CLONE/shared/data/snli_1.0"
+  cp "$SNLI_DIR/snli_1.0_dev.txt" "$ROOT$CLONE/shared/data/snli_1.0/"
+  in_root 'nproc && node scripts/bench-train.js'
+}
+
 phase "npm ci (node-gyp build)" build
+if [ "$MODE" = bench ]; then
+  phase "benchmark (scripts/bench-train.js)" bench
+  exit 0
+fi
 phase "prebuilt binary (prebuildify)" prebuild
 phase "npm test (on the prebuilt)" run_tests
 phase "keep the prebuilt" export_prebuilt "$ROOT$CLONE/torchbridge/prebuilds/linux-x64" "$REPO/prebuilds/linux-x64"
