@@ -34,6 +34,7 @@ export const OP = {
   SETITEM: 0x73,
   APPEND: 0x61,
   PROTO: 0x80,
+  FRAME: 0x95,
 } as const;
 
 /** A pickled value, as the tests spell it. */
@@ -146,6 +147,18 @@ export async function torchArchive(dataPkl: Uint8Array, storages: Record<string,
   await writer.add('archive/data.pkl', dataPkl);
   for (const [key, bytes] of Object.entries(storages)) await writer.add(`archive/data/${key}`, bytes);
   await writer.add('archive/version', Buffer.from('3\n'));
+  await writer.finish();
+  return Buffer.concat(chunks);
+}
+
+/**
+ * An archive of exactly `records`, in order (stored, aligned, as torch.save lays them out): for
+ * archives whose version record is missing, damaged or doubled.
+ */
+export async function recordsArchive(records: Array<[string, Uint8Array | string]>): Promise<Buffer> {
+  const chunks: Uint8Array[] = [];
+  const writer = new ZipWriter({ write: async (bytes) => void chunks.push(Uint8Array.from(bytes)) });
+  for (const [name, data] of records) await writer.add(name, typeof data === 'string' ? Buffer.from(data, 'latin1') : data);
   await writer.finish();
   return Buffer.concat(chunks);
 }

@@ -11,6 +11,7 @@ import { unpickle } from '../lib/serialization/pickle-read';
 import { ZipReader } from '../lib/serialization/zip';
 import { deflatedZeros, memorySource, OP, pickle, pickleString, Py, pyTensor, rawZip, torchArchive } from './checkpoint-bytes';
 
+
 const PYTHON = process.env.TORCHBRIDGE_PYTHON || '/usr/bin/python3';
 const hasPython = fs.existsSync(PYTHON);
 
@@ -36,6 +37,11 @@ async function readEntry(zip: Buffer, name: string): Promise<Uint8Array> {
   const entry = reader.find(name);
   assert.ok(entry !== undefined, `no entry ${name}`);
   return reader.read(entry);
+}
+
+/** The body of a pickle: its opcodes without PROTO and STOP, to splice into another. */
+function body(bytes: Buffer): Buffer {
+  return bytes.subarray(2, bytes.length - 1);
 }
 
 // ---- deep nesting, written opcode by opcode ---------------------------------------------------
@@ -164,8 +170,124 @@ describe('checkpoint parsing (zip and pickle) on bad input', function () {
 
     it('an entry count the central directory cannot hold', async () => {
       const zip = rawZip([{ name: 'a', data: Buffer.from('x'), method: 0, size: 1 }]);
-      zip.writeUInt16LE(0xfffe, zip.length - 12);
+      zip.writeUInt16LE(0xfffe, zip.length - 14); // entries on this disk
+      zip.writeUInt16LE(0xfffe, zip.length - 12); // entries in all
       await rejectsPlain(ZipReader.open(memorySource(zip)), /the end record counts 65534 entries, more than its 47-byte central directory can hold/);
+    });
+  });
+
+  describe('archives miniz (PyTorch\'s zip reader) refuses are refused', () => {
+    const oneEntry = (): Buffer => rawZip([{ name: 'a/b', data: Buffer.from('x'), method: 0, size: 1 }]);
+    const endAt = (zip: Buffer): number => zip.length - 22;
+
+    it('entries on this disk differing from the entries in all: a multi-disk archive', async () => {
+      const zip = oneEntry();
+      zip.writeUInt16LE(0xffff, endAt(zip) + 8);
+      await rejectsPlain(ZipReader.open(memorySource(zip)), /^unsupported zip archive: the end record counts 65535 entries on this disk but 1 in all: a multi-disk \(split\) archive/);
+    });
+
+    it('an end record on another disk than 0 (or 1 with its directory on 1)', async () => {
+      for (const [disk, directoryDisk] of [[2, 0], [0, 1], [1, 0], [3, 3]]) {
+        const zip = oneEntry();
+        zip.writeUInt16LE(disk, endAt(zip) + 4);
+        zip.writeUInt16LE(directoryDisk, endAt(zip) + 6);
+        await rejectsPlain(ZipReader.open(memorySource(zip)),
+          new RegExp(`^unsupported zip archive: the end record is on disk ${disk} and the central directory on disk ${directoryDisk}: a multi-disk`));
+      }
+      const zip = oneEntry();
+      zip.writeUInt16LE(1, endAt(zip) + 4);
+      zip.writeUInt16LE(1, endAt(zip) + 6);
+      zip.writeUInt16LE(1, zip.length - 22 - 46 - 3 + 34); // the entry's start disk
+      assert.equal((await ZipReader.open(memorySource(zip))).entries.length, 1); // disk 1 of 1, as miniz allows
+    });
+
+    it('an entry starting on another disk', async () => {
+      const zip = oneEntry();
+      const central = zip.length - 22 - 46 - 3;
+      zip.writeUInt16LE(5, central + 34);
+      await rejectsPlain(ZipReader.open(memorySource(zip)), /^unsupported zip archive: 'a\/b' starts on disk 5: a multi-disk/);
+    });
+
+    it('bytes appended after the end record', async () => {
+      for (const extra of [1, 21, 22, 5000]) {
+        const zip = Buffer.concat([oneEntry(), Buffer.alloc(extra, 0x5a)]);
+        await rejectsPlain(ZipReader.open(memorySource(zip)),
+          new RegExp(`^corrupt zip archive: ${extra} bytes follow its end-of-central-directory record \\(data appended to the file\\?\\)$`));
+      }
+    });
+
+    it('a comment that ends the file is read past; one that runs past it, or stops short, is not', async () => {
+      const withComment = (declared: number, actual: number): Buffer => {
+        const zip = Buffer.concat([oneEntry(), Buffer.alloc(actual, 0x63)]);
+        zip.writeUInt16LE(declared, zip.length - actual - 2);
+        return zip;
+      };
+      assert.equal((await ZipReader.open(memorySource(withComment(7, 7)))).entries.length, 1);
+      await rejectsPlain(ZipReader.open(memorySource(withComment(7, 3))), /^truncated zip archive: the end record's comment of 7 bytes runs past the end of the file \(3 bytes follow the record\)$/);
+      await rejectsPlain(ZipReader.open(memorySource(withComment(3, 7))), /^corrupt zip archive: 4 bytes follow its end-of-central-directory record and 3-byte comment/);
+    });
+
+    it('an entry declaring data but no compressed bytes, checked before any entry is read', async () => {
+      const zip = rawZip([{ name: 'a/ok', data: Buffer.from('x'), method: 0, size: 1 }, { name: 'a/bad', data: Buffer.alloc(0), method: 8, size: 10 }]);
+      await rejectsPlain(ZipReader.open(memorySource(zip)), /^corrupt zip archive: 'a\/bad' declares 10 bytes from no compressed data$/);
+    });
+  });
+
+  describe('FRAME as CPython\'s unpickler (torch.load\'s) reads it', () => {
+    const framed = (length: bigint, content: Buffer): Buffer => {
+      const header = Buffer.alloc(9);
+      header[0] = OP.FRAME;
+      header.writeBigUInt64LE(length, 1);
+      return Buffer.concat([Buffer.of(OP.PROTO, 4), header, content]);
+    };
+    const content = Buffer.from(body(pickle({ tuple: [5, 6] })));
+    const withStop = Buffer.concat([content, Buffer.of(OP.STOP)]);
+
+    it('a frame that holds the rest of the pickle', () => assert.deepEqual(unpickle(framed(BigInt(withStop.length), withStop)), [5, 6]));
+    it('frames shorter than their opcodes, or splitting one, are not checked (as in CPython\'s C unpickler)', () => {
+      assert.deepEqual(unpickle(framed(3n, withStop)), [5, 6]);
+      assert.deepEqual(unpickle(framed(1n, withStop)), [5, 6]);
+      assert.deepEqual(unpickle(framed(0n, withStop)), [5, 6]);
+    });
+    for (const length of [BigInt(withStop.length + 1), 0x7fffffffffffffffn, 0xffffffffffffffffn]) {
+      it(`a frame of ${length} bytes in a pickle with ${withStop.length} left (Python: truncated, or read would overflow)`, () =>
+        throwsPlain(() => unpickle(framed(length, withStop)),
+          new RegExp(`^the frame declares ${length} bytes but only ${withStop.length} remain in the pickle \\(truncated or corrupt\\) \\(in FRAME at byte 2\\)$`)));
+    }
+  });
+
+  describe('_rebuild_tensor_v2\'s 7th argument, metadata, as PyTorch 2.x reads it', () => {
+    // torch/_utils.py (2.x): `if metadata: set_tensor_metadata(tensor, metadata)`, which asserts a
+    // dict and hands it to pybind as Mapping[str, bool]; outcomes checked with torch 2.11.
+    const call = (args: Py[]): Py => ({ dict: [['t', { call: [{ global: ['torch._utils', '_rebuild_tensor_v2'] }, args] }]] });
+    const storage: Py = { persid: { tuple: ['storage', { global: ['torch', 'FloatStorage'] }, '0', 'cpu', 2] } };
+    const hooks: Py = { call: [{ global: ['collections', 'OrderedDict'] }, []] };
+    const tensorArgs: Py[] = [storage, 0, { tuple: [2] }, { tuple: [1] }, false, hooks];
+    const loadsWith = (metadata: Py): unknown => unpickle(pickle(call([...tensorArgs, metadata])));
+
+    for (const [what, metadata] of [['None', null], ['an empty dict', { dict: [] }], ['an empty tuple (false in Python)', { tuple: [] }],
+      ['0', 0], ['False', false], ['\'\'', ''], ['a dict with neg False and a key PyTorch ignores', { dict: [['neg', false], ['other', true]] }]] as Array<[string, Py]>) {
+      it(`${what} loads`, () => {
+        const t = (loadsWith(metadata) as Map<string, { kind: string; size: number[] }>).get('t');
+        assert.equal(t?.kind, 'tensor');
+        assert.deepEqual(t?.size, [2]);
+      });
+    }
+    it('a true value other than a dict', () => {
+      throwsPlain(() => loadsWith(5), /^torch\._utils\._rebuild_tensor_v2: metadata \(the 7th argument\) must be a dict or None, got an int/);
+      throwsPlain(() => loadsWith({ tuple: [1] }), /metadata \(the 7th argument\) must be a dict or None, got a list or tuple/);
+    });
+    it('a dict with a non-str key, or a value that is not a bool', () => {
+      throwsPlain(() => loadsWith({ dict: [[1, true]] }), /metadata keys must be strs, got an int/);
+      throwsPlain(() => loadsWith({ dict: [['neg', 'yes']] }), /metadata\['neg'\] must be a bool, got a str/);
+    });
+    it('the conjugate bit (complex tensors only) and the negative bit', () => {
+      throwsPlain(() => loadsWith({ dict: [['conj', false]] }), /sets the conjugate bit \('conj'\), which only complex tensors have/);
+      throwsPlain(() => loadsWith({ dict: [['neg', true]] }), /sets the negative bit \('neg'\): torchbridge does not read tensors saved as negated views/);
+    });
+    it('5 or 8 arguments', () => {
+      throwsPlain(() => unpickle(pickle(call(tensorArgs.slice(0, 5)))), /^torch\._utils\._rebuild_tensor_v2 takes 6 to 7 arguments, the pickle passes 5/);
+      throwsPlain(() => unpickle(pickle(call([...tensorArgs, null, null]))), /takes 6 to 7 arguments, the pickle passes 8/);
     });
   });
 

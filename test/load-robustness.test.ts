@@ -10,7 +10,8 @@ import * as path from 'path';
 
 import * as torch from '../lib';
 import { settledLiveTensors } from './helpers';
-import { deflatedZeros, OP, pickle, pyTensor, rawZip, torchArchive } from './checkpoint-bytes';
+import { PYTHON } from './helpers';
+import { deflatedZeros, OP, pickle, pyTensor, rawZip, recordsArchive, torchArchive } from './checkpoint-bytes';
 
 const FIXTURES = path.join(__dirname, 'fixtures', 'state_dicts');
 
@@ -41,6 +42,14 @@ function body(bytes: Buffer): Buffer {
 }
 
 const FLOATS = Buffer.from(new Float32Array([1.5, -2]).buffer);
+const VERSION_ENTRY = { name: 'archive/version', data: Buffer.from('3\n'), method: 0 as const, size: 2 };
+
+/** The offset of the zip64 end record of a PyTorch-written archive (whose end record is last). */
+function zip64RecordAt(bytes: Buffer): number {
+  const locator = bytes.length - 22 - 20;
+  assert.equal(bytes.readUInt32LE(locator), 0x07064b50, 'PyTorch writes a zip64 locator');
+  return Number(bytes.readBigUInt64LE(locator + 8));
+}
 
 describe('torch.load on hostile and corrupt files', function () {
   this.timeout(120_000);
@@ -82,7 +91,7 @@ describe('torch.load on hostile and corrupt files', function () {
   describe('zip bombs stop at the declared size', () => {
     it('a data.pkl declared as 453 bytes that inflates to 1 GiB', async () => {
       const file = scratch('bomb-pkl.pt');
-      fs.writeFileSync(file, rawZip([{ name: 'archive/data.pkl', data: deflatedZeros(1024), method: 8, size: 453 }]));
+      fs.writeFileSync(file, rawZip([{ name: 'archive/data.pkl', data: deflatedZeros(1024), method: 8, size: 453 }, VERSION_ENTRY]));
       await expectError(torch.load(file), 'load', file, /: 'archive\/data\.pkl' inflates beyond its declared 453 bytes: the file is corrupt$/);
     });
 
@@ -92,6 +101,7 @@ describe('torch.load on hostile and corrupt files', function () {
       fs.writeFileSync(file, rawZip([
         { name: 'archive/data.pkl', data: dataPkl, method: 0, size: dataPkl.length },
         { name: 'archive/data/0', data: deflatedZeros(64), method: 8, size: 8 },
+        VERSION_ENTRY,
       ]));
       await expectError(torch.load(file), 'load', file, /: 'archive\/data\/0' inflates beyond its declared 8 bytes: the file is corrupt$/);
     });
@@ -185,6 +195,103 @@ describe('torch.load on hostile and corrupt files', function () {
     });
   });
 
+  describe('the version record is read and checked, as PyTorch reads it', () => {
+    const dataPkl = pickle({ dict: [['w', pyTensor({ numel: 2, size: [2], stride: [1] })]] });
+    const withVersion = (name: string, records: Array<[string, string]>): Promise<string> => {
+      const file = scratch(name);
+      return recordsArchive([['archive/data.pkl', dataPkl], ['archive/data/0', FLOATS], ...records])
+        .then((bytes) => fs.writeFileSync(file, bytes)).then(() => file);
+    };
+    // Each with what PyTorch 1.13 and 2.11 do (PyTorchStreamReader::init: std::stoull, then 1..10).
+    const cases: Array<{ name: string; records: Array<[string, string]>; refused?: RegExp }> = [
+      { name: 'missing', records: [], refused: /: the archive has no version record 'archive\/version', which every torch\.save file has/ },
+      { name: 'empty', records: [['archive/version', '']], refused: /: the version record 'archive\/version' holds "", not a number \(corrupt file\)$/ },
+      { name: 'not-a-number', records: [['archive/version', 'abc\n']], refused: /holds "abc\\n", not a number/ },
+      { name: 'nul-first', records: [['archive/version', '\u00003']], refused: /holds "\\u00003", not a number/ },
+      { name: 'zero', records: [['archive/version', '0\n']], refused: /holds "0\\n": format version 0 is older than any torch\.save format \(the oldest is 1; corrupt file\)$/ },
+      { name: 'minus-one', records: [['archive/version', '-1']], refused: /archive format version is 18446744073709551615 \('archive\/version' holds "-1"\)/ },
+      { name: 'beyond-64-bits', records: [['archive/version', '18446744073709551616']], refused: /holds "18446744073709551616", a number beyond 64 bits/ },
+      { name: 'newer', records: [['archive/version', '11\n']],
+        refused: /: the file's archive format version is 11 \('archive\/version' holds "11\\n"\), but torchbridge reads versions 1 to 10, as PyTorch 1\.13 to 2\.11 do: it was written by a newer PyTorch/ },
+      { name: 'one', records: [['archive/version', '1']] },
+      { name: 'ten', records: [['archive/version', '10\n']] },
+      { name: 'spaces-sign-and-trailing-text', records: [['archive/version', ' \t+3 and more']] },
+      { name: 'dot-data-first', records: [['archive/version', 'abc'], ['archive/.data/version', '3\n']] },
+      { name: 'dot-data-bad', records: [['archive/version', '3\n'], ['archive/.data/version', '99']], refused: /'archive\/\.data\/version' holds "99"/ },
+    ];
+    for (const { name, records, refused } of cases) {
+      it(`${name}: ${refused === undefined ? 'loads' : 'refused'}`, async () => {
+        const file = await withVersion(`version-${name}.pt`, records);
+        if (refused !== undefined) {
+          await expectError(torch.load(file), 'load', file, refused);
+        } else {
+          const state = await torch.load(file);
+          assert.deepEqual((state.get('w') as torch.Tensor).toArray(), [1.5, -2]);
+          torch.dispose(state);
+        }
+      });
+    }
+
+    it('our own torch.save writes the version record 3\\n, and the file loads', async () => {
+      const file = scratch('own-version.pt');
+      const t = torch.tensor([1, 2], { dtype: 'float32' });
+      try {
+        await torch.save(new Map([['t', t]]), file);
+      } finally {
+        t.dispose();
+      }
+      const state = await torch.load(file);
+      torch.dispose(state);
+      const python = spawnSync(PYTHON, ['-c', 'import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); print(repr(z.read(z.namelist()[0].split("/")[0] + "/version")))', file], { encoding: 'utf8' });
+      if (python.status === 0) assert.equal(python.stdout.trim(), "b'3\\n'");
+    });
+
+    it('PyTorch refuses and loads the same files', async function () {
+      const check = spawnSync(PYTHON, ['-c', 'import torch'], { encoding: 'utf8' });
+      if (check.status !== 0) this.skip();
+      const files = await Promise.all(cases.map(({ name, records }) => withVersion(`py-version-${name}.pt`, records)));
+      const script = `
+import sys, torch
+for path in sys.argv[1:]:
+    try:
+        torch.load(path)
+        print('loads')
+    except Exception as e:
+        print('refused')
+`;
+      const run = spawnSync(PYTHON, ['-c', script, ...files], { encoding: 'utf8', timeout: 120_000 });
+      assert.equal(run.status, 0, run.stderr);
+      assert.deepEqual(run.stdout.trim().split('\n'), cases.map((c) => (c.refused === undefined ? 'loads' : 'refused')));
+    });
+  });
+
+  describe('zip archives PyTorch (miniz) refuses', () => {
+    it('bytes appended after the archive name the file and the count', async () => {
+      const good = fs.readFileSync(path.join(FIXTURES, 'plain_dict.pt'));
+      const file = scratch('appended.pt');
+      fs.writeFileSync(file, Buffer.concat([good, Buffer.alloc(5000, 0xa5)]));
+      await expectError(torch.load(file), 'load', file, /: corrupt zip archive: 5000 bytes follow its end-of-central-directory record \(data appended to the file\?\)$/);
+    });
+
+    it("a multi-disk end record (entries on this disk 65535, as PyTorch's 'unsupported multidisk archive')", async () => {
+      const file = await writeArchive('multidisk.pt', pickle({ dict: [['w', pyTensor({ numel: 2, size: [2], stride: [1] })]] }), { 0: FLOATS });
+      const bytes = fs.readFileSync(file);
+      bytes.writeUInt16LE(0xffff, bytes.length - 22 + 8);
+      fs.writeFileSync(file, bytes);
+      await expectError(torch.loadValue(file), 'loadValue', file, /: unsupported zip archive: the end record counts 65535 entries on this disk but 3 in all: a multi-disk/);
+    });
+
+    it("a PyTorch file whose 32-bit end record is damaged loads, as in PyTorch: the zip64 record is what miniz reads", async () => {
+      const bytes = Buffer.from(fs.readFileSync(path.join(FIXTURES, 'plain_dict.pt')));
+      bytes.writeUInt32LE(bytes.length, bytes.length - 6);
+      const file = scratch('damaged-end-record.pt');
+      fs.writeFileSync(file, bytes);
+      const state = await torch.load(file);
+      assert.ok(state.size > 0);
+      torch.dispose(state);
+    });
+  });
+
   describe('truncated and corrupted PyTorch files', () => {
     it('every truncation of a PyTorch-made state dict is a clear error naming the file', async () => {
       const good = fs.readFileSync(path.join(FIXTURES, 'plain_dict.pt'));
@@ -197,7 +304,8 @@ describe('torch.load on hostile and corrupt files', function () {
 
     it('a central directory that points past the end of the file', async () => {
       const bytes = Buffer.from(fs.readFileSync(path.join(FIXTURES, 'plain_dict.pt')));
-      bytes.writeUInt32LE(bytes.length, bytes.length - 6); // the directory's offset
+      // PyTorch writes zip64 end records, and miniz takes the directory's offset from them
+      bytes.writeBigUInt64LE(BigInt(bytes.length), zip64RecordAt(bytes) + 48);
       const file = scratch('bad-directory.pt');
       fs.writeFileSync(file, bytes);
       await expectError(torch.load(file), 'load', file, /truncated zip archive: the central directory \(\d+ bytes at \d+\) extends past the end of the file/);

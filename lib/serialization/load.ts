@@ -37,19 +37,57 @@ async function openArchive(source: RandomAccessSource): Promise<ZipReader> {
   return ZipReader.open(source);
 }
 
-// The pickle record and the directory all records live in: `<prefix>/data.pkl` (PyTorch names
-// the directory after the file, or 'archive').
+// The pickle record and the directory all records live in. As PyTorch's PyTorchStreamReader
+// does, the directory is that of the archive's first entry (PyTorch names it after the file, or
+// 'archive'), and every record is looked up inside it.
 function torchRecords(zip: ZipReader): { prefix: string; pickleEntry: ZipEntry } {
-  const pickleEntry = zip.entries.find((e) => /^[^/]+\/data\.pkl$/.test(e.name));
-  if (pickleEntry === undefined) {
-    throw new Error('the file is a zip archive but not a torch.save file: it has no <name>/data.pkl record');
+  const first = zip.entries[0];
+  if (first === undefined) throw new Error('the file is an empty zip archive, not a torch.save file');
+  const slash = first.name.indexOf('/');
+  if (slash < 0) {
+    throw new Error(`the file is a zip archive but not a torch.save file: its first record '${first.name}' is not in a directory ` +
+      '(torch.save puts every record in one, <name>/data.pkl, <name>/data/..., <name>/version)');
   }
-  const prefix = pickleEntry.name.slice(0, -'/data.pkl'.length);
+  const prefix = first.name.slice(0, slash);
+  const pickleEntry = zip.find(`${prefix}/data.pkl`);
+  if (pickleEntry === undefined) {
+    throw new Error(`the file is a zip archive but not a torch.save file: it has no <name>/data.pkl record ` +
+      `('${prefix}/data.pkl', in the directory of its first record '${first.name}', as PyTorch looks for it)`);
+  }
   if (zip.find(`${prefix}/constants.pkl`) !== undefined) {
     throw new Error('the file is a TorchScript archive (torch.jit.save), not a torch.save file; ' +
       'save the model\'s state_dict() with torch.save in Python');
   }
   return { prefix, pickleEntry };
+}
+
+/** The archive format versions PyTorch 1.13 to 2.11 read (caffe2/serialize/versions.h). */
+const MIN_FORMAT_VERSION = 1n;
+const MAX_FORMAT_VERSION = 10n;
+
+// `<prefix>/.data/version`, else `<prefix>/version`, read as PyTorchStreamReader::init reads it:
+// with std::stoull, that is leading white space, an optional sign and decimal digits, anything
+// after them ignored, a minus sign wrapping around 2^64; then checked against the versions read.
+async function checkFormatVersion(zip: ZipReader, prefix: string): Promise<void> {
+  const entry = zip.find(`${prefix}/.data/version`) ?? zip.find(`${prefix}/version`);
+  if (entry === undefined) {
+    throw new Error(`the archive has no version record '${prefix}/version', which every torch.save file has (truncated or corrupt file)`);
+  }
+  const text = Buffer.from(await zip.read(entry)).toString('latin1');
+  const shown = JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}...` : text);
+  const match = /^[ \t\n\v\f\r]*([+-]?)([0-9]+)/.exec(text);
+  if (match === null) throw new Error(`the version record '${entry.name}' holds ${shown}, not a number (corrupt file)`);
+  let version = BigInt(match[2]);
+  if (version >= 2n ** 64n) throw new Error(`the version record '${entry.name}' holds ${shown}, a number beyond 64 bits (corrupt file)`);
+  if (match[1] === '-') version = BigInt.asUintN(64, -version);
+  if (version < MIN_FORMAT_VERSION) {
+    throw new Error(`the version record '${entry.name}' holds ${shown}: format version ${version} is older than any torch.save format ` +
+      `(the oldest is ${MIN_FORMAT_VERSION}; corrupt file)`);
+  }
+  if (version > MAX_FORMAT_VERSION) {
+    throw new Error(`the file's archive format version is ${version} ('${entry.name}' holds ${shown}), but torchbridge reads versions ` +
+      `${MIN_FORMAT_VERSION} to ${MAX_FORMAT_VERSION}, as PyTorch 1.13 to 2.11 do: it was written by a newer PyTorch, or is corrupt`);
+  }
 }
 
 // The containers and tensors of `tree`, each once (the memo lets a pickle name one object
@@ -215,6 +253,7 @@ async function readValue(path: string): Promise<PickleValue> {
   try {
     const zip = await openArchive(fileSource(file, size));
     const { prefix, pickleEntry } = torchRecords(zip);
+    await checkFormatVersion(zip, prefix);
     let tree: PickleTree<TensorSpec>;
     try {
       tree = unpickle(await zip.read(pickleEntry));

@@ -125,12 +125,46 @@ function booleanArgument(item: Item, what: string): boolean {
   return item;
 }
 
+// Python's truth value of a pickled item: None, False, zero, and empty strs, bytes and containers
+// are false.
+function pythonFalsy(item: Item): boolean {
+  if (item === null || item === false || item === 0 || item === 0n || item === '') return true;
+  if (Array.isArray(item) || item instanceof Uint8Array) return item.length === 0;
+  if (item instanceof Map) return item.size === 0;
+  return false;
+}
+
+// The `metadata` of _rebuild_tensor_v2 as PyTorch 2.x reads it (torch/_utils.py: `if metadata:
+// set_tensor_metadata(tensor, metadata)`): a false value is ignored, anything else must be a
+// dict of str to bool (pybind's Mapping[str, bool]) whose `neg` and `conj` keys set a tensor's
+// negative and conjugate bits. `conj` applies to complex tensors only (PyTorch fails its internal
+// assert on others), and no storage class read here is complex; the negative bit is refused
+// because a view of shared storage cannot carry it here. Other keys are ignored, as in PyTorch.
+function checkTensorMetadata(name: string, metadata: Item): void {
+  if (pythonFalsy(metadata)) return;
+  if (!(metadata instanceof Map)) throw new Error(`${name}: metadata (the 7th argument) must be a dict or None, got ${describe(metadata)}`);
+  for (const [key, value] of metadata) {
+    if (typeof key !== 'string') throw new Error(`${name}: metadata keys must be strs, got ${describe(key)}`);
+    if (value !== null && typeof value !== 'boolean' && typeof value !== 'number' && typeof value !== 'bigint') {
+      throw new Error(`${name}: metadata['${key}'] must be a bool, got ${describe(value)}`);
+    }
+  }
+  if (metadata.has('conj')) {
+    throw new Error(`${name}: metadata sets the conjugate bit ('conj'), which only complex tensors have; this storage is not complex`);
+  }
+  if (!pythonFalsy(metadata.get('neg') ?? null)) {
+    throw new Error(`${name}: metadata sets the negative bit ('neg'): torchbridge does not read tensors saved as negated views ` +
+      '(save t.resolve_neg() in Python instead)');
+  }
+}
+
 // torch._utils._rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad,
-// backward_hooks[, metadata]): the hooks are never saved with content and the metadata (newer
-// PyTorch) only carries Python-side flags.
+// backward_hooks[, metadata]): the hooks are never saved with content (PyTorch accepts any object
+// there) and the metadata, a 7th argument since PyTorch 2.0, is checked as 2.x checks it.
 function rebuildTensor(args: Item[]): TensorSpec {
   const name = 'torch._utils._rebuild_tensor_v2';
   expectArgs(name, args, 6, 7);
+  if (args.length === 7) checkTensorMetadata(name, args[6]);
   const [storage, offset, size, stride, requiresGrad] = args;
   if (!isRecord(storage) || storage.kind !== 'storage') throw new Error(`${name}: the storage must be a persistent storage id, got ${describe(storage)}`);
   const sizes = integerList(size, `${name}: size`);
@@ -302,9 +336,15 @@ class Unpickler {
         if (protocol > HIGHEST_PROTOCOL) throw new Error(`unsupported pickle protocol ${protocol}`);
         return;
       }
-      case OP.FRAME:
-        this.take(8); // frames only group opcodes; the whole pickle is in memory
+      case OP.FRAME: {
+        // Frames only group opcodes, and the whole pickle is in memory. CPython's C unpickler
+        // (which torch.load uses) checks only that the frame fits in what is left: it does not
+        // hold reads to frame boundaries (the pure-Python _Unframer differs there).
+        const length = this.view(8).getBigUint64(0, true);
+        const left = this.bytes.length - this.position;
+        if (length > BigInt(left)) throw new Error(`the frame declares ${length} bytes but only ${left} remain in the pickle (truncated or corrupt)`);
         return;
+      }
       case OP.MARK:
         this.marks.push(this.stack.length);
         return;

@@ -134,12 +134,14 @@ export class ZipReader {
   }
 
   /**
-   * Reads the directory.
-   * @throws Error when there is no end-of-central-directory record (truncated or not a zip) or
-   *   the directory points outside the file.
+   * Reads the directory, and checks every entry's header as miniz (PyTorch's zip reader) does
+   * when it opens an archive.
+   * @throws Error when there is no end-of-central-directory record at the end of the file
+   *   (truncated, not a zip, or bytes appended), the archive spans several disks, the directory
+   *   points outside the file, or an entry's sizes, disk or local header offset are impossible.
    */
   static async open(source: RandomAccessSource): Promise<ZipReader> {
-    const { count, offset, size } = await readEndOfCentralDirectory(source);
+    const { count, offset, size, disk } = await readEndOfCentralDirectory(source);
     if (offset + size > source.size) {
       throw new Error(`truncated zip archive: the central directory (${size} bytes at ${offset}) extends past the end of the file (${source.size} bytes)`);
     }
@@ -147,7 +149,7 @@ export class ZipReader {
       throw new Error(`corrupt zip archive: the end record counts ${count} entries, more than its ${size}-byte central directory can hold`);
     }
     const directory = await source.read(offset, size);
-    return new ZipReader(source, parseCentralDirectory(directory, count));
+    return new ZipReader(source, parseCentralDirectory(directory, count, disk, source.size));
   }
 
   /** The entry named `name`, or undefined. */
@@ -246,40 +248,82 @@ function inflateExactly(raw: Uint8Array, size: number, name: string): Promise<Ui
 
 const INFLATE_CHUNK = 1 << 20;
 
-async function readEndOfCentralDirectory(source: RandomAccessSource): Promise<{ count: number; offset: number; size: number }> {
+interface EndOfCentralDirectory {
+  readonly count: number;
+  readonly offset: number;
+  readonly size: number;
+  /** The number of the disk the end record is on (a single-disk archive's is 0, or 1). */
+  readonly disk: number;
+}
+
+const MULTI_DISK = 'a multi-disk (split) archive, which neither torchbridge nor PyTorch (miniz) reads';
+
+// The end record, as miniz (PyTorch's zip reader) takes it: the last signature in the file's
+// final 64 KiB, zip64 records wherever a zip64 locator precedes it, and the same refusals of
+// multi-disk archives. Stricter than miniz in one way: the record and its comment must end the
+// file, so that bytes appended after an archive are refused (miniz's search for the record trips
+// over them in small files, and PyTorch then fails with EINVAL, or reads on in larger ones).
+async function readEndOfCentralDirectory(source: RandomAccessSource): Promise<EndOfCentralDirectory> {
   // The record sits at the very end, followed only by a comment of at most 65535 bytes.
   const tailLength = Math.min(source.size, EOCD_SIZE + U16_OVERFLOW);
   const tailStart = source.size - tailLength;
   const tail = await source.read(tailStart, tailLength);
   const data = view(tail);
   let at = -1;
+  let last = -1;
   for (let i = tailLength - EOCD_SIZE; i >= 0; --i) {
-    if (data.getUint32(i, true) === END_OF_CENTRAL_DIRECTORY && i + EOCD_SIZE + data.getUint16(i + 20, true) <= tailLength) {
+    if (data.getUint32(i, true) !== END_OF_CENTRAL_DIRECTORY) continue;
+    if (last < 0) last = i;
+    if (i + EOCD_SIZE + data.getUint16(i + 20, true) === tailLength) {
       at = i;
       break;
     }
   }
+  if (at < 0 && last >= 0) {
+    const commentLength = data.getUint16(last + 20, true);
+    const after = tailLength - last - EOCD_SIZE;
+    throw new Error(commentLength < after
+      ? `corrupt zip archive: ${after - commentLength} bytes follow its end-of-central-directory record` +
+        `${commentLength > 0 ? ` and ${commentLength}-byte comment` : ''} (data appended to the file?)`
+      : `truncated zip archive: the end record's comment of ${commentLength} bytes runs past the end of the file (${after} bytes follow the record)`);
+  }
   if (at < 0) throw new Error('truncated or corrupt zip archive: no end-of-central-directory record at the end of the file');
+  let disk = data.getUint16(at + 4, true);
+  let directoryDisk = data.getUint16(at + 6, true);
+  let onDisk = data.getUint16(at + 8, true);
   let count = data.getUint16(at + 10, true);
   let size = data.getUint32(at + 12, true);
   let offset = data.getUint32(at + 16, true);
-  if (count === U16_OVERFLOW || size === U32_OVERFLOW || offset === U32_OVERFLOW) {
-    const locatorAt = tailStart + at - ZIP64_LOCATOR_SIZE;
-    if (locatorAt < 0) throw new Error('corrupt zip archive: zip64 sizes without a zip64 locator');
-    const locator = view(await source.read(locatorAt, ZIP64_LOCATOR_SIZE));
-    if (locator.getUint32(0, true) !== ZIP64_LOCATOR) throw new Error('corrupt zip archive: zip64 sizes without a zip64 locator');
+  const recordStart = tailStart + at;
+  const locatorAt = recordStart - ZIP64_LOCATOR_SIZE;
+  const locator = locatorAt >= ZIP64_EOCD_SIZE ? view(await source.read(locatorAt, ZIP64_LOCATOR_SIZE)) : undefined;
+  if (locator !== undefined && locator.getUint32(0, true) === ZIP64_LOCATOR) {
     const recordAt = u64(locator, 8, 'the zip64 record offset');
     if (recordAt + ZIP64_EOCD_SIZE > source.size) throw new Error('truncated zip archive: the zip64 end-of-central-directory record is past the end of the file');
     const record = view(await source.read(recordAt, ZIP64_EOCD_SIZE));
     if (record.getUint32(0, true) !== ZIP64_END_OF_CENTRAL_DIRECTORY) throw new Error('corrupt zip archive: no zip64 end-of-central-directory record where the locator points');
+    if (u64(record, 4, 'the zip64 record size') < ZIP64_EOCD_SIZE - 12) throw new Error('corrupt zip archive: the zip64 end-of-central-directory record is too short');
+    const disks = locator.getUint32(16, true);
+    if (disks !== 1) throw new Error(`unsupported zip archive: the zip64 locator counts ${disks} disks: ${MULTI_DISK}`);
+    disk = record.getUint32(16, true);
+    directoryDisk = record.getUint32(20, true);
+    onDisk = u64(record, 24, 'the entry count on this disk');
     count = u64(record, 32, 'the entry count');
     size = u64(record, 40, 'the central directory size');
     offset = u64(record, 48, 'the central directory offset');
+  } else if (count === U16_OVERFLOW || size === U32_OVERFLOW || offset === U32_OVERFLOW) {
+    throw new Error('corrupt zip archive: zip64 sizes without a zip64 locator');
   }
-  return { count, offset, size };
+  if (onDisk !== count) {
+    throw new Error(`unsupported zip archive: the end record counts ${onDisk} entries on this disk but ${count} in all: ${MULTI_DISK}`);
+  }
+  if ((disk !== 0 || directoryDisk !== 0) && (disk !== 1 || directoryDisk !== 1)) {
+    throw new Error(`unsupported zip archive: the end record is on disk ${disk} and the central directory on disk ${directoryDisk}: ${MULTI_DISK}`);
+  }
+  return { count, offset, size, disk };
 }
 
-function parseCentralDirectory(directory: Uint8Array, count: number): ZipEntry[] {
+function parseCentralDirectory(directory: Uint8Array, count: number, disk: number, fileSize: number): ZipEntry[] {
   const data = view(directory);
   const entries: ZipEntry[] = [];
   let at = 0;
@@ -317,6 +361,20 @@ function parseCentralDirectory(directory: Uint8Array, count: number): ZipEntry[]
       if (size === U32_OVERFLOW) size = next('the size');
       if (compressedSize === U32_OVERFLOW) compressedSize = next('the compressed size');
       if (localHeaderOffset === U32_OVERFLOW) localHeaderOffset = next('the header offset');
+    }
+    // What miniz's mz_zip_reader_read_central_dir checks of every entry, read or not.
+    if (method === METHOD_STORED && size !== compressedSize) {
+      throw new Error(`corrupt zip archive: '${name}' is stored uncompressed but declares ${size} bytes of data in ${compressedSize}`);
+    }
+    if (size > 0 && compressedSize === 0) throw new Error(`corrupt zip archive: '${name}' declares ${size} bytes from no compressed data`);
+    const startDisk = data.getUint16(at + 34, true);
+    if (startDisk === U16_OVERFLOW || (startDisk !== disk && startDisk !== 1)) {
+      throw new Error(`unsupported zip archive: '${name}' starts on disk ${startDisk}: ${MULTI_DISK}`);
+    }
+    if (localHeaderOffset + LOCAL_HEADER_SIZE > fileSize) throw new Error(`truncated zip archive: the local header of '${name}' is past the end of the file`);
+    if (localHeaderOffset + LOCAL_HEADER_SIZE + compressedSize > fileSize) {
+      throw new Error(`truncated zip archive: '${name}' (${compressedSize} bytes after its local header at ${localHeaderOffset}) ` +
+        `extends past the end of the file (${fileSize} bytes)`);
     }
     entries.push({ name, method, crc32: data.getUint32(at + 16, true), compressedSize, size, localHeaderOffset });
     at = end;

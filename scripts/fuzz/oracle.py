@@ -8,11 +8,13 @@
 
 torch.load runs here with an unpickler that resolves only the globals torchbridge reads (the
 ones torch.save writes for tensors, state dicts and bytes), so a hostile pickle is refused here
-too and never runs. Memory is capped (RLIMIT_AS) so that a lying storage size raises instead of
+too and never runs. On PyTorch 1.x, _rebuild_tensor_v2 takes 2.x's optional 7th argument
+(metadata), as torchbridge does: the oracle stands for the newest format torchbridge reads. Memory is capped (RLIMIT_AS) so that a lying storage size raises instead of
 taking the machine.
 """
 import collections
 import hashlib
+import inspect
 import io
 import json
 import os
@@ -37,8 +39,34 @@ STORAGES = {'FloatStorage', 'DoubleStorage', 'HalfStorage', 'BFloat16Storage', '
             'ByteStorage', 'BoolStorage'}
 
 
+def _set_tensor_metadata_2x(tensor, metadata):
+    """PyTorch 2.x's torch._utils.set_tensor_metadata, on a PyTorch without it: a dict of str to
+    bool (pybind's Mapping[str, bool] takes bools, numbers and None), whose 'conj' key fails on
+    real tensors (an internal assert in 2.x) and whose 'neg' key sets the negative bit."""
+    if not isinstance(metadata, dict):
+        raise AssertionError(f'expected dict, got {type(metadata).__name__}')
+    for key, value in metadata.items():
+        if not isinstance(key, str) or not (value is None or isinstance(value, (bool, int, float))):
+            raise TypeError('_set_tensor_metadata(): incompatible function arguments (Mapping[str, bool])')
+    if 'conj' in metadata and not tensor.is_complex():
+        raise RuntimeError('isComplexType(typeMetaToScalarType(dtype())) INTERNAL ASSERT FAILED')
+    return torch._neg_view(tensor) if metadata.get('neg') else tensor
+
+
+def _rebuild_tensor_v2_2x(storage, storage_offset, size, stride, requires_grad, backward_hooks, metadata=None):
+    """torch._utils._rebuild_tensor_v2 as PyTorch 2.x defines it, with the optional 7th argument
+    `metadata` (torchbridge reads the newest format it supports; 1.13's takes exactly 6)."""
+    tensor = torch._utils._rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad, backward_hooks)
+    return _set_tensor_metadata_2x(tensor, metadata) if metadata else tensor
+
+
+REBUILD_HAS_METADATA = 'metadata' in inspect.signature(torch._utils._rebuild_tensor_v2).parameters
+
+
 class RestrictedUnpickler(pickle.Unpickler):
     def find_class(self, module, name):
+        if (module, name) == ('torch._utils', '_rebuild_tensor_v2') and not REBUILD_HAS_METADATA:
+            return _rebuild_tensor_v2_2x
         if (module, name) in ALLOWED or (module == 'torch' and name in STORAGES):
             return super().find_class(module, name)
         raise pickle.UnpicklingError(f'forbidden global {module}.{name}')
