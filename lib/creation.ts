@@ -5,7 +5,7 @@
  */
 import { describe } from './describe';
 import { ops } from './native';
-import { Tensor } from './tensor';
+import { Tensor, intList, optionsOf } from './tensor';
 import { DType, Shape, TensorOptions } from './types';
 
 /** Typed arrays a tensor can be built from (and shares memory with, see `tensor()`). */
@@ -26,22 +26,9 @@ export interface TensorDataOptions extends TensorOptions {
   copy?: boolean;
 }
 
+// A shape of a new tensor: a size or an array of sizes (holes refused, as every shape parser does).
 function shapeOf(shape: number | Shape, what: string): number[] {
-  const expected = 'a non-negative integer or an array of them';
-  if (typeof shape === 'number') {
-    if (!Number.isInteger(shape) || shape < 0) throw new TypeError(`${what}: shape must be ${expected}, got ${describe(shape)}`);
-    return [shape];
-  }
-  if (!Array.isArray(shape)) throw new TypeError(`${what}: shape must be ${expected}, got ${describe(shape)}`);
-  const out: number[] = [];
-  (shape as readonly unknown[]).forEach((d, k) => {
-    if (typeof d !== 'number' || !Number.isInteger(d) || d < 0) {
-      throw new TypeError(`${what}: shape must be ${expected}; element ${k} is ${describe(d)}` +
-        (typeof d === 'bigint' ? ' (use a number)' : ''));
-    }
-    out.push(d);
-  });
-  return out;
+  return intList(shape, what, 'shape', { nonNegative: true });
 }
 
 /** PyTorch's limit on dimensions for tensors built from nested sequences (torch.tensor). */
@@ -133,7 +120,11 @@ function flatten(data: NestedInput): { shape: number[]; values: Float64Array; dt
  *   BigInt64Array -> int64, Uint8Array -> uint8): 1-D or `shape`, zero-copy when the tensor is
  *   on the CPU with the array's dtype (see `copy`).
  */
-export function tensor(data: NestedInput | TypedArrayInput, options: TensorDataOptions = {}): Tensor {
+export function tensor(data: NestedInput | TypedArrayInput, options?: TensorDataOptions | null): Tensor {
+  return fromData(data, optionsOf(options, 'tensor'));
+}
+
+function fromData(data: NestedInput | TypedArrayInput, options: TensorDataOptions): Tensor {
   if (isTypedArrayInput(data)) {
     const shape = options.shape === undefined ? [data.length] : shapeOf(options.shape, 'tensor');
     return new Tensor(ops.fromTypedArray(data, shape, options.dtype, options.device, options.requiresGrad ?? false, !options.copy));
@@ -161,99 +152,124 @@ export function tensor(data: NestedInput | TypedArrayInput, options: TensorDataO
 }
 
 /** A tensor of zeros. */
-export function zeros(shape: number | Shape, options: TensorOptions = {}): Tensor {
-  return new Tensor(ops.zeros(shapeOf(shape, 'zeros'), options.dtype, options.device, options.requiresGrad));
+export function zeros(shape: number | Shape, options?: TensorOptions | null): Tensor {
+  const o = optionsOf(options, 'zeros');
+  return new Tensor(ops.zeros(shapeOf(shape, 'zeros'), o.dtype, o.device, o.requiresGrad));
 }
 /** A tensor of ones. */
-export function ones(shape: number | Shape, options: TensorOptions = {}): Tensor {
-  return new Tensor(ops.ones(shapeOf(shape, 'ones'), options.dtype, options.device, options.requiresGrad));
+export function ones(shape: number | Shape, options?: TensorOptions | null): Tensor {
+  const o = optionsOf(options, 'ones');
+  return new Tensor(ops.ones(shapeOf(shape, 'ones'), o.dtype, o.device, o.requiresGrad));
 }
 /** A tensor whose elements are not initialised. */
-export function empty(shape: number | Shape, options: TensorOptions = {}): Tensor {
-  return new Tensor(ops.empty(shapeOf(shape, 'empty'), options.dtype, options.device, options.requiresGrad));
+export function empty(shape: number | Shape, options?: TensorOptions | null): Tensor {
+  const o = optionsOf(options, 'empty');
+  return new Tensor(ops.empty(shapeOf(shape, 'empty'), o.dtype, o.device, o.requiresGrad));
 }
 /** A tensor filled with `value` (dtype inferred from the value, as PyTorch: bool, int64 or float32). */
-export function full(shape: number | Shape, value: number | boolean, options: TensorOptions = {}): Tensor {
-  const dtype = options.dtype ?? (typeof value === 'boolean' ? 'bool' : Number.isInteger(value) ? 'int64' : 'float32');
-  return new Tensor(ops.full(shapeOf(shape, 'full'), value, dtype, options.device, options.requiresGrad));
+export function full(shape: number | Shape, value: number | boolean, options?: TensorOptions | null): Tensor {
+  const o = optionsOf(options, 'full');
+  const dtype = o.dtype ?? (typeof value === 'boolean' ? 'bool' : Number.isInteger(value) ? 'int64' : 'float32');
+  return new Tensor(ops.full(shapeOf(shape, 'full'), value, dtype, o.device, o.requiresGrad));
 }
 
 /**
  * `arange(end)` or `arange(start, end, step = 1)`: values from start (inclusive) to end
  * (exclusive). int64 when every argument is an integer (as PyTorch with Python ints), float32 otherwise.
  */
-export function arange(end: number, options?: TensorOptions): Tensor;
-export function arange(start: number, end: number, step?: number, options?: TensorOptions): Tensor;
-export function arange(a: number, b?: number | TensorOptions, c?: number | TensorOptions, d?: TensorOptions): Tensor {
+export function arange(end: number, options?: TensorOptions | null): Tensor;
+export function arange(start: number, end: number, step?: number | null, options?: TensorOptions | null): Tensor;
+export function arange(a: number, b?: number | TensorOptions | null, c?: number | TensorOptions | null, d?: TensorOptions | null): Tensor {
+  // Options are the first trailing object (or null); a non-object is a bound or the step.
+  const isOptions = (x: unknown): boolean => x === null || (typeof x === 'object' && !Array.isArray(x));
   let start = 0;
-  let end: number;
-  let step = 1;
-  let options: TensorOptions = {};
-  if (typeof b === 'number') {
+  let end: unknown = a;
+  let step: unknown = 1;
+  let options: unknown;
+  if (b !== undefined && !isOptions(b)) {
     start = a;
     end = b;
-    if (typeof c === 'number') step = c;
-    else if (c !== undefined) options = c;
+    if (c !== undefined && !isOptions(c)) step = c;
+    else options = c;
     if (d !== undefined) options = d;
   } else {
-    end = a;
-    if (b !== undefined) options = b;
+    options = b;
   }
-  for (const v of [start, end, step]) {
-    if (typeof v !== 'number' || Number.isNaN(v)) throw new TypeError('arange: start, end and step must be numbers');
+  const o = optionsOf(options as TensorOptions | null | undefined, 'arange');
+  for (const [name, v] of [['start', start], ['end', end], ['step', step]] as const) {
+    if (typeof v !== 'number' || Number.isNaN(v)) throw new TypeError(`arange: ${name} must be a number, got ${describe(v)}`);
   }
-  const dtype = options.dtype ?? ([start, end, step].every(Number.isInteger) ? 'int64' : 'float32');
-  return new Tensor(ops.arange(start, end, step, dtype, options.device, options.requiresGrad));
+  const bounds = [start, end, step] as number[];
+  const dtype = o.dtype ?? (bounds.every(Number.isInteger) ? 'int64' : 'float32');
+  return new Tensor(ops.arange(bounds[0], bounds[1], bounds[2], dtype, o.device, o.requiresGrad));
 }
 
 /** `steps` evenly spaced values from start to end, both included. */
-export function linspace(start: number, end: number, steps: number, options: TensorOptions = {}): Tensor {
-  return new Tensor(ops.linspace(start, end, steps, options.dtype, options.device, options.requiresGrad));
+export function linspace(start: number, end: number, steps: number, options?: TensorOptions | null): Tensor {
+  const o = optionsOf(options, 'linspace');
+  return new Tensor(ops.linspace(start, end, steps, o.dtype, o.device, o.requiresGrad));
 }
 /** An n x m (default n x n) matrix with ones on the diagonal. */
-export function eye(n: number, m?: number, options: TensorOptions = {}): Tensor {
-  return new Tensor(ops.eye(n, m, options.dtype, options.device, options.requiresGrad));
+export function eye(n: number, m?: number | null, options?: TensorOptions | null): Tensor {
+  const o = optionsOf(options, 'eye');
+  return new Tensor(ops.eye(n, m ?? undefined, o.dtype, o.device, o.requiresGrad));
 }
 /** Uniform samples in [0, 1). */
-export function rand(shape: number | Shape, options: TensorOptions = {}): Tensor {
-  return new Tensor(ops.rand(shapeOf(shape, 'rand'), options.dtype, options.device, options.requiresGrad));
+export function rand(shape: number | Shape, options?: TensorOptions | null): Tensor {
+  const o = optionsOf(options, 'rand');
+  return new Tensor(ops.rand(shapeOf(shape, 'rand'), o.dtype, o.device, o.requiresGrad));
 }
 /** Standard normal samples. */
-export function randn(shape: number | Shape, options: TensorOptions = {}): Tensor {
-  return new Tensor(ops.randn(shapeOf(shape, 'randn'), options.dtype, options.device, options.requiresGrad));
+export function randn(shape: number | Shape, options?: TensorOptions | null): Tensor {
+  const o = optionsOf(options, 'randn');
+  return new Tensor(ops.randn(shapeOf(shape, 'randn'), o.dtype, o.device, o.requiresGrad));
 }
 /** Integers uniform in [low, high); int64 unless `dtype` says otherwise. */
-export function randint(low: number, high: number, shape: number | Shape, options: TensorOptions = {}): Tensor {
-  return new Tensor(ops.randint(low, high, shapeOf(shape, 'randint'), options.dtype, options.device, options.requiresGrad));
+export function randint(low: number, high: number, shape: number | Shape, options?: TensorOptions | null): Tensor {
+  const o = optionsOf(options, 'randint');
+  return new Tensor(ops.randint(low, high, shapeOf(shape, 'randint'), o.dtype, o.device, o.requiresGrad));
+}
+
+// The tensor a *Like function copies the shape of.
+function likeHandle(like: Tensor, what: string) {
+  if (!(like instanceof Tensor)) throw new TypeError(`${what}: expected a Tensor to take the shape of, got ${describe(like)}`);
+  return like.handle;
 }
 
 /** Zeros with `like`'s shape (and dtype and device unless given). */
-export function zerosLike(like: Tensor, options: TensorOptions = {}): Tensor {
-  return new Tensor(ops.zerosLike(like.handle, options.dtype, options.device, options.requiresGrad));
+export function zerosLike(like: Tensor, options?: TensorOptions | null): Tensor {
+  const o = optionsOf(options, 'zerosLike');
+  return new Tensor(ops.zerosLike(likeHandle(like, 'zerosLike'), o.dtype, o.device, o.requiresGrad));
 }
 /** Ones with `like`'s shape (and dtype and device unless given). */
-export function onesLike(like: Tensor, options: TensorOptions = {}): Tensor {
-  return new Tensor(ops.onesLike(like.handle, options.dtype, options.device, options.requiresGrad));
+export function onesLike(like: Tensor, options?: TensorOptions | null): Tensor {
+  const o = optionsOf(options, 'onesLike');
+  return new Tensor(ops.onesLike(likeHandle(like, 'onesLike'), o.dtype, o.device, o.requiresGrad));
 }
 /** Uninitialised, with `like`'s shape (and dtype and device unless given). */
-export function emptyLike(like: Tensor, options: TensorOptions = {}): Tensor {
-  return new Tensor(ops.emptyLike(like.handle, options.dtype, options.device, options.requiresGrad));
+export function emptyLike(like: Tensor, options?: TensorOptions | null): Tensor {
+  const o = optionsOf(options, 'emptyLike');
+  return new Tensor(ops.emptyLike(likeHandle(like, 'emptyLike'), o.dtype, o.device, o.requiresGrad));
 }
 /** `value` everywhere, with `like`'s shape (and dtype and device unless given). */
-export function fullLike(like: Tensor, value: number | boolean, options: TensorOptions = {}): Tensor {
-  return new Tensor(ops.fullLike(like.handle, value, options.dtype, options.device, options.requiresGrad));
+export function fullLike(like: Tensor, value: number | boolean, options?: TensorOptions | null): Tensor {
+  const o = optionsOf(options, 'fullLike');
+  return new Tensor(ops.fullLike(likeHandle(like, 'fullLike'), value, o.dtype, o.device, o.requiresGrad));
 }
 /** Uniform samples in [0, 1) with `like`'s shape. */
-export function randLike(like: Tensor, options: TensorOptions = {}): Tensor {
-  return new Tensor(ops.randLike(like.handle, options.dtype, options.device, options.requiresGrad));
+export function randLike(like: Tensor, options?: TensorOptions | null): Tensor {
+  const o = optionsOf(options, 'randLike');
+  return new Tensor(ops.randLike(likeHandle(like, 'randLike'), o.dtype, o.device, o.requiresGrad));
 }
 /** Standard normal samples with `like`'s shape. */
-export function randnLike(like: Tensor, options: TensorOptions = {}): Tensor {
-  return new Tensor(ops.randnLike(like.handle, options.dtype, options.device, options.requiresGrad));
+export function randnLike(like: Tensor, options?: TensorOptions | null): Tensor {
+  const o = optionsOf(options, 'randnLike');
+  return new Tensor(ops.randnLike(likeHandle(like, 'randnLike'), o.dtype, o.device, o.requiresGrad));
 }
 /** Integers in [low, high) with `like`'s shape. */
-export function randintLike(like: Tensor, low: number, high: number, options: TensorOptions = {}): Tensor {
-  return new Tensor(ops.randintLike(like.handle, low, high, options.dtype, options.device, options.requiresGrad));
+export function randintLike(like: Tensor, low: number, high: number, options?: TensorOptions | null): Tensor {
+  const o = optionsOf(options, 'randintLike');
+  return new Tensor(ops.randintLike(likeHandle(like, 'randintLike'), low, high, o.dtype, o.device, o.requiresGrad));
 }
 
 const SEED_RANGE = 'an integer (number or bigint) from -2^63 to 2^64 - 1, as torch.manual_seed takes';

@@ -2,7 +2,7 @@
  * Functions of several tensors, and function forms of common methods (`torch.cat`, `torch.where`, ...).
  */
 import { ops } from './native';
-import { Scalar, Tensor } from './tensor';
+import { Scalar, Tensor, optionsOf } from './tensor';
 
 function handles(tensors: readonly Tensor[], what: string) {
   if (!Array.isArray(tensors) || tensors.length === 0) throw new TypeError(`${what}: expected a non-empty array of Tensors`);
@@ -62,7 +62,8 @@ export function logSoftmax(x: Tensor, dim: number): Tensor {
  * generator seeded by one draw of it (what the Trainer uses by default; float32/float64 CPU
  * tensors, others fall back to 'pytorch').
  */
-export function dropout(x: Tensor, p = 0.5, options: { training?: boolean; rng?: 'pytorch' | 'philox' } = {}): Tensor {
+export function dropout(x: Tensor, p = 0.5, options?: { training?: boolean; rng?: 'pytorch' | 'philox' } | null): Tensor {
+  const o = optionsOf(options, 'dropout');
   if (!(typeof p === 'number' && p >= 0 && p <= 1)) throw new RangeError(`dropout: p must be in [0, 1], got ${p}`);
-  return new Tensor(ops.dropout(x.handle, p, options.training ?? true, options.rng ?? 'pytorch'));
+  return new Tensor(ops.dropout(x.handle, p, o.training ?? true, o.rng ?? 'pytorch'));
 }

@@ -43,17 +43,22 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
 }
 
 // The disposables reachable from a returned value: the value itself, or inside arrays, Maps,
-// Sets and plain objects (nested).
-function collect(value: unknown, found: Set<unknown>, seen: Set<unknown>): void {
-  if (typeof value !== 'object' || value === null || seen.has(value)) return;
-  seen.add(value);
-  found.add(value);
-  if (Array.isArray(value) || value instanceof Set) {
-    for (const item of value) collect(item, found, seen);
-  } else if (value instanceof Map) {
-    for (const item of value.values()) collect(item, found, seen);
-  } else if (Object.getPrototypeOf(value) === Object.prototype) {
-    for (const item of Object.values(value as Record<string, unknown>)) collect(item, found, seen);
+// Sets and plain objects (nested). Walked with an explicit stack, not recursion, so that values
+// nested as deep as memory allows cannot overflow the call stack; `seen` stops cycles.
+function collect(root: unknown, found: Set<unknown>, seen: Set<unknown>): void {
+  const todo: unknown[] = [root];
+  while (todo.length > 0) {
+    const value = todo.pop();
+    if (typeof value !== 'object' || value === null || seen.has(value)) continue;
+    seen.add(value);
+    found.add(value);
+    if (Array.isArray(value) || value instanceof Set) {
+      for (const item of value) todo.push(item);
+    } else if (value instanceof Map) {
+      for (const item of value.values()) todo.push(item);
+    } else if (Object.getPrototypeOf(value) === Object.prototype) {
+      for (const item of Object.values(value as Record<string, unknown>)) todo.push(item);
+    }
   }
 }
 

@@ -7,10 +7,11 @@
  */
 import { inspect } from 'util';
 
+import { describe } from './describe';
 import { formatTensor } from './format';
 import { NativeIndex, NativeOperand, NativeTensor, ops } from './native';
 import { Disposable, track } from './scope';
-import { DType, Device, Shape } from './types';
+import { DTYPES, DType, Device, Shape } from './types';
 
 /** A scalar operand: combined with a tensor as PyTorch combines a Python number. */
 export type Scalar = number | boolean | bigint;
@@ -43,25 +44,135 @@ export type NestedArray = number | boolean | NestedArray[];
 function operand(value: Tensor | Scalar, what: string): NativeOperand {
   if (value instanceof Tensor) return value.handle;
   if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return value;
-  throw new TypeError(`${what}: expected a Tensor or a number, got ${describe(value)}`);
+  throw new TypeError(`${what}: expected a Tensor or a number, got ${kindOf(value)}`);
 }
 
-function describe(value: unknown): string {
+// The kind of a value, as operand() has always named it ('a string', 'an object (Map)').
+function kindOf(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
   if (typeof value === 'object') return `an object (${(value as object).constructor?.name ?? 'Object'})`;
   return `a ${typeof value}`;
 }
 
-function dims(value: number | readonly number[] | undefined): number[] | undefined {
-  if (value === undefined) return undefined;
-  return typeof value === 'number' ? [value] : [...value];
+/**
+ * An optional options argument: `undefined` and `null` both mean "none given" (every option
+ * at its default, as Python's None); anything else must be an object. @internal
+ */
+export function optionsOf<T extends object>(options: T | null | undefined, what: string): Partial<T> {
+  if (options === undefined || options === null) return {};
+  if (typeof options !== 'object' || Array.isArray(options)) {
+    const hint = typeof options === 'string' && (DTYPES as readonly string[]).includes(options) ? ` (for a dtype, pass { dtype: '${options}' })` : '';
+    throw new TypeError(`${what}: the options must be an object (or undefined or null), got ${describe(options)}${hint}`);
+  }
+  return options;
+}
+
+/** How `intList` reads an argument. @internal */
+export interface IntListRule {
+  /** A bare integer stands for a list of one (as PyTorch's `reshape(6)`); default true. */
+  single?: boolean;
+  /** Elements must be >= 0 (sizes of new tensors); default false. */
+  nonNegative?: boolean;
+  /** What the argument must be, when the message should say more than the default. */
+  expected?: string;
+}
+
+// Why one element of an int list is refused, or undefined when it is fine.
+function badInt(d: unknown, nonNegative: boolean): string | undefined {
+  if (typeof d === 'number' && Number.isInteger(d) && Math.abs(d) < 2 ** 63 && (!nonNegative || d >= 0)) return undefined;
+  if (typeof d === 'bigint') return `${describe(d)} (use a number)`;
+  if (typeof d === 'number' && Number.isInteger(d) && Math.abs(d) >= 2 ** 63) return `${describe(d)}, beyond int64`;
+  return describe(d);
+}
+
+/**
+ * The one parser of shapes, sizes and dim lists: an array of integers (no holes, no bigints),
+ * or a bare integer where `rule.single` allows one. Messages name the method, the argument and
+ * what was given. @internal
+ */
+export function intList(value: unknown, what: string, argument: string, rule: IntListRule = {}): number[] {
+  const single = rule.single ?? true;
+  const nonNegative = rule.nonNegative ?? false;
+  const expected = rule.expected ??
+    (nonNegative ? (single ? 'a non-negative integer or an array of them' : 'an array of non-negative integers')
+      : (single ? 'an integer or an array of integers' : 'an array of integers'));
+  if (single && (typeof value === 'number' || typeof value === 'bigint')) {
+    const why = badInt(value, nonNegative);
+    if (why !== undefined) throw new TypeError(`${what}: ${argument} must be ${expected}, got ${why}`);
+    return [value as number];
+  }
+  if (!Array.isArray(value)) throw new TypeError(`${what}: ${argument} must be ${expected}, got ${describe(value)}`);
+  const out: number[] = new Array(value.length);
+  for (let k = 0; k < value.length; ++k) {
+    if (!(k in value)) {
+      throw new TypeError(`${what}: ${argument} must be ${expected}; element ${k} is missing (the array has a hole)`);
+    }
+    const d: unknown = value[k];
+    const why = badInt(d, nonNegative);
+    if (why !== undefined) throw new TypeError(`${what}: ${argument} must be ${expected}; element ${k} is ${why}`);
+    out[k] = d as number;
+  }
+  return out;
+}
+
+/** What `Tensor.to()` takes besides a dtype or device name. */
+export interface ToOptions {
+  device?: Device;
+  dtype?: DType;
+  /** Copy asynchronously (host to pinned memory and back); default false. */
+  nonBlocking?: boolean;
+  /** Always return a new tensor, even when nothing changes; default false. */
+  copy?: boolean;
+}
+
+const DEVICES = "'cpu', 'cuda' or 'cuda:N'";
+
+/**
+ * The target of `to()`: a dtype name, a device name, or an options object whose dtype and
+ * device are checked; anything else is refused with the valid names. `allowed` lists the keys
+ * of a strict options object, which must name a dtype or a device; without it (Module.to, to
+ * which modules pass their constructor options) other keys are ignored. @internal
+ */
+export function conversionTarget(target: unknown, what: string, allowed?: readonly string[]): { device?: Device; dtype?: DType } & Record<string, unknown> {
+  const expected = `a dtype (${DTYPES.join(', ')}), a device (${DEVICES}) or an object { ${(allowed ?? ['device', 'dtype']).join(', ')} }` +
+    (allowed !== undefined ? ' naming a dtype or a device' : '');
+  if (typeof target === 'string') {
+    if ((DTYPES as readonly string[]).includes(target)) return { dtype: target as DType };
+    if (/^(cpu|cuda)\b/.test(target)) return { device: target as Device };  // the native side checks the exact form
+    throw new TypeError(`${what}: ${describe(target)} is neither a dtype nor a device; expected ${expected}`);
+  }
+  if (typeof target !== 'object' || target === null || Array.isArray(target)) {
+    throw new TypeError(`${what}: expected ${expected}, got ${describe(target)}`);
+  }
+  const options = target as Record<string, unknown>;
+  for (const key of allowed === undefined ? [] : Object.keys(options)) {
+    if (!allowed?.includes(key)) throw new TypeError(`${what}: unknown option '${key}'; expected ${expected}`);
+  }
+  const { dtype, device } = options;
+  if (dtype !== undefined && dtype !== null && !(DTYPES as readonly unknown[]).includes(dtype)) {
+    throw new TypeError(`${what}: dtype must be one of ${DTYPES.join(', ')}, got ${describe(dtype)}`);
+  }
+  if (device !== undefined && device !== null && typeof device !== 'string') {
+    throw new TypeError(`${what}: device must be ${DEVICES}, got ${describe(device)}`);
+  }
+  if (allowed !== undefined && (dtype === undefined || dtype === null) && (device === undefined || device === null)) {
+    throw new TypeError(`${what}: the options name neither a dtype nor a device; expected ${expected}`);
+  }
+  return { ...options, dtype: (dtype ?? undefined) as DType | undefined, device: (device ?? undefined) as Device | undefined };
+}
+
+// A dim or list of dims (reductions); undefined and null mean every dim.
+function dims(value: number | readonly number[] | null | undefined, what: string): number[] | undefined {
+  if (value === undefined || value === null) return undefined;
+  return intList(value, what, 'dim');
 }
 
 // The dims a reduction runs over: all of them, listed, when keepdim must keep them.
-function reducedDims(t: Tensor, dim: number | readonly number[] | undefined, keepdim: boolean | undefined): number[] | undefined {
-  if (dim === undefined && keepdim) return Array.from({ length: t.ndim }, (_, k) => k);
-  return dims(dim);
+function reducedDims(t: Tensor, dim: number | readonly number[] | null | undefined, keepdim: boolean | undefined, what: string): number[] | undefined {
+  const listed = dims(dim, what);
+  if (listed === undefined && keepdim) return Array.from({ length: t.ndim }, (_, k) => k);
+  return listed;
 }
 
 function nativeIndex(index: Index, position: number): NativeIndex {
@@ -240,8 +351,12 @@ export class Tensor implements Disposable {
    * Computes gradients of this tensor with respect to the leaves that require grad, accumulating
    * into their `grad`. A non-scalar tensor needs `gradient` (same shape).
    */
-  backward(gradient?: Tensor, options: { retainGraph?: boolean; createGraph?: boolean } = {}): void {
-    ops.backward(this.handle, gradient?.handle, options.retainGraph, options.createGraph);
+  backward(gradient?: Tensor | null, options?: { retainGraph?: boolean; createGraph?: boolean } | null): void {
+    const o = optionsOf(options, 'backward');
+    if (gradient !== undefined && gradient !== null && !(gradient instanceof Tensor)) {
+      throw new TypeError(`backward: gradient must be a Tensor (or undefined for a scalar), got ${describe(gradient)}`);
+    }
+    ops.backward(this.handle, gradient?.handle, o.retainGraph, o.createGraph);
   }
   /** Keeps the gradient of this non-leaf tensor after backward. */
   retainGrad(): this {
@@ -335,13 +450,21 @@ export class Tensor implements Disposable {
 
   // ---- reductions -----------------------------------------------------------------------
 
-  /** Sum of all elements, or along `dim` (a dim or a list of dims); `keepdim` keeps reduced dims as size 1. */
-  sum(dim?: number | readonly number[], options: { keepdim?: boolean; dtype?: DType } = {}): Tensor {
-    return new Tensor(ops.sum(this.handle, reducedDims(this, dim, options.keepdim), options.keepdim, options.dtype));
+  /**
+   * Sum of all elements, or along `dim` (a dim or a list of dims; null is all of them);
+   * `keepdim` keeps reduced dims as size 1.
+   */
+  sum(dim?: number | readonly number[] | null, options?: { keepdim?: boolean; dtype?: DType } | null): Tensor {
+    const o = optionsOf(options, 'sum');
+    return new Tensor(ops.sum(this.handle, reducedDims(this, dim, o.keepdim, 'sum'), o.keepdim, o.dtype));
   }
-  /** Mean of all elements, or along `dim` (floating point dtypes); `keepdim` keeps reduced dims as size 1. */
-  mean(dim?: number | readonly number[], options: { keepdim?: boolean; dtype?: DType } = {}): Tensor {
-    return new Tensor(ops.mean(this.handle, reducedDims(this, dim, options.keepdim), options.keepdim, options.dtype));
+  /**
+   * Mean of all elements, or along `dim` (a dim or a list of dims; null is all of them;
+   * floating point dtypes); `keepdim` keeps reduced dims as size 1.
+   */
+  mean(dim?: number | readonly number[] | null, options?: { keepdim?: boolean; dtype?: DType } | null): Tensor {
+    const o = optionsOf(options, 'mean');
+    return new Tensor(ops.mean(this.handle, reducedDims(this, dim, o.keepdim, 'mean'), o.keepdim, o.dtype));
   }
 
   /** The largest element; with `dim`, `{values, indices}` along that dim. */
@@ -419,20 +542,26 @@ export class Tensor implements Disposable {
 
   // ---- shape ----------------------------------------------------------------------------
 
-  /** The same elements in a new shape (one size may be -1); copies only when it must. */
-  reshape(shape: Shape): Tensor {
-    return new Tensor(ops.reshape(this.handle, [...shape]));
+  /**
+   * The same elements in a new shape (one size may be -1; a bare number is a 1-D shape, as
+   * PyTorch's `reshape(6)`); copies only when it must.
+   */
+  reshape(shape: number | Shape): Tensor {
+    return new Tensor(ops.reshape(this.handle, intList(shape, 'reshape', 'shape')));
   }
   /**
-   * A view with a new shape (the tensor must be compatible; see `contiguous()`), or, given a
-   * dtype, the same bytes read as that dtype (the last dim scales by the ratio of element sizes).
+   * A view with a new shape (the tensor must be compatible; see `contiguous()`; a bare number
+   * is a 1-D shape), or, given a dtype, the same bytes read as that dtype (the last dim scales
+   * by the ratio of element sizes).
    */
-  view(shapeOrDtype: Shape | DType): Tensor {
+  view(shapeOrDtype: number | Shape | DType): Tensor {
     if (typeof shapeOrDtype === 'string') return new Tensor(ops.viewDtype(this.handle, shapeOrDtype));
-    return new Tensor(ops.view(this.handle, [...shapeOrDtype]));
+    return new Tensor(ops.view(this.handle, intList(shapeOrDtype, 'view', 'shape',
+      { expected: 'a dtype name, an integer or an array of integers' })));
   }
-  permute(dims: Shape): Tensor {
-    return new Tensor(ops.permute(this.handle, [...dims]));
+  /** The dims in a new order (a bare number for a 1-D tensor, as PyTorch's `permute(0)`). */
+  permute(dims: number | Shape): Tensor {
+    return new Tensor(ops.permute(this.handle, intList(dims, 'permute', 'dims')));
   }
   transpose(dim0: number, dim1: number): Tensor {
     return new Tensor(ops.transpose(this.handle, dim0, dim1));
@@ -447,21 +576,23 @@ export class Tensor implements Disposable {
   flatten(startDim = 0, endDim = -1): Tensor {
     return new Tensor(ops.flatten(this.handle, startDim, endDim));
   }
-  /** A broadcast view with larger sizes (-1 keeps a size). */
-  expand(sizes: Shape): Tensor {
-    return new Tensor(ops.expand(this.handle, [...sizes]));
+  /** A broadcast view with larger sizes (-1 keeps a size; a bare number for one dim). */
+  expand(sizes: number | Shape): Tensor {
+    return new Tensor(ops.expand(this.handle, intList(sizes, 'expand', 'sizes')));
   }
   contiguous(): Tensor {
     return new Tensor(ops.contiguous(this.handle));
   }
   /** A view of this tensor's storage with the given sizes, strides and storage offset (elements). */
   asStrided(size: Shape, stride: Shape, storageOffset = 0): Tensor {
-    return new Tensor(ops.asStrided(this.handle, [...size], [...stride], storageOffset));
+    return new Tensor(ops.asStrided(this.handle, intList(size, 'asStrided', 'size', { single: false }),
+      intList(stride, 'asStrided', 'stride', { single: false }), storageOffset));
   }
 
   /** Pieces of `sizeOrSizes` along `dim` (the last one may be smaller), or of the listed sizes. */
   split(sizeOrSizes: number | Shape, dim = 0): Tensor[] {
-    const arg = typeof sizeOrSizes === 'number' ? sizeOrSizes : [...sizeOrSizes];
+    const sizes = intList(sizeOrSizes, 'split', 'sizeOrSizes', { nonNegative: true });
+    const arg = typeof sizeOrSizes === 'number' ? sizes[0] : sizes;
     return ops.split(this.handle, arg, dim).map((h) => new Tensor(h));
   }
   chunk(chunks: number, dim = 0): Tensor[] {
@@ -502,15 +633,13 @@ export class Tensor implements Disposable {
 
   // ---- conversion -----------------------------------------------------------------------
 
-  /** A tensor on another device and/or of another dtype (this one when nothing changes, unless `copy`). */
-  to(target: Device | DType | { device?: Device; dtype?: DType; nonBlocking?: boolean; copy?: boolean }): Tensor {
-    let options: { device?: Device; dtype?: DType; nonBlocking?: boolean; copy?: boolean };
-    if (typeof target === 'string') {
-      options = /^(cpu|cuda)/.test(target) ? { device: target as Device } : { dtype: target as DType };
-    } else {
-      options = target;
-    }
-    return new Tensor(ops.to(this.handle, options.device, options.dtype, options.nonBlocking, options.copy));
+  /**
+   * A tensor on another device and/or of another dtype (this one when nothing changes, unless
+   * `copy`): a dtype name, a device name, or options naming at least one of them.
+   */
+  to(target: Device | DType | ToOptions): Tensor {
+    const o = conversionTarget(target, 'to', ['device', 'dtype', 'nonBlocking', 'copy']) as ToOptions;
+    return new Tensor(ops.to(this.handle, o.device, o.dtype, o.nonBlocking, o.copy));
   }
   cpu(): Tensor {
     return this.to({ device: 'cpu' });

@@ -10,7 +10,7 @@ import { NativeTensor, NativeTrainer, ops } from './native';
 import { CrossEntropyLoss } from './nn/loss';
 import { Module } from './nn/module';
 import { Optimizer } from './optim/optimizer';
-import { Tensor } from './tensor';
+import { Tensor, optionsOf } from './tensor';
 import { Device } from './types';
 
 /** What one training step measured (d2l's train_loss_sum, train_acc_sum and the batch size). */
@@ -106,7 +106,8 @@ export class Trainer {
    * @param loss a `CrossEntropyLoss` with reduction 'none' (its ignoreIndex and labelSmoothing apply).
    */
   constructor(net: Module, optimizer: Optimizer<object>, devices: readonly Device[], loss: CrossEntropyLoss = new CrossEntropyLoss({ reduction: 'none' }),
-    options: TrainerOptions = {}) {
+    options?: TrainerOptions | null) {
+    const o = optionsOf(options, 'Trainer');
     if (!(net instanceof Module)) throw new TypeError('Trainer: net must be an nn.Module (a native module such as d2l.BERTClassifier or nn.Sequential)');
     if (!(optimizer instanceof Optimizer)) throw new TypeError('Trainer: optimizer must be an optim.Optimizer built from net.parameters(), e.g. new optim.Adam(net.parameters())');
     if (!(loss instanceof CrossEntropyLoss)) {
@@ -124,10 +125,10 @@ export class Trainer {
     this._handle = ops.trainerCreate(net.handle, optimizer.handle, [...devices], {
       ignoreIndex: loss.options.ignoreIndex,
       labelSmoothing: loss.options.labelSmoothing,
-      dropoutRng: options.dropoutRng,
-      attention: options.attention,
-      precision: options.precision,
-      lengthGroups: options.lengthGroups,
+      dropoutRng: o.dropoutRng,
+      attention: o.attention,
+      precision: o.precision,
+      lengthGroups: o.lengthGroups,
     });
   }
 

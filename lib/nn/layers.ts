@@ -5,7 +5,7 @@
  */
 import { describe } from '../describe';
 import { ops } from '../native';
-import { Tensor } from '../tensor';
+import { Tensor, intList, optionsOf } from '../tensor';
 import { Module, ModuleOptions } from './module';
 
 function positiveInt(value: number, what: string): number {
@@ -17,12 +17,17 @@ function positiveInt(value: number, what: string): number {
 
 /** `y = x W^T + b`: input [..., inFeatures] -> [..., outFeatures]. Parameters `weight` [out, in], `bias` [out]. */
 export class Linear extends Module {
-  constructor(inFeatures: number, outFeatures: number, options: ModuleOptions & { bias?: boolean } = {}) {
-    super(ops.moduleLinear(positiveInt(inFeatures, 'Linear: inFeatures'), positiveInt(outFeatures, 'Linear: outFeatures'), options.bias ?? true, options.dtype));
-    // parameters were created in options.dtype natively; to() moves them to the device (and
-    // leaves the dtype as it is)
-    this.to(options);
+  constructor(inFeatures: number, outFeatures: number, options?: ModuleOptions & { bias?: boolean } | null) {
+    const o = optionsOf(options, 'Linear');
+    super(ops.moduleLinear(positiveInt(inFeatures, 'Linear: inFeatures'), positiveInt(outFeatures, 'Linear: outFeatures'), o.bias ?? true, o.dtype));
+    // parameters were created in the dtype natively; this moves them to the device
+    placeOn(this, o.device);
   }
+}
+
+// Moves a new layer's parameters to `device`, when one is given.
+function placeOn(module: Module, device: ModuleOptions['device']): void {
+  if (device !== undefined && device !== null) module.to({ device });
 }
 
 /**
@@ -30,27 +35,30 @@ export class Linear extends Module {
  * parameters exist only after that first forward: run one before building an optimizer.
  */
 export class LazyLinear extends Module {
-  constructor(outFeatures: number, options: ModuleOptions & { bias?: boolean } = {}) {
-    super(ops.moduleLazyLinear(positiveInt(outFeatures, 'LazyLinear: outFeatures'), options.bias ?? true, options.dtype));
-    this.to(options);
+  constructor(outFeatures: number, options?: ModuleOptions & { bias?: boolean } | null) {
+    const o = optionsOf(options, 'LazyLinear');
+    super(ops.moduleLazyLinear(positiveInt(outFeatures, 'LazyLinear: outFeatures'), o.bias ?? true, o.dtype));
+    placeOn(this, o.device);
   }
 }
 
 /** A lookup table: int64 indices [...] -> [..., embeddingDim]. Parameter `weight` ~ N(0, 1). */
 export class Embedding extends Module {
-  constructor(numEmbeddings: number, embeddingDim: number, options: ModuleOptions & { paddingIdx?: number } = {}) {
-    super(ops.moduleEmbedding(positiveInt(numEmbeddings, 'Embedding: numEmbeddings'), positiveInt(embeddingDim, 'Embedding: embeddingDim'), options.paddingIdx, options.dtype));
-    this.to(options);
+  constructor(numEmbeddings: number, embeddingDim: number, options?: ModuleOptions & { paddingIdx?: number } | null) {
+    const o = optionsOf(options, 'Embedding');
+    super(ops.moduleEmbedding(positiveInt(numEmbeddings, 'Embedding: numEmbeddings'), positiveInt(embeddingDim, 'Embedding: embeddingDim'), o.paddingIdx ?? undefined, o.dtype));
+    placeOn(this, o.device);
   }
 }
 
 /** Layer normalisation over the trailing `normalizedShape` dims; `weight` = 1, `bias` = 0. */
 export class LayerNorm extends Module {
-  constructor(normalizedShape: number | readonly number[], options: ModuleOptions & { eps?: number; elementwiseAffine?: boolean } = {}) {
-    const shape = typeof normalizedShape === 'number' ? [normalizedShape] : [...normalizedShape];
+  constructor(normalizedShape: number | readonly number[], options?: ModuleOptions & { eps?: number; elementwiseAffine?: boolean } | null) {
+    const o = optionsOf(options, 'LayerNorm');
+    const shape = intList(normalizedShape, 'LayerNorm', 'normalizedShape', { nonNegative: true, expected: 'a positive integer or an array of them' });
     shape.forEach((d) => positiveInt(d, 'LayerNorm: normalizedShape'));
-    super(ops.moduleLayerNorm(shape, options.eps ?? 1e-5, options.elementwiseAffine ?? true, options.dtype));
-    this.to(options);
+    super(ops.moduleLayerNorm(shape, o.eps ?? 1e-5, o.elementwiseAffine ?? true, o.dtype));
+    placeOn(this, o.device);
   }
 }
 

@@ -1,8 +1,9 @@
 /**
  * Losses, equal to PyTorch's.
  */
+import { describe } from '../describe';
 import { ops } from '../native';
-import { Tensor } from '../tensor';
+import { Tensor, optionsOf } from '../tensor';
 
 /** How per-example losses are combined: kept ([batch]), averaged or summed. */
 export type Reduction = 'none' | 'mean' | 'sum';
@@ -22,19 +23,22 @@ export interface CrossEntropyOptions {
  * `F.cross_entropy`: logits [batch, classes] (or [batch, classes, d1, ...]) against class
  * indices (int64, [batch, ...]) or class probabilities (same shape as logits).
  */
-export function crossEntropy(logits: Tensor, target: Tensor, options: CrossEntropyOptions = {}): Tensor {
-  const labelSmoothing = options.labelSmoothing ?? 0;
+export function crossEntropy(logits: Tensor, target: Tensor, options?: CrossEntropyOptions | null): Tensor {
+  const o = optionsOf(options, 'crossEntropy');
+  if (!(logits instanceof Tensor)) throw new TypeError(`crossEntropy: logits must be a Tensor, got ${describe(logits)}`);
+  if (!(target instanceof Tensor)) throw new TypeError(`crossEntropy: target must be a Tensor, got ${describe(target)}`);
+  const labelSmoothing = o.labelSmoothing ?? 0;
   if (!(labelSmoothing >= 0 && labelSmoothing <= 1)) throw new RangeError(`crossEntropy: labelSmoothing must be in [0, 1], got ${labelSmoothing}`);
-  return new Tensor(ops.crossEntropy(logits.handle, target.handle, options.weight?.handle, options.reduction ?? 'mean',
-    options.ignoreIndex ?? -100, labelSmoothing));
+  return new Tensor(ops.crossEntropy(logits.handle, target.handle, o.weight?.handle, o.reduction ?? 'mean',
+    o.ignoreIndex ?? -100, labelSmoothing));
 }
 
 /** `nn.CrossEntropyLoss`: `forward(logits, target)` is `crossEntropy(logits, target, options)`. */
 export class CrossEntropyLoss {
   readonly options: Readonly<CrossEntropyOptions>;
 
-  constructor(options: CrossEntropyOptions = {}) {
-    this.options = { ...options };
+  constructor(options?: CrossEntropyOptions | null) {
+    this.options = { ...optionsOf(options, 'CrossEntropyLoss') };
   }
 
   forward(logits: Tensor, target: Tensor): Tensor {

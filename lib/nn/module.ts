@@ -7,7 +7,7 @@ import { NativeModule, NativeModuleInfo, NativeTensor, ops } from '../native';
 import { noGrad } from '../runtime';
 import type { StateDict } from '../serialization';
 import { Disposable } from '../scope';
-import { Tensor } from '../tensor';
+import { Tensor, conversionTarget, optionsOf } from '../tensor';
 import { Device, DType } from '../types';
 
 export type { StateDict };
@@ -160,9 +160,17 @@ export class Module implements Disposable {
    * Every problem is checked before anything is copied: shape mismatches always fail; with
    * `strict` (default) missing and unexpected keys fail too, each listed in the error.
    */
-  loadStateDict(dict: StateDict | Record<string, Tensor>, options: { strict?: boolean } = {}): LoadStateDictResult {
-    const strict = options.strict ?? true;
-    const source = dict instanceof Map ? dict : new Map(Object.entries(dict));
+  loadStateDict(dict: StateDict | Record<string, Tensor>, options?: { strict?: boolean } | null): LoadStateDictResult {
+    const strict = optionsOf(options, 'loadStateDict').strict ?? true;
+    if (typeof dict !== 'object' || dict === null || Array.isArray(dict)) {
+      throw new TypeError(`loadStateDict: expected a state dict (a Map or an object of parameter names to Tensors), got ${describe(dict)}`);
+    }
+    const source: Map<unknown, unknown> = dict instanceof Map ? dict : new Map(Object.entries(dict));
+    for (const key of source.keys()) {
+      if (typeof key !== 'string') {
+        throw new TypeError(`loadStateDict: state dict keys must be strings (parameter and buffer names such as "weight"), got the key ${describe(key)}`);
+      }
+    }
     const targets = ops.moduleStateDict(this.handle);
     try {
       const missingKeys: string[] = [];
@@ -186,7 +194,7 @@ export class Module implements Disposable {
             `the shape in current model is ${torchSize(want)}.`);
         }
       }
-      const unexpectedKeys = this.unexpectedKeys([...source.keys()].filter((k) => !names.has(k)), '');
+      const unexpectedKeys = this.unexpectedKeys([...source.keys() as Iterable<string>].filter((k) => !names.has(k)), '');
       const problems: string[] = [];
       if (strict && missingKeys.length > 0) problems.push(`Missing key(s) in state_dict: ${missingKeys.map((k) => `"${k}"`).join(', ')}. `);
       if (strict && unexpectedKeys.length > 0) problems.push(`Unexpected key(s) in state_dict: ${unexpectedKeys.map((k) => `"${k}"`).join(', ')}. `);
@@ -197,7 +205,7 @@ export class Module implements Disposable {
       noGrad(() => {
         for (const [name, h] of targets) {
           const value = source.get(name);
-          if (value !== undefined) ops.copy_(h, value.handle);
+          if (value !== undefined) ops.copy_(h, (value as Tensor).handle);
         }
       });
       return { missingKeys, unexpectedKeys };
@@ -245,18 +253,20 @@ export class Module implements Disposable {
     return ops.moduleIsTraining(this.handle);
   }
 
-  /** Moves parameters and buffers to a device and/or converts them to a dtype, in place. */
+  /**
+   * Moves parameters and buffers to a device and/or converts them to a dtype, in place: a
+   * dtype name, a device name, or `{ device, dtype }` (either may be absent; other keys are
+   * ignored, so that a layer's constructor options can be passed on as they are).
+   */
   to(target: Device | DType | ModuleOptions): this {
-    const options: ModuleOptions = typeof target === 'string'
-      ? /^(cpu|cuda)/.test(target) ? { device: target as Device } : { dtype: target as DType }
-      : target;
+    const options: ModuleOptions = conversionTarget(target, `${this.constructor.name}.to`);
     ops.moduleTo(this.handle, options.device, options.dtype);
     return this;
   }
 
   /** Zeroes every parameter's gradient, or drops them (`setToNone`), as PyTorch's zero_grad. */
-  zeroGrad(options: { setToNone?: boolean } = {}): void {
-    ops.moduleZeroGrad(this.handle, options.setToNone ?? false);
+  zeroGrad(options?: { setToNone?: boolean } | null): void {
+    ops.moduleZeroGrad(this.handle, optionsOf(options, 'zeroGrad').setToNone ?? false);
   }
 
   /** Sets requiresGrad on every parameter (false freezes the module). */

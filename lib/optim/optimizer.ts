@@ -6,7 +6,7 @@
  */
 import { NativeGroupOptions, NativeOptimizer, NativeParamState, ops } from '../native';
 import { PickleValue } from '../serialization';
-import { Tensor } from '../tensor';
+import { Tensor, optionsOf } from '../tensor';
 
 /** A group of parameters with its own hyper-parameters (unset ones take the optimizer's). */
 export type ParamGroup<O> = { params: Tensor[] } & Partial<O>;
@@ -121,8 +121,8 @@ export abstract class Optimizer<O extends object> {
   }
 
   /** Zeroes the gradients (or drops them with `setToNone`), as `optimizer.zero_grad()`. */
-  zeroGrad(options: { setToNone?: boolean } = {}): void {
-    ops.optimizerZeroGrad(this.handle, options.setToNone ?? false);
+  zeroGrad(options?: { setToNone?: boolean } | null): void {
+    ops.optimizerZeroGrad(this.handle, optionsOf(options, 'zeroGrad').setToNone ?? false);
   }
 
   /** The learning rate of group `group` (default 0). */

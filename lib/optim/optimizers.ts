@@ -2,7 +2,8 @@
  * Adam, AdamW and SGD: libtorch's implementations, whose updates equal PyTorch's (single-tensor
  * path) step for step.
  */
-import { Tensor } from '../tensor';
+import { describe } from '../describe';
+import { Tensor, optionsOf } from '../tensor';
 import { Optimizer, ParamGroup } from './optimizer';
 
 export interface AdamOptions {
@@ -34,35 +35,40 @@ export interface SGDOptions {
 function checkAdam(name: string, o: Partial<AdamOptions>): void {
   if (o.lr !== undefined && !(o.lr >= 0)) throw new RangeError(`${name}: invalid learning rate ${o.lr}`);
   if (o.eps !== undefined && !(o.eps >= 0)) throw new RangeError(`${name}: invalid eps ${o.eps}`);
-  if (o.betas !== undefined && !(o.betas.length === 2 && o.betas.every((b) => b >= 0 && b < 1))) {
-    throw new RangeError(`${name}: betas must be two numbers in [0, 1), got ${JSON.stringify(o.betas)}`);
+  const betas: unknown = o.betas;
+  if (betas !== undefined && !(Array.isArray(betas) && betas.length === 2 && betas.every((b) => typeof b === 'number' && b >= 0 && b < 1))) {
+    const given = Array.isArray(betas) ? `[${betas.map((b) => (typeof b === 'number' ? String(b) : describe(b))).join(', ')}]` : describe(betas);
+    throw new RangeError(`${name}: betas must be two numbers in [0, 1), got ${given}`);
   }
   if (o.weightDecay !== undefined && !(o.weightDecay >= 0)) throw new RangeError(`${name}: invalid weightDecay ${o.weightDecay}`);
 }
 
 /** Adam (Kingma & Ba), as `torch.optim.Adam`. */
 export class Adam extends Optimizer<AdamOptions> {
-  constructor(params: readonly Tensor[] | readonly ParamGroup<AdamOptions>[], options: Partial<AdamOptions> = {}) {
-    checkAdam('Adam', options);
-    super('adam', params, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, amsgrad: false, ...options });
+  constructor(params: readonly Tensor[] | readonly ParamGroup<AdamOptions>[], options?: Partial<AdamOptions> | null) {
+    const o = optionsOf(options, 'Adam');
+    checkAdam('Adam', o);
+    super('adam', params, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, amsgrad: false, ...o });
   }
 }
 
 /** AdamW (decoupled weight decay), as `torch.optim.AdamW`. */
 export class AdamW extends Optimizer<AdamOptions> {
-  constructor(params: readonly Tensor[] | readonly ParamGroup<AdamOptions>[], options: Partial<AdamOptions> = {}) {
-    checkAdam('AdamW', options);
-    super('adamw', params, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 1e-2, amsgrad: false, ...options });
+  constructor(params: readonly Tensor[] | readonly ParamGroup<AdamOptions>[], options?: Partial<AdamOptions> | null) {
+    const o = optionsOf(options, 'AdamW');
+    checkAdam('AdamW', o);
+    super('adamw', params, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 1e-2, amsgrad: false, ...o });
   }
 }
 
 /** Stochastic gradient descent with optional (Nesterov) momentum, as `torch.optim.SGD`. */
 export class SGD extends Optimizer<SGDOptions> {
   constructor(params: readonly Tensor[] | readonly ParamGroup<SGDOptions>[], options: Partial<SGDOptions> & { lr: number }) {
-    if (options === undefined || typeof options.lr !== 'number' || !(options.lr >= 0)) {
-      throw new TypeError('SGD: options.lr (a non-negative learning rate) is required');
+    const given = optionsOf(options as Partial<SGDOptions> | null | undefined, 'SGD');
+    if (typeof given.lr !== 'number' || !(given.lr >= 0)) {
+      throw new TypeError(`SGD: options.lr (a non-negative learning rate) is required, got ${given.lr === undefined ? 'none' : describe(given.lr)}`);
     }
-    const o = { momentum: 0, dampening: 0, weightDecay: 0, nesterov: false, ...options };
+    const o = { momentum: 0, dampening: 0, weightDecay: 0, nesterov: false, ...given, lr: given.lr };
     if (o.nesterov && (o.momentum <= 0 || o.dampening !== 0)) throw new RangeError('SGD: Nesterov momentum requires a momentum and zero dampening');
     super('sgd', params, o);
   }

@@ -2,7 +2,10 @@
  * A pickle writer (protocol 2, as `torch.save` uses by default) for pickle values whose tensors
  * are `TensorSpec`s: each becomes `torch._utils._rebuild_tensor_v2(<persistent storage id>,
  * offset, size, stride, requires_grad, OrderedDict())`, exactly what PyTorch writes, so that
- * `torch.load` rebuilds them with no torchbridge-specific code.
+ * `torch.load` rebuilds them with no torchbridge-specific code. As Python's pickler, it keeps a
+ * memo: every list, dict and tensor is written once and named again by index (BINGET), so that
+ * what the value shares stays shared in Python and a value with heavy sharing is written in
+ * time linear in its distinct objects.
  */
 import { PickleTree, TensorSpec } from './values';
 
@@ -36,6 +39,10 @@ const SETITEMS = 0x75;
 const APPEND = 0x61;
 const APPENDS = 0x65;
 const PROTO = 0x80;
+const BINPUT = 0x71;
+const LONG_BINPUT = 0x72;
+const BINGET = 0x68;
+const LONG_BINGET = 0x6a;
 
 /** Options of `pickle()`. */
 export interface PickleOptions {
@@ -43,8 +50,36 @@ export interface PickleOptions {
   rootAsOrderedDict?: boolean;
 }
 
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+function surrogatePass(value: string): Buffer {
+  const out: number[] = [];
+  for (const char of value) {  // by code point: a valid pair is one character
+    const c = char.codePointAt(0) as number;
+    if (c >= 0xd800 && c <= 0xdfff) out.push(0xe0 | (c >> 12), 0x80 | ((c >> 6) & 0x3f), 0x80 | (c & 0x3f));
+    else out.push(...Buffer.from(char, 'utf8'));
+  }
+  return Buffer.from(out);
+}
+
+type Container = PickleTree<TensorSpec>[] | Map<string | number, PickleTree<TensorSpec>>;
+
+/** A list or dict being written: its items, read one batch of SETITEMS / APPENDS at a time. */
+interface Frame {
+  readonly isList: boolean;
+  readonly items: Iterator<PickleTree<TensorSpec> | [string | number, PickleTree<TensorSpec>]>;
+  readonly size: number;
+  written: number;
+  /** Items still to write in the open batch, and whether that batch began with MARK. */
+  batchLeft: number;
+  marked: boolean;
+  /** The opcode that ends the enclosing container's batch once this container is complete. */
+  closeWith?: number;
+}
+
 class PickleWriter {
   private readonly chunks: Buffer[] = [];
+  private readonly memo = new Map<object, number>();
 
   bytes(): Buffer {
     return Buffer.concat(this.chunks);
@@ -59,16 +94,94 @@ class PickleWriter {
     this.chunks.push(Buffer.from(`${module}\n${name}\n`, 'utf8'));
   }
 
-  value(value: PickleTree<TensorSpec>, isRoot: boolean, options: PickleOptions): void {
+  // The whole value, with an explicit stack of open containers: values nest as deep as memory
+  // allows. Batches as Python's _batch_appends / _batch_setitems: MARK, up to 1000 items,
+  // APPENDS / SETITEMS; a batch of one item is followed by APPEND / SETITEM.
+  value(root: PickleTree<TensorSpec>, options: PickleOptions): void {
+    const frames: Frame[] = [];
+    this.start(root, root instanceof Map && options.rootAsOrderedDict === true, frames);
+    while (frames.length > 0) {
+      const frame = frames[frames.length - 1];
+      if (frame.written === frame.size) {
+        frames.pop();
+        if (frame.closeWith !== undefined) this.op(frame.closeWith);
+        continue;
+      }
+      if (frame.batchLeft === 0) {
+        frame.batchLeft = Math.min(BATCH_SIZE, frame.size - frame.written);
+        frame.marked = frame.batchLeft > 1;
+        if (frame.marked) this.op(MARK);
+      }
+      const item = frame.items.next().value as PickleTree<TensorSpec> | [string | number, PickleTree<TensorSpec>];
+      --frame.batchLeft;
+      ++frame.written;
+      const close = frame.batchLeft > 0 ? undefined
+        : frame.isList ? (frame.marked ? APPENDS : APPEND) : (frame.marked ? SETITEMS : SETITEM);
+      if (frame.isList) {
+        this.item(item as PickleTree<TensorSpec>, frames, close);
+      } else {
+        const [key, entry] = item as [string | number, PickleTree<TensorSpec>];
+        this.start(key, false, frames);
+        this.item(entry, frames, close);
+      }
+    }
+  }
+
+  // An item of a container, then `close` (when it ends a batch) once the item is complete.
+  private item(value: PickleTree<TensorSpec>, frames: Frame[], close: number | undefined): void {
+    const depth = frames.length;
+    this.start(value, false, frames);
+    if (close === undefined) return;
+    if (frames.length > depth) frames[frames.length - 1].closeWith = close;
+    else this.op(close);
+  }
+
+  // A scalar or tensor whole; a container's opening (its items follow from `frames`); or, for a
+  // container or tensor written before, its memo index.
+  private start(value: PickleTree<TensorSpec>, ordered: boolean, frames: Frame[]): void {
     if (value === null) return this.op(NONE);
     if (typeof value === 'boolean') return this.op(value ? NEWTRUE : NEWFALSE);
     if (typeof value === 'number') return this.number(value);
     if (typeof value === 'bigint') return this.integer(value);
     if (typeof value === 'string') return this.string(value);
     if (value instanceof Uint8Array) return this.byteString(value);
-    if (Array.isArray(value)) return this.list(value, options);
-    if (value instanceof Map) return this.dict(value, isRoot && options.rootAsOrderedDict === true, options);
-    return this.tensor(value);
+    const index = this.memo.get(value);
+    if (index !== undefined) return this.get(index);
+    if (Array.isArray(value)) {
+      this.op(EMPTY_LIST);
+      this.put(value);
+      frames.push({ isList: true, items: value.values(), size: value.length, written: 0, batchLeft: 0, marked: false });
+    } else if (value instanceof Map) {
+      if (ordered) {
+        this.global('collections', 'OrderedDict');
+        this.op(EMPTY_TUPLE, REDUCE);
+      } else {
+        this.op(EMPTY_DICT);
+      }
+      this.put(value);
+      frames.push({ isList: false, items: value.entries(), size: value.size, written: 0, batchLeft: 0, marked: false });
+    } else {
+      this.tensor(value);
+      this.put(value);
+    }
+  }
+
+  private put(value: Container | TensorSpec): void {
+    const index = this.memo.size;
+    this.memo.set(value, index);
+    if (index < 0x100) return this.op(BINPUT, index);
+    const out = Buffer.alloc(5);
+    out[0] = LONG_BINPUT;
+    out.writeUInt32LE(index, 1);
+    this.chunks.push(out);
+  }
+
+  private get(index: number): void {
+    if (index < 0x100) return this.op(BINGET, index);
+    const out = Buffer.alloc(5);
+    out[0] = LONG_BINGET;
+    out.writeUInt32LE(index, 1);
+    this.chunks.push(out);
   }
 
   // Integral numbers are Python ints (as JSON numbers read in Python), others floats.
@@ -110,8 +223,10 @@ class PickleWriter {
     this.op(LONG1, bytes.length, ...bytes);
   }
 
+  // UTF-8 with Python's 'surrogatepass', as its pickler writes str: a lone surrogate (which a
+  // JS string may hold, and a Python str too) is the 3-byte form of its code unit, not U+FFFD.
   private string(value: string): void {
-    const text = Buffer.from(value, 'utf8');
+    const text = LONE_SURROGATE.test(value) ? surrogatePass(value) : Buffer.from(value, 'utf8');
     const header = Buffer.alloc(5);
     header[0] = BINUNICODE;
     header.writeUInt32LE(text.length, 1);
@@ -124,40 +239,6 @@ class PickleWriter {
     this.string(Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('latin1'));
     this.string('latin1');
     this.op(TUPLE2, REDUCE);
-  }
-
-  private list(items: PickleTree<TensorSpec>[], options: PickleOptions): void {
-    this.op(EMPTY_LIST);
-    for (let start = 0; start < items.length; start += BATCH_SIZE) {
-      const batch = items.slice(start, start + BATCH_SIZE);
-      if (batch.length === 1) {
-        this.value(batch[0], false, options);
-        this.op(APPEND);
-        continue;
-      }
-      this.op(MARK);
-      for (const item of batch) this.value(item, false, options);
-      this.op(APPENDS);
-    }
-  }
-
-  private dict(map: Map<string | number, PickleTree<TensorSpec>>, ordered: boolean, options: PickleOptions): void {
-    if (ordered) {
-      this.global('collections', 'OrderedDict');
-      this.op(EMPTY_TUPLE, REDUCE);
-    } else {
-      this.op(EMPTY_DICT);
-    }
-    const entries = [...map];
-    for (let start = 0; start < entries.length; start += BATCH_SIZE) {
-      const batch = entries.slice(start, start + BATCH_SIZE);
-      if (batch.length > 1) this.op(MARK);
-      for (const [key, item] of batch) {
-        this.value(key, false, options);
-        this.value(item, false, options);
-      }
-      this.op(batch.length > 1 ? SETITEMS : SETITEM);
-    }
   }
 
   // A tuple of ints, with the short opcodes Python uses for up to 3 items.
@@ -191,11 +272,14 @@ class PickleWriter {
   }
 }
 
-/** The protocol-2 pickle of `value` (no memo: values are trees, written as they come). */
+/**
+ * The protocol-2 pickle of `value`; a list, Map or tensor node that appears more than once is
+ * written once (the memo), so Python's `pickle.load` returns one object named several times.
+ */
 export function pickle(value: PickleTree<TensorSpec>, options: PickleOptions = {}): Buffer {
   const writer = new PickleWriter();
   writer.op(PROTO, PROTOCOL);
-  writer.value(value, true, options);
+  writer.value(value, options);
   writer.op(STOP);
   return writer.bytes();
 }

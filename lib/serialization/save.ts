@@ -44,51 +44,102 @@ function describe(value: unknown): string {
   return typeof value === 'undefined' ? 'undefined' : `a ${typeof value}`;
 }
 
+type Container = unknown[] | Map<unknown, unknown>;
+type EncodedContainer = PickleTree<TensorSpec>[] | Map<string | number, PickleTree<TensorSpec>>;
+
+/** A container being encoded: its items so far, and where the walk is inside it. */
+interface Frame {
+  readonly source: Container;
+  readonly out: EncodedContainer;
+  /** The Map's entries or the array's items, read one at a time. */
+  readonly items: Iterator<unknown> | undefined;
+  /** The next index (arrays) or the key being encoded (Maps), for error paths. */
+  next: number;
+  key: unknown;
+}
+
+// A path such as value["a"][0][2], its middle cut out when it is long.
+function pathOf(frames: readonly Frame[], upTo: number): string {
+  const step = (f: Frame): string => (Array.isArray(f.source) ? `[${f.next - 1}]` : `[${JSON.stringify(f.key)}]`);
+  const steps = frames.slice(0, upTo);
+  if (steps.length <= 16) return `value${steps.map(step).join('')}`;
+  return `value${steps.slice(0, 8).map(step).join('')}...(${steps.length - 16} levels)...${steps.slice(-8).map(step).join('')}`;
+}
+
+/**
+ * Turns a value into the pickle tree, without recursion (values nest as deep as memory allows)
+ * and once per object: a container or Tensor named twice becomes one node named twice, which
+ * the pickle writer's memo writes once, as Python's pickler does. Paths for messages are built
+ * only when something is refused.
+ */
 class Planner {
   readonly storages: PendingStorage[] = [];
-  private readonly keys = new Map<Tensor, string>();
-  private readonly open = new Set<unknown>();
+  private readonly specs = new Map<Tensor, TensorSpec>();
+  private readonly done = new Map<Container, EncodedContainer>();
+  private readonly open = new Set<Container>();
 
-  encode(value: unknown, where: string): PickleTree<TensorSpec> {
+  encode(root: unknown): PickleTree<TensorSpec> {
+    const frames: Frame[] = [];
+    const result = this.node(root, frames);
+    while (frames.length > 0) {
+      const frame = frames[frames.length - 1];
+      const step = frame.items?.next();
+      const atEnd = frame.items === undefined ? frame.next >= (frame.source as unknown[]).length : step?.done === true;
+      if (atEnd) {
+        frames.pop();
+        this.open.delete(frame.source);
+        this.done.set(frame.source, frame.out);
+        continue;
+      }
+      if (Array.isArray(frame.source)) {
+        const k = frame.next++;
+        if (!(k in frame.source)) throw new TypeError(`${pathOf(frames, frames.length)} is missing (the array has a hole); holes cannot be saved`);
+        (frame.out as PickleTree<TensorSpec>[]).push(this.node(frame.source[k], frames));
+      } else {
+        const [key, item] = step?.value as [unknown, unknown];
+        frame.key = key;
+        if (typeof key !== 'string' && typeof key !== 'number') {
+          throw new TypeError(`${pathOf(frames, frames.length - 1)} has the key ${describe(key)}; dict keys must be strings or numbers`);
+        }
+        (frame.out as Map<string | number, PickleTree<TensorSpec>>).set(key, this.node(item, frames));
+      }
+    }
+    return result;
+  }
+
+  // The node for `value` (a container's node is filled as the walk reaches it).
+  private node(value: unknown, frames: Frame[]): PickleTree<TensorSpec> {
     if (value === null || typeof value === 'boolean' || typeof value === 'number' || typeof value === 'bigint' ||
       typeof value === 'string' || value instanceof Uint8Array) {
       return value;
     }
-    if (value instanceof Tensor) return this.tensor(value, where);
+    if (value instanceof Tensor) return this.tensor(value, frames);
     if (Array.isArray(value) || value instanceof Map) {
-      if (this.open.has(value)) throw new TypeError(`${where} contains itself; cyclic values cannot be saved`);
+      if (this.open.has(value)) throw new TypeError(`${pathOf(frames, frames.length)} contains itself; cyclic values cannot be saved`);
+      const finished = this.done.get(value);
+      if (finished !== undefined) return finished;
+      const out: EncodedContainer = Array.isArray(value) ? [] : new Map();
       this.open.add(value);
-      let out: PickleTree<TensorSpec>;
-      if (Array.isArray(value)) {
-        out = value.map((item, k) => this.encode(item, `${where}[${k}]`));
-      } else {
-        const map = new Map<string | number, PickleTree<TensorSpec>>();
-        for (const [key, item] of value as Map<unknown, unknown>) {
-          if (typeof key !== 'string' && typeof key !== 'number') {
-            throw new TypeError(`${where} has the key ${describe(key)}; dict keys must be strings or numbers`);
-          }
-          map.set(key, this.encode(item, `${where}[${JSON.stringify(key)}]`));
-        }
-        out = map;
-      }
-      this.open.delete(value);
+      frames.push({ source: value, out, items: value instanceof Map ? value.entries() : undefined, next: 0, key: undefined });
       return out;
     }
-    throw new TypeError(`${where} is ${describe(value)}, which cannot be saved (save accepts ${ACCEPTED})`);
+    return this.refuse(value, frames);
   }
 
-  // Each distinct Tensor object is one storage, written from a contiguous CPU copy.
-  private tensor(t: Tensor, where: string): TensorSpec {
-    if (t.isDisposed) throw new TypeError(`${where} is a disposed tensor`);
-    let key = this.keys.get(t);
-    if (key === undefined) {
-      key = String(this.storages.length);
-      this.keys.set(t, key);
-      // A handle of our own: the caller may dispose theirs while the file is being written.
-      this.storages.push({ key, tensor: keep(t.detach()) });
-    }
+  private refuse(value: unknown, frames: readonly Frame[]): never {
+    throw new TypeError(`${pathOf(frames, frames.length)} is ${describe(value)}, which cannot be saved (save accepts ${ACCEPTED})`);
+  }
+
+  // Each distinct Tensor object is one storage, written from a contiguous CPU copy, and one node.
+  private tensor(t: Tensor, frames: readonly Frame[]): TensorSpec {
+    const known = this.specs.get(t);
+    if (known !== undefined) return known;
+    if (t.isDisposed) throw new TypeError(`${pathOf(frames, frames.length)} is a disposed tensor`);
+    const key = String(this.storages.length);
+    // A handle of our own: the caller may dispose theirs while the file is being written.
+    this.storages.push({ key, tensor: keep(t.detach()) });
     const size = t.shape;
-    return {
+    const spec: TensorSpec = {
       kind: 'tensor',
       storage: { kind: 'storage', key, storageClass: storageClassOf(t.dtype), numel: t.numel, location: 'cpu' },
       offset: 0,
@@ -96,6 +147,8 @@ class Planner {
       stride: contiguousStrides(size),
       requiresGrad: t.requiresGrad,
     };
+    this.specs.set(t, spec);
+    return spec;
   }
 }
 
@@ -104,7 +157,7 @@ function plan(value: unknown): Plan {
   try {
     // A plain object is accepted at the top only, as the dict it spells.
     const root = isPlainObject(value) ? new Map(Object.entries(value)) : value;
-    const tree = planner.encode(root, 'value');
+    const tree = planner.encode(root);
     const rootIsStateDict = root instanceof Map && [...root].every(([k, v]) => typeof k === 'string' && v instanceof Tensor);
     return { tree, rootIsStateDict, storages: planner.storages };
   } catch (e) {
