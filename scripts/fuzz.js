@@ -9,7 +9,7 @@ const fs = require('fs');
 const os = require('os');
 const path = require('path');
 
-const { caseSeed, makeRng, judgeError, oneLine, rssOf, CaseChild } = require('./fuzz/common');
+const { caseSeed, makeRng, judgeError, oneLine, rssOf, underAddressSpaceCap, CaseChild } = require('./fuzz/common');
 const { checkpointCase } = require('./fuzz/checkpoint-cases');
 const { tensorCase } = require('./fuzz/tensor-cases');
 const { cliCase, prepareCliFiles, trainModels } = require('./fuzz/cli-cases');
@@ -26,6 +26,15 @@ abort), hang (the case ran past its timeout) and nonsense (an internal-looking e
 a wrong result, runaway memory, exit status 1 where the README promises 2 for bad input, or a
 success on input that PyTorch refuses or that the case knows to be invalid). Cases run in child
 processes; case K of a seed is always the same case.
+
+Memory: every child runs under an address-space cap (RLIMIT_AS, through prlimit or ulimit -v),
+so that an allocation beyond it fails inside libtorch with its own error ("DefaultCPUAllocator:
+can't allocate memory"), a clean error, as PyTorch's would on a smaller machine: asking for a
+huge tensor is not nonsense. Node and libtorch map about 2 GiB of address space before any case,
+so the default cap leaves a case about 2 GiB to allocate. Under the cap, growth without bound
+ends in an allocation failure (libtorch's error, or V8's fatal out-of-memory: a crash) or a
+hang; the count of cases that libtorch refused memory is noted. Runaway memory (resident memory
+above --runaway-gb) is the safety net where the cap did not hold or could not be set.
 
 Campaigns:
   checkpoint  torch.load / loadValue of mutated torch.save files (PyTorch-written and our own;
@@ -47,7 +56,9 @@ Options:
   --campaign NAME   checkpoint, tensor, cli or all (default all)
   --case K          run only case K of the campaign (with its seed) and show everything
   --timeout S       seconds a checkpoint or tensor case may take (default 10; CLI runs 30)
-  --memory-gb G     resident memory that counts as runaway (default 4)
+  --memory-gb G     each child's address-space cap, in GiB (default 4; at least 3: node and
+                    libtorch need about 2 GiB of it to start)
+  --runaway-gb R    resident memory that counts as runaway, in GiB (default: the cap)
   --keep            keep the temporary directory (inputs of failing cases are kept anyway)
   --verbose         print every case
   --help            print this help
@@ -63,8 +74,8 @@ function usage(message) {
 }
 
 function parseOptions(argv) {
-  const o = { seed: 1, seconds: 120, campaign: 'all', case: undefined, timeout: 10, memoryGb: 4, keep: false, verbose: false };
-  const numeric = { '--seed': 'seed', '--seconds': 'seconds', '--case': 'case', '--timeout': 'timeout', '--memory-gb': 'memoryGb' };
+  const o = { seed: 1, seconds: 120, campaign: 'all', case: undefined, timeout: 10, memoryGb: 4, runawayGb: undefined, keep: false, verbose: false };
+  const numeric = { '--seed': 'seed', '--seconds': 'seconds', '--case': 'case', '--timeout': 'timeout', '--memory-gb': 'memoryGb', '--runaway-gb': 'runawayGb' };
   for (let k = 0; k < argv.length; ++k) {
     const [flag, inline] = argv[k].includes('=') ? [argv[k].slice(0, argv[k].indexOf('=')), argv[k].slice(argv[k].indexOf('=') + 1)] : [argv[k], undefined];
     if (flag === '--help') {
@@ -87,6 +98,8 @@ function parseOptions(argv) {
     } else usage(`unknown option ${JSON.stringify(argv[k])}`);
   }
   if (o.case !== undefined && o.campaign === 'all') usage('--case needs --campaign (checkpoint, tensor or cli)');
+  if (o.memoryGb < 3) usage(`--memory-gb must be at least 3 (node and libtorch map about 2 GiB before any case), got ${o.memoryGb}`);
+  if (o.runawayGb === undefined) o.runawayGb = o.memoryGb;
   return o;
 }
 
@@ -270,7 +283,8 @@ class Run {
     this.tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'torchbridge-fuzz-'));
     this.results = null;
     this.keepCli = false;
-    this.memoryLimit = options.memoryGb * 2 ** 30;
+    this.memoryLimit = options.runawayGb * 2 ** 30;
+    this.addressSpace = Math.floor(options.memoryGb * 2 ** 30);
     this.childEnv = { ...process.env, TORCHBRIDGE_NUM_THREADS: process.env.TORCHBRIDGE_NUM_THREADS || '1', TORCHBRIDGE_DEBUG: '' };
     delete this.childEnv.TORCHBRIDGE_DEBUG;
   }
@@ -310,7 +324,7 @@ class Run {
     const bases = this.bases();
     const oracle = new Oracle();
     await oracle.start();
-    const child = new CaseChild(['--expose-gc', path.join(__dirname, 'fuzz', 'worker.js'), 'checkpoint'], { env: this.childEnv, cwd: this.tmp, memoryLimit: this.memoryLimit });
+    const child = new CaseChild(['--expose-gc', path.join(__dirname, 'fuzz', 'worker.js'), 'checkpoint'], { env: this.childEnv, cwd: this.tmp, memoryLimit: this.memoryLimit, addressSpace: this.addressSpace });
     const dir = path.join(this.tmp, 'checkpoint');
     fs.mkdirSync(dir, { recursive: true });
     const timeoutMs = this.o.timeout * 1000;
@@ -331,7 +345,7 @@ class Run {
         if (marks.length > 0) [kind, detail] = ['nonsense', `CRITICAL: loading ran the pickle (it created ${marks.join(', ')})`];
         else if (r.kind === 'crash') [kind, detail] = ['crash', `the worker died (${r.signal || `exit ${r.code}`}): ${oneLine(r.stderr, 300)}`];
         else if (r.kind === 'hang') [kind, detail] = ['hang', `no answer within ${this.o.timeout} s`];
-        else if (r.kind === 'memory') [kind, detail] = ['nonsense', `runaway memory: ${(r.rss / 2 ** 30).toFixed(1)} GiB resident`];
+        else if (r.kind === 'memory') [kind, detail] = ['nonsense', `runaway memory: ${(r.rss / 2 ** 30).toFixed(1)} GiB resident (--runaway-gb ${this.o.runawayGb})`];
         else if (r.result.outcome === 'nonsense') [kind, detail] = ['nonsense', r.result.detail];
         else if (r.result.outcome === 'error') {
           kind = 'clean';
@@ -370,7 +384,7 @@ class Run {
   }
 
   async tensor(c, deadline) {
-    const child = new CaseChild(['--expose-gc', path.join(__dirname, 'fuzz', 'worker.js'), 'tensor'], { env: this.childEnv, cwd: this.tmp, memoryLimit: this.memoryLimit });
+    const child = new CaseChild(['--expose-gc', path.join(__dirname, 'fuzz', 'worker.js'), 'tensor'], { env: this.childEnv, cwd: this.tmp, memoryLimit: this.memoryLimit, addressSpace: this.addressSpace });
     const timeoutMs = this.o.timeout * 1000;
     try {
       for (const i of this.indices(deadline)) {
@@ -382,10 +396,12 @@ class Run {
         let detail = '';
         if (r.kind === 'crash') [kind, detail] = ['crash', `the worker died (${r.signal || `exit ${r.code}`}): ${oneLine(r.stderr, 300)}`];
         else if (r.kind === 'hang') [kind, detail] = ['hang', `no answer within ${this.o.timeout} s`];
-        else if (r.kind === 'memory') [kind, detail] = ['nonsense', `runaway memory: ${(r.rss / 2 ** 30).toFixed(1)} GiB resident`];
+        else if (r.kind === 'memory') [kind, detail] = ['nonsense', `runaway memory: ${(r.rss / 2 ** 30).toFixed(1)} GiB resident (--runaway-gb ${this.o.runawayGb})`];
         else if (r.result.outcome === 'nonsense') [kind, detail] = ['nonsense', r.result.detail];
-        else if (r.result.outcome === 'error') kind = 'clean';
-        else kind = 'ok';
+        else if (r.result.outcome === 'error') {
+          kind = 'clean';
+          if (/DefaultCPUAllocator: can't allocate memory/.test(r.result.detail)) c.note(`libtorch refused an allocation beyond the ${this.o.memoryGb} GiB cap`);
+        } else kind = 'ok';
         let repro = this.repro('tensor', i);
         if (kind !== 'ok' && kind !== 'clean') {
           const file = path.join(this.resultsDir(), `tensor-${i}.js`);
@@ -411,8 +427,9 @@ class Run {
       fs.mkdirSync(cwd, { recursive: true });
       const env = { ...this.childEnv, HOME: path.join(this.tmp, 'home'), TORCHBRIDGE_DATA_DIR: path.join(this.tmp, 'data-cache') };
       let proc;
+      const run = underAddressSpaceCap(process.execPath, [path.join(ROOT, script), ...argv], this.addressSpace);
       try {
-        proc = spawn(process.execPath, [path.join(ROOT, script), ...argv], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+        proc = spawn(run.command, run.args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
       } catch (e) {
         resolve({ spawnError: e.message });
         return;
@@ -455,7 +472,7 @@ class Run {
       const last = lines.length ? oneLine(lines[lines.length - 1], 300) : '(nothing on stderr)';
       let kind;
       let detail = '';
-      if (r.memory) [kind, detail] = ['nonsense', `runaway memory: ${(r.memory / 2 ** 30).toFixed(1)} GiB resident`];
+      if (r.memory) [kind, detail] = ['nonsense', `runaway memory: ${(r.memory / 2 ** 30).toFixed(1)} GiB resident (--runaway-gb ${this.o.runawayGb})`];
       else if (r.timedOut) [kind, detail] = ['hang', `still running after ${timeoutMs / 1000} s; stderr: ${last}`];
       else if (r.signal) [kind, detail] = ['crash', `killed by ${r.signal}: ${oneLine(r.stderr, 300)}`];
       else if (r.status === 0) {
@@ -507,7 +524,9 @@ class Run {
 function report(run, campaigns, started) {
   const log = (l) => run.log(l);
   log('');
-  log(`torchbridge fuzz: seed ${run.o.seed}, ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  const cap = underAddressSpaceCap(process.execPath, [], run.addressSpace).how;
+  log(`torchbridge fuzz: seed ${run.o.seed}, ${((Date.now() - started) / 1000).toFixed(0)} s; children capped at ${run.o.memoryGb} GiB of ` +
+    `address space (${cap ?? 'NO CAP: neither prlimit nor ulimit -v works here; only the RSS watchdog'}), runaway at ${run.o.runawayGb} GiB resident`);
   const head = ['campaign', 'cases', 'ok', 'clean errors', 'crashes', 'hangs', 'nonsense'];
   const rows = campaigns.map((c) => [c.name, c.counts.cases, c.counts.ok, c.counts.clean, c.counts.crash, c.counts.hang, c.counts.nonsense].map(String));
   const widths = head.map((h, k) => Math.max(h.length, ...rows.map((r) => r[k].length)));

@@ -1,8 +1,9 @@
 // Shared pieces of scripts/fuzz.js: per-case random streams, the classification of error
-// messages, and the child processes that run cases (with a watchdog for time and memory).
+// messages, and the child processes that run cases (under an address-space cap, with a watchdog
+// for time and runaway memory).
 'use strict';
 
-const { spawn } = require('child_process');
+const { spawn, spawnSync } = require('child_process');
 const fs = require('fs');
 
 const { mulberry32 } = require('../seeded-random');
@@ -100,27 +101,55 @@ function rssOf(pid) {
   }
 }
 
+let capTool;
+
+/**
+ * How to run a command under an address-space limit (RLIMIT_AS) of `bytes`: an allocation past
+ * it fails where it is made (libtorch's DefaultCPUAllocator throws "can't allocate memory"), as
+ * it would on a machine with less memory, rather than the child growing until something kills
+ * it. util-linux's prlimit, else a shell's `ulimit -v`; both exec the command, so its pid is the
+ * child's. Returns { command, args, how }, with how null when neither is available (then only
+ * the RSS watchdog guards the machine).
+ */
+function underAddressSpaceCap(command, args, bytes) {
+  if (capTool === undefined) {
+    if (spawnSync('prlimit', ['--version'], { stdio: 'ignore' }).status === 0) capTool = 'prlimit';
+    else if (spawnSync('/bin/sh', ['-c', 'ulimit -v 4194304'], { stdio: 'ignore' }).status === 0) capTool = 'ulimit';
+    else capTool = null;
+  }
+  if (capTool === 'prlimit') return { command: 'prlimit', args: [`--as=${bytes}`, '--', command, ...args], how: 'prlimit --as' };
+  if (capTool === 'ulimit') {
+    // $0 is the command and "$@" its arguments: no quoting of paths.
+    return { command: '/bin/sh', args: ['-c', `ulimit -v ${Math.floor(bytes / 1024)} && exec "$0" "$@"`, command, ...args], how: 'ulimit -v' };
+  }
+  return { command, args, how: null };
+}
+
 const PROTOCOL_PREFIX = '@@FUZZ ';
 
 /**
- * A child process that runs cases one at a time (scripts/fuzz/worker.js). Each case is a line of
- * JSON on its stdin; the child answers `start` and `end` lines. A case ends as
- * { kind: 'done', result } or, when the child dies or is killed, as 'crash', 'hang' or 'memory';
- * the child is then gone and `run` starts a new one for the next case.
+ * A child process that runs cases one at a time (scripts/fuzz/worker.js), under an address-space
+ * cap of `addressSpace` bytes when given. Each case is a line of JSON on its stdin; the child
+ * answers `start` and `end` lines. A case ends as { kind: 'done', result } or, when the child
+ * dies or is killed, as 'crash', 'hang' or 'memory' (resident memory above `memoryLimit`: growth
+ * the cap did not stop); the child is then gone and `run` starts a new one for the next case.
  */
 class CaseChild {
-  constructor(args, { env, cwd, memoryLimit }) {
+  constructor(args, { env, cwd, memoryLimit, addressSpace }) {
     this.args = args;
     this.env = env;
     this.cwd = cwd;
     this.memoryLimit = memoryLimit;
+    this.addressSpace = addressSpace;
     this.proc = null;
     this.starts = 0;
   }
 
   async start() {
     this.starts += 1;
-    const proc = spawn(process.execPath, this.args, { env: this.env, cwd: this.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+    const run = this.addressSpace === undefined ? { command: process.execPath, args: this.args }
+      : underAddressSpaceCap(process.execPath, this.args, this.addressSpace);
+    const proc = spawn(run.command, run.args, { env: this.env, cwd: this.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
     this.proc = proc;
     this.stderr = '';
     this.pending = null;
@@ -231,4 +260,4 @@ class CaseChild {
   }
 }
 
-module.exports = { caseSeed, makeRng, judgeError, oneLine, rssOf, CaseChild, PROTOCOL_PREFIX };
+module.exports = { caseSeed, makeRng, judgeError, oneLine, rssOf, underAddressSpaceCap, CaseChild, PROTOCOL_PREFIX };
