@@ -84,7 +84,14 @@ function flatten(data: NestedInput): { shape: number[]; values: Float64Array; dt
     level = level[0];
   }
   const count = shape.reduce((n, d) => n * d, 1);
-  const values = new Float64Array(count);
+  let values: Float64Array;
+  try {
+    values = new Float64Array(count);
+  } catch (e) {
+    // V8's own message ("Array buffer allocation failed") names neither the data nor its size.
+    throw new RangeError(`tensor: the nested arrays claim shape [${shape.join(', ')}] (${count} elements); ` +
+      `JS could not allocate the ${count * 8} bytes that reading them takes (${(e as Error).message})`);
+  }
   let n = 0;
   let allBool = true;
   let allInt = true;

@@ -1,8 +1,9 @@
 /**
  * Functions of several tensors, and function forms of common methods (`torch.cat`, `torch.where`, ...).
  */
+import { describe } from './describe';
 import { ops } from './native';
-import { Scalar, Tensor, optionsOf } from './tensor';
+import { Scalar, Tensor, optionsOf, tensorHandle } from './tensor';
 
 function handles(tensors: readonly Tensor[], what: string) {
   if (!Array.isArray(tensors) || tensors.length === 0) throw new TypeError(`${what}: expected a non-empty array of Tensors`);
@@ -10,6 +11,12 @@ function handles(tensors: readonly Tensor[], what: string) {
     if (!(t instanceof Tensor)) throw new TypeError(`${what}: element ${k} is not a Tensor`);
     return t.handle;
   });
+}
+
+// A Tensor argument of a function form of a method, checked before the method is called on it.
+function tensorArg(value: Tensor, what: string, argument: string): Tensor {
+  tensorHandle(value, what, argument);
+  return value;
 }
 
 /** Concatenates along an existing dim (default 0). */
@@ -22,36 +29,41 @@ export function stack(tensors: readonly Tensor[], dim = 0): Tensor {
 }
 /** `x` where `condition` (bool) is true, `y` elsewhere; broadcasting. */
 export function where(condition: Tensor, x: Tensor | Scalar, y: Tensor | Scalar): Tensor {
-  const operand = (v: Tensor | Scalar) => (v instanceof Tensor ? v.handle : v);
-  return new Tensor(ops.where(condition.handle, operand(x), operand(y)));
+  const operand = (v: Tensor | Scalar, argument: string) => {
+    if (v instanceof Tensor) return v.handle;
+    if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return v;
+    throw new TypeError(`where: ${argument} must be a Tensor or a number, got ${describe(v)}`);
+  };
+  return new Tensor(ops.where(tensorHandle(condition, 'where', 'condition'), operand(x, 'x'), operand(y, 'y')));
 }
 /** `input @ weight^T + bias`: input [..., in], weight [out, in], bias [out]. */
-export function linear(input: Tensor, weight: Tensor, bias?: Tensor): Tensor {
-  return new Tensor(ops.linear(input.handle, weight.handle, bias?.handle));
+export function linear(input: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
+  const b = bias === undefined || bias === null ? undefined : tensorHandle(bias, 'linear', 'bias');
+  return new Tensor(ops.linear(tensorHandle(input, 'linear', 'input'), tensorHandle(weight, 'linear', 'weight'), b));
 }
 export function matmul(a: Tensor, b: Tensor): Tensor {
-  return a.matmul(b);
+  return tensorArg(a, 'matmul', 'a').matmul(b);
 }
 export function bmm(a: Tensor, b: Tensor): Tensor {
-  return a.bmm(b);
+  return tensorArg(a, 'bmm', 'a').bmm(b);
 }
 export function relu(x: Tensor): Tensor {
-  return x.relu();
+  return tensorArg(x, 'relu', 'x').relu();
 }
 export function gelu(x: Tensor, approximate: 'none' | 'tanh' = 'none'): Tensor {
-  return x.gelu(approximate);
+  return tensorArg(x, 'gelu', 'x').gelu(approximate);
 }
 export function tanh(x: Tensor): Tensor {
-  return x.tanh();
+  return tensorArg(x, 'tanh', 'x').tanh();
 }
 export function sigmoid(x: Tensor): Tensor {
-  return x.sigmoid();
+  return tensorArg(x, 'sigmoid', 'x').sigmoid();
 }
 export function softmax(x: Tensor, dim: number): Tensor {
-  return x.softmax(dim);
+  return tensorArg(x, 'softmax', 'x').softmax(dim);
 }
 export function logSoftmax(x: Tensor, dim: number): Tensor {
-  return x.logSoftmax(dim);
+  return tensorArg(x, 'logSoftmax', 'x').logSoftmax(dim);
 }
 
 /**
@@ -65,5 +77,5 @@ export function logSoftmax(x: Tensor, dim: number): Tensor {
 export function dropout(x: Tensor, p = 0.5, options?: { training?: boolean; rng?: 'pytorch' | 'philox' } | null): Tensor {
   const o = optionsOf(options, 'dropout');
   if (!(typeof p === 'number' && p >= 0 && p <= 1)) throw new RangeError(`dropout: p must be in [0, 1], got ${p}`);
-  return new Tensor(ops.dropout(x.handle, p, o.training ?? true, o.rng ?? 'pytorch'));
+  return new Tensor(ops.dropout(tensorHandle(x, 'dropout', 'x'), p, o.training ?? true, o.rng ?? 'pytorch'));
 }

@@ -55,6 +55,12 @@ function kindOf(value: unknown): string {
   return `a ${typeof value}`;
 }
 
+/** The handle of a Tensor argument, or a TypeError naming the method and the argument. @internal */
+export function tensorHandle(value: unknown, what: string, argument: string): NativeTensor {
+  if (!(value instanceof Tensor)) throw new TypeError(`${what}: ${argument} must be a Tensor, got ${describe(value)}`);
+  return value.handle;
+}
+
 /**
  * An optional options argument: `undefined` and `null` both mean "none given" (every option
  * at its default, as Python's None); anything else must be an object. @internal
@@ -526,18 +532,18 @@ export class Tensor implements Disposable {
   }
   /** `value` where `mask` (bool, broadcastable) is true, this tensor elsewhere. */
   maskedFill(mask: Tensor, value: Tensor | Scalar): Tensor {
-    return new Tensor(ops.maskedFill(this.handle, mask.handle, operand(value, 'maskedFill')));
+    return new Tensor(ops.maskedFill(this.handle, tensorHandle(mask, 'maskedFill', 'mask'), operand(value, 'maskedFill')));
   }
 
   // ---- linear algebra -------------------------------------------------------------------
 
   /** Matrix product with PyTorch's matmul broadcasting rules (1-D, 2-D and batched). */
   matmul(other: Tensor): Tensor {
-    return new Tensor(ops.matmul(this.handle, other.handle));
+    return new Tensor(ops.matmul(this.handle, tensorHandle(other, 'matmul', 'other')));
   }
   /** Batched matrix product: [b, n, m] x [b, m, p] -> [b, n, p]. */
   bmm(other: Tensor): Tensor {
-    return new Tensor(ops.bmm(this.handle, other.handle));
+    return new Tensor(ops.bmm(this.handle, tensorHandle(other, 'bmm', 'other')));
   }
 
   // ---- shape ----------------------------------------------------------------------------
@@ -620,11 +626,11 @@ export class Tensor implements Disposable {
   }
   /** Entries of `index` (1-D, int64 or int32) along `dim`. */
   indexSelect(dim: number, index: Tensor): Tensor {
-    return new Tensor(ops.indexSelect(this.handle, dim, index.handle));
+    return new Tensor(ops.indexSelect(this.handle, dim, tensorHandle(index, 'indexSelect', 'index')));
   }
   /** out[i][j] = this[index[i][j]][j] for dim 0 (and likewise for other dims); index is int64. */
   gather(dim: number, index: Tensor): Tensor {
-    return new Tensor(ops.gather(this.handle, dim, index.handle));
+    return new Tensor(ops.gather(this.handle, dim, tensorHandle(index, 'gather', 'index')));
   }
   /** Repeats each element (along `dim`, or of the flattened tensor) `repeats` times. */
   repeatInterleave(repeats: number | Tensor, dim?: number): Tensor {
@@ -680,7 +686,7 @@ export class Tensor implements Disposable {
   }
   /** Copies `src` (broadcastable, any dtype/device) into this tensor. */
   copy_(src: Tensor): this {
-    ops.copy_(this.handle, src.handle);
+    ops.copy_(this.handle, tensorHandle(src, 'copy_', 'src'));
     return this;
   }
   clamp_(min?: number | null, max?: number | null): this {
@@ -688,7 +694,7 @@ export class Tensor implements Disposable {
     return this;
   }
   maskedFill_(mask: Tensor, value: Tensor | Scalar): this {
-    ops.maskedFill_(this.handle, mask.handle, operand(value, 'maskedFill_'));
+    ops.maskedFill_(this.handle, tensorHandle(mask, 'maskedFill_', 'mask'), operand(value, 'maskedFill_'));
     return this;
   }
 }

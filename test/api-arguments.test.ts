@@ -213,6 +213,30 @@ describe('API arguments', function () {
     });
   });
 
+  describe('Tensor arguments', () => {
+    it('null or a non-tensor where a Tensor is expected is named, not read', () => {
+      const t = torch.ones([2]);
+      try {
+        refuses(() => torch.where(null as unknown as torch.Tensor, 1, 2), TypeError, /^where: condition must be a Tensor, got null$/);
+        refuses(() => torch.where(t.gt(0), 'x' as unknown as number, 2), TypeError, /^where: x must be a Tensor or a number, got the string "x"$/);
+        refuses(() => t.maskedFill(null as unknown as torch.Tensor, 0), TypeError, /^maskedFill: mask must be a Tensor, got null$/);
+        refuses(() => t.matmul({} as torch.Tensor), TypeError, /^matmul: other must be a Tensor, got an object$/);
+        refuses(() => t.copy_(null as unknown as torch.Tensor), TypeError, /^copy_: src must be a Tensor, got null$/);
+        refuses(() => torch.linear(t, null as unknown as torch.Tensor), TypeError, /^linear: weight must be a Tensor, got null$/);
+        refuses(() => torch.relu(null as unknown as torch.Tensor), TypeError, /^relu: x must be a Tensor, got null$/);
+        refuses(() => torch.nn.crossEntropy(null as unknown as torch.Tensor, t), TypeError, /^crossEntropy: logits must be a Tensor, got null$/);
+        refuses(() => torch.zerosLike(null as unknown as torch.Tensor), TypeError, /^zerosLike: expected a Tensor to take the shape of, got null$/);
+      } finally {
+        t.dispose();
+      }
+    });
+
+    it('nested data claiming more elements than JS can hold is refused with its shape', () => {
+      const huge = new Proxy([1, 2], { get: (target, key) => (key === 'length' ? 2 ** 40 : Reflect.get(target, key)) });
+      refuses(() => torch.tensor(huge), RangeError, /^tensor: the nested arrays claim shape \[1099511627776\] \(1099511627776 elements\); JS could not allocate/);
+    });
+  });
+
   describe('loadStateDict keys', () => {
     it('a key that is not a string is refused by name', () => {
       const net = new torch.nn.Linear(3, 2);

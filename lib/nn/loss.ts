@@ -3,7 +3,7 @@
  */
 import { describe } from '../describe';
 import { ops } from '../native';
-import { Tensor, optionsOf } from '../tensor';
+import { Tensor, optionsOf, tensorHandle } from '../tensor';
 
 /** How per-example losses are combined: kept ([batch]), averaged or summed. */
 export type Reduction = 'none' | 'mean' | 'sum';
@@ -29,7 +29,7 @@ export function crossEntropy(logits: Tensor, target: Tensor, options?: CrossEntr
   if (!(target instanceof Tensor)) throw new TypeError(`crossEntropy: target must be a Tensor, got ${describe(target)}`);
   const labelSmoothing = o.labelSmoothing ?? 0;
   if (!(labelSmoothing >= 0 && labelSmoothing <= 1)) throw new RangeError(`crossEntropy: labelSmoothing must be in [0, 1], got ${labelSmoothing}`);
-  return new Tensor(ops.crossEntropy(logits.handle, target.handle, o.weight?.handle, o.reduction ?? 'mean',
+  return new Tensor(ops.crossEntropy(logits.handle, target.handle, o.weight === undefined || o.weight === null ? undefined : tensorHandle(o.weight, 'crossEntropy', 'weight'), o.reduction ?? 'mean',
     o.ignoreIndex ?? -100, labelSmoothing));
 }
 
