@@ -227,6 +227,11 @@ describe('checkpoint parsing (zip and pickle) on bad input', function () {
       await rejectsPlain(ZipReader.open(memorySource(withComment(3, 7))), /^corrupt zip archive: 4 bytes follow its end-of-central-directory record and 3-byte comment/);
     });
 
+    it('a record named twice (PyTorch reads whichever miniz\'s unstable sort finds) is refused', async () => {
+      const zip = rawZip([{ name: 'a/data/0', data: Buffer.from('x'), method: 0, size: 1 }, { name: 'a/data/0', data: Buffer.from('y'), method: 0, size: 1 }]);
+      await rejectsPlain(ZipReader.open(memorySource(zip)), /^corrupt zip archive: the record 'a\/data\/0' appears twice in the central directory$/);
+    });
+
     it('an entry declaring data but no compressed bytes, checked before any entry is read', async () => {
       const zip = rawZip([{ name: 'a/ok', data: Buffer.from('x'), method: 0, size: 1 }, { name: 'a/bad', data: Buffer.alloc(0), method: 8, size: 10 }]);
       await rejectsPlain(ZipReader.open(memorySource(zip)), /^corrupt zip archive: 'a\/bad' declares 10 bytes from no compressed data$/);
@@ -384,6 +389,17 @@ for line in sys.stdin.read().split():
     it('Python loads the same pickles to the same depths', function () {
       if (!hasPython) this.skip();
       assert.deepEqual(pythonDepths([nestedLists(100_000), nestedTuples(100_000), nestedDicts(100_000)]), ['100000', '100000', '100000']);
+    });
+
+    it('a LONG_BINPUT index beyond the pickle\'s length is corrupt (CPython: MemoryError at 2^31 - 1), one within it loads', () => {
+      const put = (index: number): Buffer => {
+        const op = Buffer.alloc(5);
+        op[0] = 0x72;  // LONG_BINPUT
+        op.writeUInt32LE(index, 1);
+        return Buffer.concat([Buffer.of(OP.PROTO, 2, OP.EMPTY_LIST), op, Buffer.of(OP.STOP)]);
+      };
+      throwsPlain(() => unpickle(put(0x7fffffff)), /LONG_BINPUT memo index 2147483647 is beyond anything a pickler writes in a 9-byte pickle/);
+      assert.deepEqual(unpickle(put(3)), []);
     });
 
     it('a cycle deep down is named by an abridged path', () => {

@@ -420,9 +420,17 @@ class Unpickler {
       case OP.BINPUT:
         this.memo.set(this.u8(), this.top());
         return;
-      case OP.LONG_BINPUT:
-        this.memo.set(this.view(4).getUint32(0, true), this.top());
+      case OP.LONG_BINPUT: {
+        // A pickler numbers memo entries 0, 1, 2, ... (one per object), so an index beyond the
+        // pickle's length is corruption. CPython's unpickler would grow its memo table to the
+        // index (a MemoryError near 2^31); refusing is stricter and allocates nothing.
+        const index = this.view(4).getUint32(0, true);
+        if (index > this.bytes.length) {
+          throw new Error(`LONG_BINPUT memo index ${index} is beyond anything a pickler writes in a ${this.bytes.length}-byte pickle: the pickle is corrupt`);
+        }
+        this.memo.set(index, this.top());
         return;
+      }
       case OP.MEMOIZE:
         this.memo.set(this.memo.size, this.top());
         return;

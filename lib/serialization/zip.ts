@@ -127,10 +127,16 @@ export class ZipReader {
   private readonly byName: Map<string, ZipEntry>;
 
   private constructor(private readonly source: RandomAccessSource, readonly entries: readonly ZipEntry[]) {
-    // Checkpoints may hold thousands of records: look names up in a map. (A repeated name
-    // resolves to its first entry.)
+    // Checkpoints may hold thousands of records: look names up in a map. A name recorded twice
+    // is refused: which of the two PyTorch reads depends on miniz's unstable sort of the
+    // directory, so no choice of ours would reliably give PyTorch's values.
     this.byName = new Map();
-    for (const entry of [...entries].reverse()) this.byName.set(entry.name, entry);
+    for (const entry of entries) {
+      if (this.byName.has(entry.name)) {
+        throw new Error(`corrupt zip archive: the record '${entry.name}' appears twice in the central directory`);
+      }
+      this.byName.set(entry.name, entry);
+    }
   }
 
   /**
