@@ -402,6 +402,13 @@ for line in sys.stdin.read().split():
       assert.deepEqual(unpickle(put(3)), []);
     });
 
+    it('appending to a tuple, or calling with a list of arguments, fails as in Python', () => {
+      // (1,) then ']a': APPEND pops the new list and appends it to the tuple below
+      throwsPlain(() => unpickle(Buffer.of(OP.PROTO, 2, OP.MARK, OP.NONE, OP.TUPLE, OP.EMPTY_LIST, 0x61, OP.STOP)), /cannot append to a tuple/);
+      throwsPlain(() => unpickle(Buffer.of(OP.PROTO, 2, OP.EMPTY_TUPLE, OP.MARK, OP.NONE, 0x65, OP.STOP)), /cannot append to a tuple/);
+      assert.deepEqual(unpickle(Buffer.of(OP.PROTO, 2, OP.EMPTY_LIST, OP.NONE, 0x61, OP.STOP)), [null]);
+    });
+
     it('a cycle deep down is named by an abridged path', () => {
       // 50,000 lists; the innermost holds the outermost (memo 0).
       const depth = 50_000;

@@ -300,6 +300,9 @@ class Unpickler {
   private readonly stack: Item[] = [];
   private readonly marks: number[] = [];
   private readonly memo = new Map<number, Item>();
+  // Lists and tuples are both JS arrays: the tuples are remembered, since Python refuses to
+  // append to a tuple or to call with a list of arguments.
+  private readonly tuples = new WeakSet<Item[]>();
   private readonly orderedDicts = new WeakSet<PyDict>();
   private readonly storages = new Map<string, StorageRef>();
 
@@ -349,18 +352,19 @@ class Unpickler {
         this.marks.push(this.stack.length);
         return;
       case OP.EMPTY_TUPLE:
+        return this.push(this.tuple([]));
       case OP.EMPTY_LIST:
         return this.push([]);
       case OP.EMPTY_DICT:
         return this.push(new Map());
       case OP.TUPLE:
-        return this.push(this.popMark());
+        return this.push(this.tuple(this.popMark()));
       case OP.TUPLE1:
       case OP.TUPLE2:
       case OP.TUPLE3: {
         const n = op - OP.TUPLE1 + 1;
         if (this.stack.length - n < this.floor()) throw new Error('stack underflow');
-        return this.push(this.stack.splice(this.stack.length - n, n));
+        return this.push(this.tuple(this.stack.splice(this.stack.length - n, n)));
       }
       case OP.NONE:
         return this.push(null);
@@ -402,7 +406,9 @@ class Unpickler {
       case OP.NEWOBJ: {
         const args = this.pop();
         const callable = this.pop();
-        if (!Array.isArray(args)) throw new Error(`the arguments must be a tuple, got ${describe(args)}`);
+        if (!Array.isArray(args) || !this.tuples.has(args)) {
+          throw new Error(`the arguments must be a tuple, got ${Array.isArray(args) ? 'a list' : describe(args)}`);
+        }
         if (!isRecord(callable) || callable.kind !== 'global' || callable.call === undefined) {
           throw new Error(`cannot call ${describe(callable)}`);
         }
@@ -498,8 +504,13 @@ class Unpickler {
   }
 
   private list(item: Item): Item[] {
-    if (!Array.isArray(item)) throw new Error(`cannot append to ${describe(item)}`);
+    if (!Array.isArray(item) || this.tuples.has(item)) throw new Error(`cannot append to ${Array.isArray(item) ? 'a tuple' : describe(item)}`);
     return item;
+  }
+
+  private tuple(items: Item[]): Item[] {
+    this.tuples.add(items);
+    return items;
   }
 
   private memoGet(index: number): Item {
