@@ -9,6 +9,10 @@ const fs = require('fs');
 const os = require('os');
 const path = require('path');
 
+// SNLI's real splits, beside the repository (as scripts/bench-train.js finds them); the CLI
+// campaign cuts its tiny splits from them.
+const SNLI_DIR = process.env.SNLI_DIR || path.resolve(__dirname, '..', '..', 'shared', 'data', 'snli_1.0');
+
 const { caseSeed, makeRng, judgeError, oneLine, rssOf, underAddressSpaceCap, CaseChild } = require('./fuzz/common');
 const { checkpointCase } = require('./fuzz/checkpoint-cases');
 const { tensorCase } = require('./fuzz/tensor-cases');
@@ -456,7 +460,7 @@ class Run {
 
   async cli(c, deadline) {
     const setupRng = makeRng(caseSeed(this.o.seed, 'cli-setup', 0));
-    const files = prepareCliFiles(path.join(this.tmp, 'cli'), setupRng, '/work/shared/data/snli_1.0', this.bases());
+    const files = prepareCliFiles(path.join(this.tmp, 'cli'), setupRng, SNLI_DIR, this.bases());
     const sync = (argv) => spawnSync(process.execPath, [path.join(ROOT, 'lib', 'train.js'), ...argv], { encoding: 'utf8', cwd: this.tmp, env: this.childEnv, timeout: 120000 });
     trainModels(files, sync);
     const timeoutMs = 30000;

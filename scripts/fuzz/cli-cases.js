@@ -20,18 +20,15 @@ function tinyTrainFlags(files) {
   ]);
 }
 
+/** The command line of a flag Map: `--flag value`, `--flag` alone for null, and '__twice' spliced in. */
 function argvOf(flags) {
-  if (flags.has('--help')) {
-    // --help answers before the values are checked; only the flag syntax can still fail
-    expect = 'any';
-  } else {
-    const problem = numericProblem(flags);
-    if (problem !== null) note(`(so: ${problem})`, 'bad');
-  }
   const argv = [];
   for (const [k, val] of flags) {
-    argv.push(k);
-    if (val !== null) argv.push(val);
+    if (k === '__twice') argv.push(...val);
+    else {
+      argv.push(k);
+      if (val !== null) argv.push(val);
+    }
   }
   return argv;
 }
@@ -420,15 +417,7 @@ function cliCase(rng, files) {
     const problem = numericProblem(flags);
     if (problem !== null) note(`(so: ${problem})`, 'bad');
   }
-  const argv = [];
-  for (const [k, val] of flags) {
-    if (k === '__twice') argv.push(...val);
-    else {
-      argv.push(k);
-      if (val !== null) argv.push(val);
-    }
-  }
-  return { script: 'lib/train.js', argv, steps, expect };
+  return { script: 'lib/train.js', argv: argvOf(flags), steps, expect };
 }
 
 module.exports = { cliCase, prepareCliFiles, trainModels, tinyTrainFlags, argvOf };
