@@ -169,17 +169,18 @@ class PickleWriter {
   private put(value: Container | TensorSpec): void {
     const index = this.memo.size;
     this.memo.set(value, index);
-    if (index < 0x100) return this.op(BINPUT, index);
-    const out = Buffer.alloc(5);
-    out[0] = LONG_BINPUT;
-    out.writeUInt32LE(index, 1);
-    this.chunks.push(out);
+    this.memoOp(BINPUT, LONG_BINPUT, index);
   }
 
   private get(index: number): void {
-    if (index < 0x100) return this.op(BINGET, index);
+    this.memoOp(BINGET, LONG_BINGET, index);
+  }
+
+  // A memo index: one byte after the short opcode below 256, four little-endian after the long one.
+  private memoOp(short: number, long: number, index: number): void {
+    if (index < 0x100) return this.op(short, index);
     const out = Buffer.alloc(5);
-    out[0] = LONG_BINGET;
+    out[0] = long;
     out.writeUInt32LE(index, 1);
     this.chunks.push(out);
   }
