@@ -9,18 +9,18 @@
  * console.log(x.grad!.toString(), torch.memory().liveTensors);
  * ```
  */
-export { Tensor, slice } from './tensor';
-export type { Index, Slice, Scalar, TensorData, NestedArray } from './tensor';
-export * from './creation';
-export * from './functional';
-export * from './runtime';
-export { tidy, keep, dispose } from './scope';
-export type { Disposable } from './scope';
-export * from './types';
+export { Tensor, slice } from './core/tensor';
+export type { Index, Slice, Scalar, TensorData, NestedArray } from './core/tensor';
+export * from './core/creation';
+export * from './core/functional';
+export * from './core/runtime';
+export { tidy, keep, dispose } from './core/scope';
+export type { Disposable } from './core/scope';
+export * from './core/types';
 export { save, load, loadValue } from './serialization';
 export type { StateDict, PickleValue } from './serialization';
 export * as nn from './nn';
 export * as optim from './optim';
 export * as d2l from './d2l';
-export { Trainer } from './trainer';
-export type { StepResult, EvalResult } from './trainer';
+export { Trainer } from './trainer/trainer';
+export type { StepResult, EvalResult } from './trainer/trainer';

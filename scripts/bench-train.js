@@ -46,7 +46,7 @@ const torch = require('../lib');
 const { BERTClassifier, BERTModel, fusedAttentionAvailable } = require('../lib/d2l/bert');
 const { readSnli } = require('../lib/d2l/snli');
 const { SNLIBERTDataset } = require('../lib/d2l/snli-dataset');
-const { DataLoader } = require('../lib/d2l/data-loader');
+const { DataLoader } = require('../lib/data/data-loader');
 const { tokenize, Vocab } = require('../lib/d2l/text');
 
 const { mulberry32 } = require('./seeded-random');

@@ -7,7 +7,7 @@ Run with the system interpreter, which has torch 1.13:
 Each case is {name, dtype, shape, values, extras, repr}: `values` holds the
 flattened elements (float16/bfloat16 widened to float32, floats as exact
 doubles, nan/inf as the strings "nan", "inf", "-inf"), `extras` the
-FormatExtras that lib/format.ts takes, and `repr` is `repr(tensor)`.
+FormatExtras that lib/core/format.ts takes, and `repr` is `repr(tensor)`.
 The output is deterministic: one case per line, keys sorted.
 """
 

@@ -5,7 +5,7 @@ import { strict as assert } from 'assert';
 
 import * as torch from '../lib';
 import { attentionKernel, BERTClassifier, BERTModel, fusedAttentionAvailable } from '../lib/d2l/bert';
-import { Trainer } from '../lib/trainer';
+import { Trainer } from '../lib/trainer/trainer';
 
 const config = { vocabSize: 60, numHiddens: 32, ffnNumHiddens: 64, numHeads: 4, numBlks: 2, maxLen: 24 };
 

@@ -118,7 +118,7 @@ describe('no crashes: memory shared with JS', function () {
   it('the trainer copies batch tensors that share JS memory, so the step never reads memory JS gave away', async () => {
     const net = new torch.nn.Sequential(new torch.nn.Linear(4, 3));
     const optimizer = new torch.optim.SGD(net.parameters(), { lr: 0.1 });
-    const { Trainer } = await import('../lib/trainer');
+    const { Trainer } = await import('../lib/trainer/trainer');
     const trainer = new Trainer(net, optimizer, ['cpu']);
     try {
       const x = new Float32Array(8 * 4).fill(0.5);

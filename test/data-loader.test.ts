@@ -7,7 +7,7 @@ import { promises as fs } from 'fs';
 import * as path from 'path';
 
 import * as torch from '../lib';
-import { BatchableDataset, DataLoader } from '../lib/d2l/data-loader';
+import { BatchableDataset, DataLoader } from '../lib/data/data-loader';
 import { readSnli } from '../lib/d2l/snli';
 import { SNLIBERTDataset } from '../lib/d2l/snli-dataset';
 import { Vocab } from '../lib/d2l/text';

@@ -8,7 +8,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 
-import { checkWritableSync, removeStaleTemporaries, temporaryPath, writeFileAtomically } from '../lib/atomic-file';
+import { checkWritableSync, removeStaleTemporaries, temporaryPath, writeFileAtomically } from '../lib/core/atomic-file';
 import { readSnli, SnliFileError } from '../lib/d2l/snli';
 
 const HEADER = 'gold_label\tsentence1_binary_parse\tsentence2_binary_parse';

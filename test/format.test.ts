@@ -1,8 +1,8 @@
 import { strict as assert } from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
-import { FormatExtras, formatTensor } from '../lib/format';
-import { DType } from '../lib/types';
+import { FormatExtras, formatTensor } from '../lib/core/format';
+import { DType } from '../lib/core/types';
 
 /** One case of test/fixtures/format.json, written by scripts/gen_format_fixtures.py. */
 interface FixtureCase {

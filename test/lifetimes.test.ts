@@ -5,7 +5,7 @@ import { execFileSync } from 'child_process';
 import * as path from 'path';
 
 import * as torch from '../lib';
-import { Trainer } from '../lib/trainer';
+import { Trainer } from '../lib/trainer/trainer';
 
 // RSS in MB that `build` adds and that `release` gives back, measured in a fresh process (in this
 // one, the heap left by earlier tests decides whether freed memory goes back to the system).

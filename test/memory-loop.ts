@@ -3,7 +3,7 @@
 // and prints {tensors, rssMb} (growth over the measured iterations) as JSON.
 import * as torch from '../lib';
 import { BERTClassifier, BERTModel } from '../lib/d2l/bert';
-import { DataLoader } from '../lib/d2l/data-loader';
+import { DataLoader } from '../lib/data/data-loader';
 import { SNLIBERTDataset } from '../lib/d2l/snli-dataset';
 
 const ITERATIONS = 100_000;

@@ -9,8 +9,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as torch from '../lib';
 import { Tensor } from '../lib';
-import * as creation from '../lib/creation';
-import * as functional from '../lib/functional';
+import * as creation from '../lib/core/creation';
+import * as functional from '../lib/core/functional';
 import { assertTensor, decodeValue, forwardTolerance, fromFixture, TensorFixture, Tolerance } from './helpers';
 
 /** Arguments as JSON, with markers for tensors, slices, omitted arguments, non-finite numbers and bigints. */

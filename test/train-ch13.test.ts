@@ -4,7 +4,7 @@ import { strict as assert } from 'assert';
 import * as torch from '../lib';
 import { BERTClassifier, BERTModel } from '../lib/d2l/bert';
 import { Accumulator, accuracy, Batch, BatchSource, evaluateAccuracyGpu, trainCh13 } from '../lib/d2l/train-ch13';
-import { Trainer } from '../lib/trainer';
+import { Trainer } from '../lib/trainer/trainer';
 
 const config = { vocabSize: 30, numHiddens: 8, ffnNumHiddens: 16, numHeads: 2, numBlks: 1, dropout: 0, maxLen: 12 };
 

@@ -9,7 +9,7 @@ import * as path from 'path';
 
 import * as torch from '../lib';
 import { BERTClassifier, BERTModel } from '../lib/d2l/bert';
-import { Trainer } from '../lib/trainer';
+import { Trainer } from '../lib/trainer/trainer';
 
 const config = { vocabSize: 50, numHiddens: 32, ffnNumHiddens: 64, numHeads: 4, numBlks: 2, dropout: 0, maxLen: 40 };
 

@@ -3,7 +3,7 @@
 import { strict as assert } from 'assert';
 
 import * as torch from '../lib';
-import { Trainer } from '../lib/trainer';
+import { Trainer } from '../lib/trainer/trainer';
 
 interface Linear {
   net: torch.nn.Sequential;

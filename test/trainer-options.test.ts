@@ -4,7 +4,7 @@ import { strict as assert } from 'assert';
 
 import * as torch from '../lib';
 import { BERTClassifier, BERTModel } from '../lib/d2l/bert';
-import { Trainer, TrainerOptions } from '../lib/trainer';
+import { Trainer, TrainerOptions } from '../lib/trainer/trainer';
 
 const config = { vocabSize: 50, numHiddens: 32, ffnNumHiddens: 64, numHeads: 4, numBlks: 2, maxLen: 24 };
 

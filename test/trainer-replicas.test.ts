@@ -6,7 +6,7 @@ import { strict as assert } from 'assert';
 
 import * as torch from '../lib';
 import { BERTClassifier, BERTModel } from '../lib/d2l/bert';
-import { Trainer } from '../lib/trainer';
+import { Trainer } from '../lib/trainer/trainer';
 
 const config = { vocabSize: 50, numHiddens: 16, ffnNumHiddens: 32, numHeads: 4, numBlks: 2, dropout: 0, maxLen: 24 };
 

@@ -6,7 +6,7 @@ import * as path from 'path';
 
 import * as torch from '../lib';
 import { BERTClassifier } from '../lib/d2l/bert';
-import { DataLoader } from '../lib/d2l/data-loader';
+import { DataLoader } from '../lib/data/data-loader';
 import { loadPretrainedModel } from '../lib/d2l/pretrained';
 import { readSnli } from '../lib/d2l/snli';
 import { SNLIBERTDataset } from '../lib/d2l/snli-dataset';

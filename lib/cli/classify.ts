@@ -6,9 +6,9 @@
 import { loadClassifier, NLI_LABELS } from '../d2l/classifier-file';
 import { splitLikeSnli } from '../d2l/snli';
 import { SNLIBERTDataset } from '../d2l/snli-dataset';
-import { noGrad } from '../runtime';
-import { tidy } from '../scope';
-import { Device } from '../types';
+import { noGrad } from '../core/runtime';
+import { tidy } from '../core/scope';
+import { Device } from '../core/types';
 import { UsageError } from './flags';
 import { exists, notRegularFile } from './paths';
 

@@ -2,8 +2,8 @@
  * `--devices`: 'all' (d2l's try_all_gpus: every GPU, else the CPU), or a comma-separated list
  * of 'cpu', 'cuda' and 'cuda:N', checked against the GPUs libtorch sees.
  */
-import { cuda, devices as allDevices, version } from '../runtime';
-import { Device } from '../types';
+import { cuda, devices as allDevices, version } from '../core/runtime';
+import { Device } from '../core/types';
 import { UsageError } from './flags';
 
 const DEVICE = /^(cpu|cuda)(?::(\d+))?$/;

@@ -3,7 +3,7 @@
  */
 import { promises as fs } from 'fs';
 
-import { describeKind } from '../atomic-file';
+import { describeKind } from '../core/atomic-file';
 
 /** Whether `file` exists (any kind of entry). */
 export async function exists(file: string): Promise<boolean> {

@@ -6,10 +6,10 @@ import { statSync } from 'fs';
 import { availableParallelism } from 'os';
 import * as path from 'path';
 
-import { checkWritableSync } from '../atomic-file';
+import { checkWritableSync } from '../core/atomic-file';
 import { fusedAttentionAvailable } from '../d2l/bert';
-import { version } from '../runtime';
-import { Device } from '../types';
+import { version } from '../core/runtime';
+import { Device } from '../core/types';
 import { parseDevices } from './devices';
 import { choiceFlag, formatFlagHelp, integerFlag, numberFlag, parseFlags, UsageError } from './flags';
 

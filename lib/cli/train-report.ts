@@ -5,9 +5,9 @@
  */
 import { SingleBar } from 'cli-progress';
 
-import { formatFixed } from '../format';
+import { formatFixed } from '../core/format';
 import { EpochEnd, ProgressPoint, StepInfo, TrainCh13Result } from '../d2l/train-ch13';
-import { Device } from '../types';
+import { Device } from '../core/types';
 
 /** Receives everything a training run reports, in order. */
 export interface TrainReporter {

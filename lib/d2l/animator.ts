@@ -16,7 +16,7 @@
  */
 import * as path from 'path';
 
-import { writeFileAtomically } from '../atomic-file';
+import { writeFileAtomically } from '../core/atomic-file';
 import { FONT_ASCENT, FONT_DESCENT, renderPNG, runsWidth, textWidth } from './chart-png';
 import { renderSVG } from './chart-svg';
 

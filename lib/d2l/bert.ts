@@ -9,7 +9,7 @@
  */
 import { ops } from '../native';
 import { Module, ModuleOptions } from '../nn/module';
-import { Tensor } from '../tensor';
+import { Tensor } from '../core/tensor';
 
 /** The sizes of a BERT model. d2l's bert.small: 256, 512, 4 heads, 2 blocks; bert.base: 768, 3072, 12, 12. */
 export interface BERTConfig {

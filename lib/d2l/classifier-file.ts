@@ -17,11 +17,11 @@
 import { createHash } from 'crypto';
 import { promises as fs } from 'fs';
 
-import { openRegularFile, temporaryPath, writeFileAtomically } from '../atomic-file';
-import { dispose } from '../scope';
+import { openRegularFile, temporaryPath, writeFileAtomically } from '../core/atomic-file';
+import { dispose } from '../core/scope';
 import { load, save } from '../serialization';
-import { Tensor } from '../tensor';
-import { Device } from '../types';
+import { Tensor } from '../core/tensor';
+import { Device } from '../core/types';
 import { BERTClassifier, BERTConfig, BERTModel } from './bert';
 import { Vocab } from './text';
 

@@ -8,7 +8,7 @@ import { randomBytes } from 'crypto';
 import { promises as fs } from 'fs';
 import * as path from 'path';
 
-import { writeFileAtomically } from '../atomic-file';
+import { writeFileAtomically } from '../core/atomic-file';
 import { fileSource, ZipReader } from '../serialization/zip';
 
 /** How `extractZip` behaves. */

@@ -6,9 +6,9 @@ import { promises as fs } from 'fs';
 import * as path from 'path';
 
 import { load } from '../serialization';
-import { dispose } from '../scope';
-import { Tensor } from '../tensor';
-import { Device } from '../types';
+import { dispose } from '../core/scope';
+import { Tensor } from '../core/tensor';
+import { Device } from '../core/types';
 import { BERTConfig, BERTModel } from './bert';
 import { DATA_HUB, downloadExtract, DownloadExtractOptions } from './hub';
 import { Vocab } from './text';

@@ -6,10 +6,10 @@ import * as os from 'os';
 import * as path from 'path';
 import { Worker } from 'worker_threads';
 
-import { empty, tensor } from '../creation';
-import { Disposable, keep, tidy } from '../scope';
-import { Tensor } from '../tensor';
-import { Batch } from './data-loader';
+import { empty, tensor } from '../core/creation';
+import { Disposable, keep, tidy } from '../core/scope';
+import { Tensor } from '../core/tensor';
+import { Batch } from '../data/data-loader';
 import { encodePairs, EncodedPairs, WorkerResult, WorkerSetup, WorkerTask } from './snli-worker';
 import { SnliData } from './snli';
 import { Vocab } from './text';

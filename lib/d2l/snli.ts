@@ -5,7 +5,7 @@
 import { FileHandle } from 'fs/promises';
 import * as path from 'path';
 
-import { openRegularFile } from '../atomic-file';
+import { openRegularFile } from '../core/atomic-file';
 import { PY_WHITESPACE } from './text';
 
 /** d2l's `label_set`: the gold labels kept, and their class indices. */

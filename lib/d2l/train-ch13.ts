@@ -2,15 +2,15 @@
  * d2l's `train_ch13` loop and its helpers (`Accumulator`, `Timer`, `accuracy`,
  * `evaluate_accuracy_gpu`), driving the native data-parallel Trainer.
  */
-import { formatFixed } from '../format';
+import { formatFixed } from '../core/format';
 import { Module } from '../nn/module';
 import { CrossEntropyLoss } from '../nn/loss';
 import { Optimizer } from '../optim/optimizer';
-import { noGrad } from '../runtime';
-import { tidy } from '../scope';
-import { Tensor } from '../tensor';
-import { Trainer, TrainerOptions } from '../trainer';
-import { Device } from '../types';
+import { noGrad } from '../core/runtime';
+import { tidy } from '../core/scope';
+import { Tensor } from '../core/tensor';
+import { Trainer, TrainerOptions } from '../trainer/trainer';
+import { Device } from '../core/types';
 
 /** One batch: the model's inputs (e.g. [tokens, segments, validLens]) and int64 labels [batch]. */
 export type Batch = readonly [readonly Tensor[], Tensor];

@@ -3,9 +3,9 @@
  * distributions, same bounds, same random stream: after the same `manualSeed` a layer gets
  * PyTorch's very weights).
  */
-import { describe } from '../describe';
+import { describe } from '../core/describe';
 import { ops } from '../native';
-import { Tensor, intList, optionsOf } from '../tensor';
+import { Tensor, intList, optionsOf } from '../core/tensor';
 import { Module, ModuleOptions } from './module';
 
 function positiveInt(value: number, what: string): number {

@@ -1,9 +1,9 @@
 /**
  * Losses, equal to PyTorch's.
  */
-import { describe } from '../describe';
+import { describe } from '../core/describe';
 import { ops } from '../native';
-import { Tensor, optionsOf, tensorHandle } from '../tensor';
+import { Tensor, optionsOf, tensorHandle } from '../core/tensor';
 
 /** How per-example losses are combined: kept ([batch]), averaged or summed. */
 export type Reduction = 'none' | 'mean' | 'sum';

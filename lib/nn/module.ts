@@ -2,13 +2,13 @@
  * The Module base class: a typed wrapper of a native torch::nn::Module. Parameters, buffers,
  * state dicts and children use PyTorch's dotted names (`0.weight`, `encoder.blks.0.ffn.dense1.bias`).
  */
-import { describe } from '../describe';
+import { describe } from '../core/describe';
 import { NativeModule, NativeModuleInfo, NativeTensor, ops } from '../native';
-import { noGrad } from '../runtime';
+import { noGrad } from '../core/runtime';
 import type { StateDict } from '../serialization';
-import { Disposable } from '../scope';
-import { Tensor, conversionTarget, optionsOf } from '../tensor';
-import { Device, DType } from '../types';
+import { Disposable } from '../core/scope';
+import { Tensor, conversionTarget, optionsOf } from '../core/tensor';
+import { Device, DType } from '../core/types';
 
 export type { StateDict };
 

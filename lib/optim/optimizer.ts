@@ -6,7 +6,7 @@
  */
 import { NativeGroupOptions, NativeOptimizer, NativeParamState, ops } from '../native';
 import { PickleValue } from '../serialization';
-import { Tensor, optionsOf } from '../tensor';
+import { Tensor, optionsOf } from '../core/tensor';
 
 /** A group of parameters with its own hyper-parameters (unset ones take the optimizer's). */
 export type ParamGroup<O> = { params: Tensor[] } & Partial<O>;

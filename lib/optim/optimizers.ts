@@ -2,8 +2,8 @@
  * Adam, AdamW and SGD: libtorch's implementations, whose updates equal PyTorch's (single-tensor
  * path) step for step.
  */
-import { describe } from '../describe';
-import { Tensor, optionsOf } from '../tensor';
+import { describe } from '../core/describe';
+import { Tensor, optionsOf } from '../core/tensor';
 import { Optimizer, ParamGroup } from './optimizer';
 
 export interface AdamOptions {

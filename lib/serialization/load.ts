@@ -6,8 +6,8 @@
  */
 import { constants as fsConstants, promises as fs, Stats } from 'fs';
 
-import { tensor } from '../creation';
-import { Tensor } from '../tensor';
+import { tensor } from '../core/creation';
+import { Tensor } from '../core/tensor';
 import { unpickle } from './pickle-read';
 import { PickleTree, PickleValue, StateDict, StorageRef, TensorSpec, elementsSpanned } from './values';
 import { fileSource, RandomAccessSource, ZIP_MAGIC, ZipEntry, ZipReader } from './zip';

@@ -3,13 +3,13 @@
  * pickle), one raw little-endian record `archive/data/<key>` per storage, `archive/version`.
  * The file appears atomically: it is written to a temporary file in the same directory, synced
  * and renamed over the target, so readers never see half a checkpoint (`writeAtomically` of
- * `lib/atomic-file.ts`, which also removes the temporaries that killed writers left).
+ * `lib/core/atomic-file.ts`, which also removes the temporaries that killed writers left).
  */
 import { promises as fs } from 'fs';
 
-import { writeAtomically } from '../atomic-file';
-import { keep, tidy } from '../scope';
-import { Tensor } from '../tensor';
+import { writeAtomically } from '../core/atomic-file';
+import { keep, tidy } from '../core/scope';
+import { Tensor } from '../core/tensor';
 import { pickle } from './pickle-write';
 import { PickleTree, PickleValue, StateDict, TensorSpec, contiguousStrides, storageClassOf } from './values';
 import { ZipWriter } from './zip';

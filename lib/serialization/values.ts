@@ -6,8 +6,8 @@
  * loaded. The pickle reader produces these, the pickle writer consumes them, and the loader and
  * saver turn them into and out of Tensors.
  */
-import type { Tensor } from '../tensor';
-import { DType } from '../types';
+import type { Tensor } from '../core/tensor';
+import { DType } from '../core/types';
 
 /** A pickled value whose tensors are `Leaf`s. Python ints beyond 2^53 are bigints. */
 export type PickleTree<Leaf> =

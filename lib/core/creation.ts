@@ -4,7 +4,7 @@
  * (int64 for randint and for integer data), the default device 'cpu'.
  */
 import { describe } from './describe';
-import { ops } from './native';
+import { ops } from '../native';
 import { Tensor, intList, optionsOf } from './tensor';
 import { DType, Shape, TensorOptions } from './types';
 

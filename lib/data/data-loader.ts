@@ -5,9 +5,9 @@
  */
 import { randomBytes } from 'crypto';
 
-import { tensor } from '../creation';
-import { keep, tidy } from '../scope';
-import { Tensor } from '../tensor';
+import { tensor } from '../core/creation';
+import { keep, tidy } from '../core/scope';
+import { Tensor } from '../core/tensor';
 
 /**
  * What `DataLoader` batches: CPU input tensors and a CPU label tensor that share their first

@@ -9,7 +9,7 @@ import { inspect } from 'util';
 
 import { describe } from './describe';
 import { formatTensor } from './format';
-import { NativeIndex, NativeOperand, NativeTensor, ops } from './native';
+import { NativeIndex, NativeOperand, NativeTensor, ops } from '../native';
 import { Disposable, track } from './scope';
 import { DTYPES, DType, Device, Shape } from './types';
 

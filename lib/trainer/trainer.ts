@@ -6,12 +6,12 @@
  * the model's parameters, takes one optimizer step and refreshes the replicas. Parameters that
  * received no gradient in a step are skipped by the optimizer.
  */
-import { NativeTensor, NativeTrainer, ops } from './native';
-import { CrossEntropyLoss } from './nn/loss';
-import { Module } from './nn/module';
-import { Optimizer } from './optim/optimizer';
-import { Tensor, optionsOf } from './tensor';
-import { Device } from './types';
+import { NativeTensor, NativeTrainer, ops } from '../native';
+import { CrossEntropyLoss } from '../nn/loss';
+import { Module } from '../nn/module';
+import { Optimizer } from '../optim/optimizer';
+import { Tensor, optionsOf } from '../core/tensor';
+import { Device } from '../core/types';
 
 /** What one training step measured (d2l's train_loss_sum, train_acc_sum and the batch size). */
 export interface StepResult {

@@ -2,7 +2,7 @@
  * Runtime facts and global switches: versions, CUDA, devices, threads, grad mode, memory.
  */
 import { describe } from './describe';
-import { build, BuildInfo, ops } from './native';
+import { build, BuildInfo, ops } from '../native';
 import { Device } from './types';
 
 /** What is running: libtorch's version, CUDA/cuDNN (null when absent), and the build of the binary. */

@@ -2,7 +2,7 @@
  * Functions of several tensors, and function forms of common methods (`torch.cat`, `torch.where`, ...).
  */
 import { describe } from './describe';
-import { ops } from './native';
+import { ops } from '../native';
 import { Scalar, Tensor, optionsOf, tensorHandle } from './tensor';
 
 function handles(tensors: readonly Tensor[], what: string) {
