@@ -1,5 +1,6 @@
-// The data hub against a local HTTP server: downloads, the cache, sha1 checks, failures that
-// leave no file and explain where to put one by hand, redirects, zip extraction, progress.
+// The data hub against a local HTTP server (127.0.0.1 only): downloads, the cache, sha1
+// checks, retries and Range resumes of cut transfers, failures that leave no file and explain
+// where to put one by hand, redirects, zip extraction, progress.
 import { strict as assert } from 'assert';
 import { createHash } from 'crypto';
 import * as fs from 'fs';
@@ -10,6 +11,7 @@ import * as path from 'path';
 import { Writable } from 'stream';
 import * as zlib from 'zlib';
 
+import { partPathOf } from '../lib/d2l/download';
 import { entryComponents } from '../lib/d2l/extract';
 import { CACHE_DIR_ENV, DATA_HUB, DownloadError, HubEntry, cacheDir, download, downloadExtract } from '../lib/d2l/hub';
 import { LineProgress, createProgress } from '../lib/d2l/progress';
@@ -118,12 +120,51 @@ const PROGRESS_PARTS = 10;
 let server: http.Server;
 let base: string;
 let refusedUrl: string;
-/** The paths the server was asked for, in order. */
+/** The paths the server was asked for, in order, and the headers of each request. */
 const requests: string[] = [];
+const requestHeaders: http.IncomingHttpHeaders[] = [];
+/** How often each path was asked for in the current test. */
+const hits = new Map<string, number>();
 
-function serve(res: http.ServerResponse, body: Buffer): void {
-  res.writeHead(200, { 'Content-Type': 'application/zip', 'Content-Length': body.length });
-  res.end(body);
+const L = BERT_ZIP.length;
+// Where the connection is cut: bytes of each response's body sent before the cut.
+const CUT = 20_000;
+// BERT_ZIP changed in one byte: what a server holding another version sends.
+const OTHER_ZIP = Buffer.from(BERT_ZIP);
+OTHER_ZIP[100] ^= 0xff;
+
+/** How `sendFile` answers. */
+interface Send {
+  /** Honour a Range header (206 with Content-Range); otherwise send the whole file (200). */
+  ranges?: boolean;
+  etag?: string;
+  /** Send no Content-Length (chunked). */
+  chunked?: boolean;
+  /** Send this many bytes of the body, then close the connection (FIN; `reset`: destroy it). */
+  cutAfter?: number;
+  reset?: boolean;
+  /** Send this many bytes of the body, then nothing more. */
+  stallAfter?: number;
+}
+
+function sendFile(req: http.IncomingMessage, res: http.ServerResponse, body: Buffer, how: Send = {}): void {
+  const range = how.ranges === true ? /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '') : null;
+  const start = range !== null ? Number(range[1]) : 0;
+  const end = range !== null && range[2] !== '' ? Number(range[2]) : body.length - 1;
+  const part = body.subarray(start, end + 1);
+  const headers: http.OutgoingHttpHeaders = { 'Content-Type': 'application/zip' };
+  if (how.chunked !== true) headers['Content-Length'] = part.length;
+  if (how.etag !== undefined) headers.ETag = how.etag;
+  if (how.ranges === true) headers['Accept-Ranges'] = 'bytes';
+  if (range !== null) headers['Content-Range'] = `bytes ${start}-${end}/${body.length}`;
+  res.writeHead(range !== null ? 206 : 200, headers);
+  if (how.cutAfter !== undefined) {
+    res.write(part.subarray(0, how.cutAfter), () => (how.reset === true ? res.socket?.destroy() : res.socket?.end()));
+  } else if (how.stallAfter !== undefined) {
+    res.write(part.subarray(0, how.stallAfter));
+  } else {
+    res.end(part);
+  }
 }
 
 const FILES: Record<string, Buffer> = {
@@ -132,34 +173,56 @@ const FILES: Record<string, Buffer> = {
   '/files/evil.zip': EVIL_ZIP,
 };
 
-function route(req: http.IncomingMessage, res: http.ServerResponse): void {
+// `hit` is how many times the path was asked for before, in this test.
+function route(req: http.IncomingMessage, res: http.ServerResponse, hit: number): void {
   const url = req.url ?? '';
   const file = FILES[url];
-  if (file !== undefined) return serve(res, file);
-  switch (url) {
-    case '/chunked/bert.small.torch.zip':
+  if (file !== undefined) return sendFile(req, res, file);
+  switch (url.replace(/\/bert\.small\.torch\.zip$/, '')) {
+    case '/chunked':
       // No Content-Length: the size is unknown until the end.
-      res.writeHead(200, { 'Content-Type': 'application/zip' });
-      res.end(BERT_ZIP);
-      return;
-    case '/cut/bert.small.torch.zip':
-      res.writeHead(200, { 'Content-Length': BERT_ZIP.length });
-      res.write(BERT_ZIP.subarray(0, BERT_ZIP.length >> 1), () => res.socket?.destroy());
-      return;
-    case '/moved/bert.small.torch.zip':
-      res.writeHead(301, { Location: '/again/bert.small.torch.zip' }).end();
-      return;
-    case '/again/bert.small.torch.zip':
-      res.writeHead(307, { Location: `${base}/files/bert.small.torch.zip` }).end();
-      return;
-    case '/loop/bert.small.torch.zip':
-      res.writeHead(302, { Location: url }).end();
-      return;
-    case '/stall/bert.small.torch.zip':
-      res.writeHead(200, { 'Content-Length': BERT_ZIP.length });
-      res.write(BERT_ZIP.subarray(0, 1000));
-      return;
-    case '/silent/bert.small.torch.zip':
+      return sendFile(req, res, BERT_ZIP, { chunked: true });
+    case '/flaky':
+      // Resumable; the first two responses are cut after CUT bytes.
+      return sendFile(req, res, BERT_ZIP, { ranges: true, etag: '"v1"', cutAfter: hit < 2 ? CUT : undefined });
+    case '/reset':
+      // As /flaky, once, but the connection is destroyed, not closed (maybe a reset).
+      return sendFile(req, res, BERT_ZIP, { ranges: true, cutAfter: hit < 1 ? CUT : undefined, reset: true });
+    case '/cut':
+      // Resumable, but every response is cut.
+      return sendFile(req, res, BERT_ZIP, { ranges: true, cutAfter: 10_000 });
+    case '/norange':
+      // Cut once; ignores Range, always sending the whole file.
+      return sendFile(req, res, BERT_ZIP, { etag: '"v1"', cutAfter: hit < 1 ? CUT : undefined });
+    case '/changing':
+      // Cut once; the file then changes: If-Match "v1" fails, and the new version has "v2".
+      if (hit === 0) return sendFile(req, res, BERT_ZIP, { ranges: true, etag: '"v1"', cutAfter: CUT });
+      if (req.headers['if-match'] === '"v1"') return void res.writeHead(412).end();
+      return sendFile(req, res, OTHER_ZIP, { ranges: true, etag: '"v2"' });
+    case '/chunked-cut':
+      // Unannounced size, so not resumable: cut once.
+      return sendFile(req, res, BERT_ZIP, { chunked: true, cutAfter: hit < 1 ? CUT : undefined });
+    case '/busy':
+      // Unavailable twice (the second time asking for a second's wait), then there.
+      if (hit === 0) return void res.writeHead(503).end();
+      if (hit === 1) return void res.writeHead(503, { 'Retry-After': '1' }).end();
+      return sendFile(req, res, BERT_ZIP);
+    case '/down':
+      return void res.writeHead(503).end();
+    case '/moved':
+      return void res.writeHead(301, { Location: '/again/bert.small.torch.zip' }).end();
+    case '/again':
+      return void res.writeHead(307, { Location: `${base}/files/bert.small.torch.zip` }).end();
+    case '/moved-flaky':
+      return void res.writeHead(302, { Location: '/flaky/bert.small.torch.zip' }).end();
+    case '/moved-missing':
+      return void res.writeHead(302, { Location: '/missing/bert.small.torch.zip' }).end();
+    case '/loop':
+      return void res.writeHead(302, { Location: url }).end();
+    case '/stall':
+      // Resumable; each response stops after 1000 bytes.
+      return sendFile(req, res, BERT_ZIP, { ranges: true, stallAfter: 1000 });
+    case '/silent':
       return;
     case '/files/progress.bin': {
       res.writeHead(200, { 'Content-Length': PROGRESS_FILE.length });
@@ -179,21 +242,19 @@ function route(req: http.IncomingMessage, res: http.ServerResponse): void {
 
 function hub(): Record<string, HubEntry> {
   const good = sha1(BERT_ZIP);
-  return {
-    'bert.small': { url: `${base}/files/bert.small.torch.zip`, sha1: good },
+  const entries: Record<string, HubEntry> = {
     wrong: { url: `${base}/files/bert.small.torch.zip`, sha1: 'c72329e68a732bef0452e4b96a1c341c8910f81f' },
-    chunked: { url: `${base}/chunked/bert.small.torch.zip`, sha1: good },
-    cut: { url: `${base}/cut/bert.small.torch.zip`, sha1: good },
-    moved: { url: `${base}/moved/bert.small.torch.zip`, sha1: good },
-    loop: { url: `${base}/loop/bert.small.torch.zip`, sha1: good },
-    stall: { url: `${base}/stall/bert.small.torch.zip`, sha1: good },
-    silent: { url: `${base}/silent/bert.small.torch.zip`, sha1: good },
-    missing: { url: `${base}/missing/bert.small.torch.zip`, sha1: good },
     refused: { url: refusedUrl, sha1: good },
     SNLI: { url: `${base}/files/snli_1.0.zip`, sha1: sha1(SNLI_ZIP) },
     evil: { url: `${base}/files/evil.zip`, sha1: sha1(EVIL_ZIP) },
     progress: { url: `${base}/files/progress.bin`, sha1: sha1(PROGRESS_FILE) },
+    'bert.small': { url: `${base}/files/bert.small.torch.zip`, sha1: good },
   };
+  for (const name of ['chunked', 'flaky', 'reset', 'cut', 'norange', 'changing', 'chunked-cut', 'busy', 'down', 'moved',
+    'moved-flaky', 'moved-missing', 'loop', 'stall', 'silent', 'missing']) {
+    entries[name] = { url: `${base}/${name}/bert.small.torch.zip`, sha1: good };
+  }
+  return entries;
 }
 
 function listen(s: http.Server): Promise<number> {
@@ -207,8 +268,12 @@ describe('data hub', function () {
 
   before(async () => {
     server = http.createServer((req, res) => {
-      requests.push(req.url ?? '');
-      route(req, res);
+      const url = req.url ?? '';
+      requests.push(url);
+      requestHeaders.push(req.headers);
+      const hit = hits.get(url) ?? 0;
+      hits.set(url, hit + 1);
+      route(req, res, hit);
     });
     base = `http://127.0.0.1:${await listen(server)}`;
     // A port that was just free: nothing listens there, so connecting is refused.
@@ -227,23 +292,38 @@ describe('data hub', function () {
     root = fs.mkdtempSync(path.join(os.tmpdir(), 'torchbridge-hub-'));
     cache = path.join(root, 'cache');
     requests.length = 0;
+    requestHeaders.length = 0;
+    hits.clear();
   });
 
   afterEach(() => {
     fs.rmSync(root, { recursive: true, force: true });
   });
 
-  const options = (more: { progress?: boolean | ((line: string) => void); fetchTimeoutMs?: number; folder?: string } = {}) =>
-    ({ cacheDir: cache, hub: hub(), progress: false, ...more });
+  interface TestOptions {
+    progress?: boolean | ((line: string) => void);
+    fetchTimeoutMs?: number;
+    retries?: number;
+    retryDelayMs?: number;
+    folder?: string;
+  }
+  // Three retries, 10 ms apart at first: failures that pass are tested without waiting long.
+  const options = (more: TestOptions = {}) =>
+    ({ cacheDir: cache, hub: hub(), progress: false, retries: 3, retryDelayMs: 10, ...more });
+
+  const ranges = (): (string | undefined)[] => requestHeaders.map((h) => h.range);
+  const byHandAdvice = (target: string, sha: string): string =>
+    `download it elsewhere and place it at ${target} (sha1 ${sha}), ` +
+    `or point ${CACHE_DIR_ENV} (or the cacheDir option) at a directory that holds a copy named ${path.basename(target)}`;
 
   // Checks the "place it by hand" advice and that the cache holds nothing.
-  async function assertFailsLeavingNothing(name: string, cause: RegExp): Promise<void> {
+  async function assertFailsLeavingNothing(name: string, cause: RegExp, more: TestOptions = {}): Promise<void> {
     const target = path.join(cache, 'bert.small.torch.zip');
-    await assert.rejects(download(name, options({ fetchTimeoutMs: 300 })), (e: unknown) => {
+    await assert.rejects(download(name, options({ fetchTimeoutMs: 300, ...more })), (e: unknown) => {
       assert.ok(e instanceof DownloadError, String(e));
       assert.ok(e.message.startsWith(`cannot download ${name} from ${hub()[name].url}: `), e.message);
       assert.match(e.message, cause);
-      assert.ok(e.message.endsWith(`Without internet, download it elsewhere and place it at ${target} (sha1 ${sha1(BERT_ZIP)})`), e.message);
+      assert.ok(e.message.endsWith(`Without internet, ${byHandAdvice(target, sha1(BERT_ZIP))}`), e.message);
       assert.deepEqual([e.dataset, e.url, e.path, e.sha1], [name, hub()[name].url, target, sha1(BERT_ZIP)]);
       return true;
     });
@@ -289,7 +369,7 @@ describe('data hub', function () {
       }
     });
 
-    it('rejects unknown names and malformed entries', async () => {
+    it('rejects unknown names, malformed entries and bad options', async () => {
       await assert.rejects(download('bert.tiny', { cacheDir: cache, progress: false }),
         /unknown dataset 'bert.tiny': the hub has 'SNLI', 'bert.small', 'bert.base'/);
       await assert.rejects(download('x', { cacheDir: cache, hub: { x: { url: `${base}/files/x.zip`, sha1: 'abc' } } }),
@@ -299,6 +379,14 @@ describe('data hub', function () {
       for (const fetchTimeoutMs of [0, 2 ** 31, Number.NaN]) {
         await assert.rejects(download('bert.small', options({ fetchTimeoutMs })),
           (e: unknown) => e instanceof TypeError && /fetchTimeoutMs must be a number of milliseconds from 1 to 2147483647/.test(e.message));
+      }
+      for (const retries of [-1, 1.5, Number.NaN, Infinity]) {
+        await assert.rejects(download('bert.small', options({ retries })),
+          (e: unknown) => e instanceof TypeError && e.message === `retries must be a whole number from 0, got ${retries}`);
+      }
+      for (const retryDelayMs of [-1, 2 ** 31, Number.NaN]) {
+        await assert.rejects(download('bert.small', options({ retryDelayMs })),
+          (e: unknown) => e instanceof TypeError && /retryDelayMs must be a number of milliseconds from 0 to 2147483647/.test(e.message));
       }
       assert.equal(requests.length, 0);
     });
@@ -310,6 +398,7 @@ describe('data hub', function () {
       assert.equal(file, path.join(cache, 'bert.small.torch.zip'));
       assert.equal(sha1(fs.readFileSync(file)), sha1(BERT_ZIP));
       assert.deepEqual(requests, ['/files/bert.small.torch.zip']);
+      assert.deepEqual(ranges(), [undefined]);
       assert.deepEqual(fs.readdirSync(cache), ['bert.small.torch.zip']);
     });
 
@@ -331,45 +420,168 @@ describe('data hub', function () {
       assert.equal(lines[0], `${target} has sha1 ${sha1(Buffer.from('half a download'))}, expected ${sha1(BERT_ZIP)}: downloading it again`);
     });
 
-    it('reports a file with another sha1 (expected and got) and removes it', async () => {
+    it('reports a file with another sha1 (expected and got), removes it, and does not retry', async () => {
       const target = path.join(cache, 'bert.small.torch.zip');
       await assert.rejects(download('wrong', options()), (e: unknown) => {
         assert.ok(e instanceof DownloadError);
         assert.ok(e.message.startsWith(`downloaded wrong from ${base}/files/bert.small.torch.zip, but its sha1 is ${sha1(BERT_ZIP)}, ` +
           'expected c72329e68a732bef0452e4b96a1c341c8910f81f; the file was removed.'), e.message);
-        assert.ok(e.message.endsWith(`place it at ${target} (sha1 c72329e68a732bef0452e4b96a1c341c8910f81f)`), e.message);
+        assert.ok(e.message.endsWith(byHandAdvice(target, 'c72329e68a732bef0452e4b96a1c341c8910f81f')), e.message);
         return true;
       });
       assert.equal(requests.length, 1);
       assert.deepEqual(fs.readdirSync(cache), []);
     });
 
-    it('fails on an interrupted transfer and leaves no file', async () => {
-      // How much arrives before the reset varies (a reset may discard what was buffered).
-      await assertFailsLeavingNothing('cut', new RegExp(`the transfer broke off after \\d+ of ${BERT_ZIP.length} bytes \\(aborted\\)`));
+    it('removes the temporary files of killed downloads on this machine, and keeps those of running ones', async () => {
+      fs.mkdirSync(cache);
+      const target = path.join(cache, 'bert.small.torch.zip');
+      // Above Linux's largest pid (2^22): no such process.
+      const dead = partPathOf(target, 2 ** 22 + 1);
+      const running = partPathOf(target, process.ppid);
+      const ours = partPathOf(target);
+      const otherMachine = `${target}.part-elsewhere.example-${2 ** 22 + 1}-0123456789ab`;
+      for (const file of [dead, running, ours, otherMachine]) fs.writeFileSync(file, 'partial');
+      await download('bert.small', options());
+      assert.deepEqual(fs.readdirSync(cache).sort(), ['bert.small.torch.zip', ...[running, ours, otherMachine].map((f) => path.basename(f))].sort());
+    });
+  });
+
+  describe('download: retries and resumes', () => {
+    it('resumes a transfer cut twice with Range requests from the bytes received', async () => {
+      const lines: string[] = [];
+      const file = await download('flaky', options({ progress: (line) => lines.push(line) }));
+      assert.ok(fs.readFileSync(file).equals(BERT_ZIP));
+      assert.deepEqual(requests, Array(3).fill('/flaky/bert.small.torch.zip'));
+      assert.deepEqual(ranges(), [undefined, `bytes=${CUT}-${L - 1}`, `bytes=${2 * CUT}-${L - 1}`]);
+      // The strong ETag of the first response makes the resumes conditional.
+      assert.deepEqual(requestHeaders.map((h) => h['if-match']), [undefined, '"v1"', '"v1"']);
+      assert.deepEqual(lines.filter((line) => /retry/.test(line)), [
+        'the server closed the connection; retrying in 10 ms (retry 1 of 3)',
+        'the server closed the connection; retrying in 20 ms (retry 2 of 3)',
+      ]);
+      assert.match(lines[lines.length - 1], /^flaky: done, /);
+      assert.deepEqual(fs.readdirSync(cache), ['bert.small.torch.zip']);
     });
 
-    it('explains an HTTP 404', async () => {
+    it('resumes after the connection is destroyed', async () => {
+      const file = await download('reset', options());
+      assert.ok(fs.readFileSync(file).equals(BERT_ZIP));
+      assert.equal(requests.length, 2);
+      // How much arrived before the connection went depends on whether it was reset.
+      assert.match(requestHeaders[1].range ?? '', new RegExp(`^bytes=\\d+-${L - 1}$`));
+      assert.ok(Number(/=(\d+)/.exec(requestHeaders[1].range ?? '')?.[1]) <= CUT);
+    });
+
+    it('starts over from byte 0 when the server ignores Range and sends the whole file again', async () => {
+      const lines: string[] = [];
+      const file = await download('norange', options({ progress: (line) => lines.push(line) }));
+      assert.ok(fs.readFileSync(file).equals(BERT_ZIP));
+      assert.deepEqual(ranges(), [undefined, `bytes=${CUT}-${L - 1}`, undefined]);
+      assert.deepEqual(lines.filter((line) => /retry/.test(line)), [
+        'the server closed the connection; retrying in 10 ms (retry 1 of 3)',
+        'the server did not resume it: HTTP 200 OK, server does not support the range header and the payload was partially consumed; ' +
+          'starting over from byte 0 in 20 ms (retry 2 of 3)',
+      ]);
+    });
+
+    it('starts over when the file changed on the server (If-Match fails), then reports its other sha1', async () => {
+      await assert.rejects(download('changing', options()), (e: unknown) => {
+        assert.ok(e instanceof DownloadError);
+        assert.ok(e.message.startsWith(`downloaded changing from ${hub().changing.url}, but its sha1 is ${sha1(OTHER_ZIP)}, ` +
+          `expected ${sha1(BERT_ZIP)}; the file was removed.`), e.message);
+        return true;
+      });
+      assert.deepEqual(ranges(), [undefined, `bytes=${CUT}-${L - 1}`, undefined]);
+      assert.deepEqual(requestHeaders.map((h) => h['if-match']), [undefined, '"v1"', undefined]);
+      assert.deepEqual(fs.readdirSync(cache), []);
+    });
+
+    it('starts over a cut transfer of unannounced size from a server that ignores Range', async () => {
+      const file = await download('chunked-cut', options());
+      assert.ok(fs.readFileSync(file).equals(BERT_ZIP));
+      // undici asks for the rest even without a Content-Length; the server sends it all again.
+      assert.deepEqual(ranges(), [undefined, `bytes=${CUT}-`, undefined]);
+    });
+
+    it('gives up on a server that never lets a cut transfer resume, naming both failures', async () => {
+      await assertFailsLeavingNothing('norange', new RegExp(`: the transfer broke off after ${CUT} of ${L} bytes \\(the server closed the connection; ` +
+        'the server did not resume it: HTTP 200 OK, server does not support the range header and the payload was partially consumed\\), after 1 retry\\. '),
+      { retries: 1 });
+      assert.deepEqual(ranges(), [undefined, `bytes=${CUT}-${L - 1}`]);
+    });
+
+    it('gives up on a transfer cut every time after its retries, and leaves no file', async () => {
+      await assertFailsLeavingNothing('cut',
+        new RegExp(`: the transfer broke off after 40000 of ${L} bytes \\(the server closed the connection\\), after 3 retries\\. `));
+      assert.deepEqual(ranges(), [undefined, ...[10_000, 20_000, 30_000].map((k) => `bytes=${k}-${L - 1}`)]);
+    });
+
+    it('does not retry at all with retries: 0', async () => {
+      await assertFailsLeavingNothing('cut', new RegExp(`: the transfer broke off after 10000 of ${L} bytes \\(the server closed the connection\\)\\. `),
+        { retries: 0 });
+      assert.equal(requests.length, 1);
+    });
+
+    it('retries HTTP 503, waiting as long as Retry-After asks', async () => {
+      const lines: string[] = [];
+      const started = Date.now();
+      const file = await download('busy', options({ progress: (line) => lines.push(line) }));
+      assert.ok(Date.now() - started >= 950, `${Date.now() - started} ms`);
+      assert.ok(fs.readFileSync(file).equals(BERT_ZIP));
+      assert.equal(requests.length, 3);
+      assert.deepEqual(lines.filter((line) => /retry/.test(line)), [
+        'HTTP 503 Service Unavailable; retrying in 10 ms (retry 1 of 3)',
+        'HTTP 503 Service Unavailable; retrying in 1 s (retry 2 of 3)',
+      ]);
+    });
+
+    it('gives up on a server that stays unavailable', async () => {
+      await assertFailsLeavingNothing('down', /: HTTP 503 Service Unavailable, after 2 retries\. /, { retries: 2 });
+      assert.equal(requests.length, 3);
+    });
+
+    it('explains an HTTP 404, without retrying', async () => {
       await assertFailsLeavingNothing('missing', /: HTTP 404 Not Found\. /);
+      assert.equal(requests.length, 1);
     });
 
-    it('explains a refused connection', async () => {
-      await assertFailsLeavingNothing('refused', /ECONNREFUSED/);
+    it('explains a refused connection, after retrying', async () => {
+      await assertFailsLeavingNothing('refused', /: connect ECONNREFUSED 127\.0\.0\.1:\d+, after 2 retries\. /, { retries: 2 });
     });
 
-    it('gives up on a server that stops sending, and on one that never answers', async () => {
-      await assertFailsLeavingNothing('stall', /broke off after 1000 of \d+ bytes \(timed out: nothing received for 300 ms\)/);
-      await assertFailsLeavingNothing('silent', /: timed out: nothing received for 300 ms\. /);
+    // undici's timers tick about twice a second: each timeout here takes up to a second.
+    it('gives up on a server that stops sending, resuming once, and on one that never answers', async () => {
+      await assertFailsLeavingNothing('stall',
+        new RegExp(`: the transfer broke off after 2000 of ${L} bytes \\(timed out: nothing received for 300 ms\\), after 1 retry\\. `),
+        { retries: 1 });
+      assert.deepEqual(ranges(), [undefined, `bytes=1000-${L - 1}`]);
+      requests.length = 0;
+      await assertFailsLeavingNothing('silent', /: timed out: nothing received for 300 ms\. /, { retries: 0 });
+      assert.equal(requests.length, 1);
     });
+  });
 
+  describe('download: redirects', () => {
     it('follows redirects (relative and absolute), up to 5', async () => {
       const file = await download('moved', options());
       assert.ok(fs.readFileSync(file).equals(BERT_ZIP));
       assert.deepEqual(requests, ['/moved/bert.small.torch.zip', '/again/bert.small.torch.zip', '/files/bert.small.torch.zip']);
       fs.rmSync(file);
       requests.length = 0;
-      await assertFailsLeavingNothing('loop', /more than 5 redirects/);
+      await assertFailsLeavingNothing('loop', /: more than 5 redirects \(the last one to \/loop\/bert\.small\.torch\.zip\)\. /);
       assert.equal(requests.length, 6);
+    });
+
+    it('resumes at the URL redirected to', async () => {
+      const file = await download('moved-flaky', options());
+      assert.ok(fs.readFileSync(file).equals(BERT_ZIP));
+      assert.deepEqual(requests, ['/moved-flaky/bert.small.torch.zip', ...Array(3).fill('/flaky/bert.small.torch.zip')]);
+      assert.deepEqual(ranges(), [undefined, undefined, `bytes=${CUT}-${L - 1}`, `bytes=${2 * CUT}-${L - 1}`]);
+    });
+
+    it('names the URL redirected to in an HTTP error', async () => {
+      await assertFailsLeavingNothing('moved-missing', new RegExp(`: HTTP 404 Not Found \\(at ${base}/missing/bert\\.small\\.torch\\.zip\\)\\. `));
     });
 
     it('downloads a body of unannounced size (chunked)', async () => {
@@ -438,6 +650,16 @@ describe('data hub', function () {
       const output = written.join('');
       assert.ok(output.startsWith('Downloading it\n'), output);
       assert.match(output, /bert\.small \|[^|]{30}\| 50% \| 1\.0 KiB \/ 2\.0 KiB \| [\d.]+ (B|KiB|MiB)\/s \| ETA (\d+s|\?)/);
+      // A note while a bar is drawn (a retry's) replaces the bar's line; the bar comes back below.
+      written.length = 0;
+      const again = createProgress(true, 'bert.small', terminal);
+      again.start(2048);
+      again.note('a retry');
+      again.update(1536);
+      again.stop(true);
+      const note = written.findIndex((chunk) => chunk.includes('a retry'));
+      assert.equal(written[note], '\r\x1b[2Ka retry\n');
+      assert.match(written.slice(note + 1).join(''), /bert\.small \|[^|]{30}\| 75% \| 1\.5 KiB \/ 2\.0 KiB/);
     });
 
     it('is silent with progress: false, and writes lines to a stream that is no terminal', () => {

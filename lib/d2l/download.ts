@@ -1,12 +1,24 @@
 /**
- * Fetching one URL into one file with Node's http/https: redirects followed, an idle timeout,
- * the body streamed to a temporary file while its sha1 is computed, and the file renamed into
- * place only once it is complete, synced and verified. Whatever fails, no partial file stays.
+ * Fetching one URL into one file, on undici.
+ *
+ * undici does the HTTP: connections, timeouts (connecting, waiting for headers, a stalled
+ * body), redirects (its redirect interceptor) and retries (its RetryAgent), which resume a cut
+ * transfer where it stopped with a `Range` request (and `If-Match` when the server sent a
+ * strong ETag), checking the server's `Content-Range` before it passes on more bytes.
+ *
+ * What stays here: which failures are retried and how long to wait (one budget of retries for
+ * the whole download, shared by undici's resumes and our restarts), starting over from byte 0
+ * when a transfer cannot be resumed (the server ignores `Range` and answers 200, the file
+ * changed, the size was never announced), the body streamed to a temporary file while its
+ * sha1 is computed, the rename into place only once the file is complete, synced and
+ * verified, progress, and errors in words. Whatever fails, no partial file stays.
  */
 import { createHash, randomBytes } from 'crypto';
 import { createReadStream, promises as fs } from 'fs';
-import * as http from 'http';
-import * as https from 'https';
+import { STATUS_CODES } from 'http';
+import * as os from 'os';
+import * as path from 'path';
+import { Agent, Dispatcher, RetryAgent, RetryHandler, interceptors, request } from 'undici';
 
 import { Progress } from './progress';
 
@@ -19,6 +31,10 @@ export class TransferError extends Error {
 export class ChecksumError extends Error {
   override readonly name = 'ChecksumError';
 
+  /**
+   * @param expected the sha1 the file should have had
+   * @param actual the sha1 of the bytes received
+   */
   constructor(readonly expected: string, readonly actual: string) {
     super(`its sha1 is ${actual}, expected ${expected}`);
   }
@@ -32,148 +48,319 @@ export interface FetchOptions {
   readonly timeoutMs: number;
   /** Redirects followed before giving up. */
   readonly maxRedirects: number;
+  /**
+   * Retries after failures that may pass (connection refused, reset or cut, a timeout, HTTP
+   * 408, 429 or 5xx), counted over the whole download: resumes and restarts together.
+   */
+  readonly retries: number;
+  /**
+   * The wait before the first retry, in milliseconds; it doubles with each further retry, up to
+   * `MAX_RETRY_DELAY_MS` (or this value, when larger). A server's `Retry-After` replaces it.
+   */
+  readonly retryDelayMs: number;
+  /** Told about the transfer, and about each retry (a note). */
   readonly progress: Progress;
 }
 
-const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+/** The longest wait between two retries (unless `retryDelayMs` itself is longer). */
+export const MAX_RETRY_DELAY_MS = 30_000;
 
-/** The sha1 (lowercase hex) of a file's contents, read as a stream. */
-export async function sha1OfFile(path: string): Promise<string> {
-  const hash = createHash('sha1');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
+// Failures that may pass by themselves: the network's, and undici's timeouts and cut sockets.
+// ENOTFOUND is not among them: a name that does not resolve will not by waiting.
+const RETRY_CODES = new Set([
+  'ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN',
+  'ENETDOWN', 'ENETUNREACH', 'EHOSTDOWN', 'EHOSTUNREACH',
+  'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT',
+]);
+// Statuses a server sends when it is momentarily unable (RetryAgent turns them into errors).
+const RETRY_STATUSES = new Set([408, 429, 500, 502, 503, 504]);
+const REDIRECTS = new Set([300, 301, 302, 303, 307, 308]);
+
+// The fields of the errors undici and Node's sockets throw that matter here.
+interface NetworkError extends Error {
+  code?: string;
+  statusCode?: number;
+  headers?: Record<string, string | string[] | undefined>;
+  errors?: unknown[];
 }
 
-// One request in flight, with the failure that ended it, if any: once the response has begun,
-// a timeout or socket error shows on the body only as a generic "aborted".
-interface Exchange {
-  readonly request: http.ClientRequest;
-  readonly response: http.IncomingMessage;
-  readonly failure: () => Error | undefined;
+// undici's RetryHandler reports an HTTP status (a retryable one, or one that ended a resume)
+// as a RequestRetryError.
+function statusOf(error: NetworkError): number | undefined {
+  return error.code === 'UND_ERR_REQ_RETRY' && typeof error.statusCode === 'number' ? error.statusCode : undefined;
 }
 
-function get(url: URL, timeoutMs: number): Promise<Exchange> {
-  return new Promise((resolve, reject) => {
-    const client = url.protocol === 'https:' ? https : http;
-    let failure: Error | undefined;
-    const request = client.get(url);
-    // Idle time on the socket: covers connecting, waiting for headers and a stalled body, but
-    // not a large file that keeps arriving slowly.
-    request.setTimeout(timeoutMs, () => {
-      request.destroy(new TransferError(`timed out: nothing received for ${timeoutMs} ms`));
-    });
-    // Stays attached for the request's whole life, so that an error after the response began
-    // is recorded rather than thrown as an unhandled 'error' event.
-    request.on('error', (e) => {
-      failure ??= e;
-      reject(e instanceof TransferError ? e : new TransferError(e.message));
-    });
-    request.on('response', (response) => resolve({ request, response, failure: () => failure }));
-  });
+// A failure worth another try of the same request (undici resumes it when it can).
+function isRetryable(error: NetworkError): boolean {
+  const status = statusOf(error);
+  return status !== undefined ? RETRY_STATUSES.has(status) : RETRY_CODES.has(error.code ?? '');
 }
 
-// The response with the body to save, after following redirects (http to https included).
-async function open(url: string, options: FetchOptions): Promise<Exchange> {
-  let current = new URL(url);
-  for (let redirects = 0; ; ++redirects) {
-    if (current.protocol !== 'http:' && current.protocol !== 'https:') {
-      throw new TransferError(`unsupported protocol ${current.protocol} in ${current.href}`);
-    }
-    const exchange = await get(current, options.timeoutMs);
-    const { statusCode = 0, statusMessage = '', headers } = exchange.response;
-    if (REDIRECTS.has(statusCode) && headers.location !== undefined) {
-      // Drained, so that a keep-alive socket can serve the next request.
-      exchange.response.resume();
-      if (redirects === options.maxRedirects) {
-        throw new TransferError(`more than ${options.maxRedirects} redirects (the last one to ${headers.location})`);
-      }
-      current = new URL(headers.location, current);
-      continue;
-    }
-    if (statusCode < 200 || statusCode >= 300) {
-      exchange.request.destroy();
-      const where = current.href === url ? '' : ` (at ${current.href})`;
-      throw new TransferError(`HTTP ${statusCode} ${statusMessage}`.trimEnd() + where);
-    }
-    return exchange;
+// A resume the server turned down: it answered the Range request with the whole file (200),
+// with another range or ETag (206), with 412 (the If-Match ETag changed) or 416.
+function isResumeRefused(error: NetworkError): boolean {
+  const status = statusOf(error);
+  return status !== undefined && ((status >= 200 && status < 300) || status === 412 || status === 416);
+}
+
+// A transfer that broke off and is worth starting again from byte 0.
+function isRestartable(error: NetworkError): boolean {
+  return isRetryable(error) || isResumeRefused(error);
+}
+
+// A failure in words, for messages.
+function describe(error: NetworkError, timeoutMs: number): string {
+  switch (error.code) {
+    case 'UND_ERR_HEADERS_TIMEOUT':
+    case 'UND_ERR_BODY_TIMEOUT':
+      return `timed out: nothing received for ${timeoutMs} ms`;
+    case 'UND_ERR_CONNECT_TIMEOUT':
+      return `timed out: no connection within ${timeoutMs} ms`;
+    case 'UND_ERR_SOCKET':
+      return 'the server closed the connection';
+  }
+  const status = statusOf(error);
+  if (status !== undefined) {
+    const http = `HTTP ${status} ${STATUS_CODES[status] ?? ''}`.trimEnd();
+    return isResumeRefused(error) ? `the server did not resume it: ${http}, ${error.message}` : http;
+  }
+  // Connecting to a name with several addresses fails with all of their errors.
+  if (error.message === '' && Array.isArray(error.errors)) return error.errors.map((e) => (e as Error).message).join('; ');
+  return error.message || String(error.code ?? error.name);
+}
+
+// Milliseconds a `Retry-After` header asks to wait (seconds or an HTTP date), if it is there.
+function retryAfterMs(error: NetworkError): number | undefined {
+  const header = error.headers?.['retry-after'];
+  const value = Array.isArray(header) ? header[0] : header;
+  if (value === undefined) return undefined;
+  if (/^\s*\d+\s*$/.test(value)) return Number(value) * 1000;
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
+}
+
+function formatDelay(ms: number): string {
+  return ms < 1000 ? `${Math.round(ms)} ms` : `${Number((ms / 1000).toFixed(1))} s`;
+}
+
+// One download's budget of retries, spent by undici's retries and by our restarts alike.
+class RetryBudget {
+  /** Retries (resumes and restarts) so far. */
+  used = 0;
+  /** The failure the last retry was for: the cause of a resume the server then refused. */
+  lastRetried: NetworkError | undefined;
+
+  constructor(private readonly options: FetchOptions) {}
+
+  /**
+   * Spends one retry on `error` when `worthIt` says it may pass and some are left: tells the
+   * progress and returns the wait in milliseconds; undefined when there is no retry.
+   */
+  claim(error: NetworkError, worthIt: (error: NetworkError) => boolean, what: string): number | undefined {
+    const { retries, retryDelayMs, timeoutMs, progress } = this.options;
+    if (!worthIt(error) || this.used >= retries) return undefined;
+    ++this.used;
+    this.lastRetried = error;
+    const cap = Math.max(MAX_RETRY_DELAY_MS, retryDelayMs);
+    const delay = Math.min(retryAfterMs(error) ?? retryDelayMs * 2 ** (this.used - 1), cap);
+    progress.note(`${describe(error, timeoutMs)}; ${what} in ${formatDelay(delay)} (retry ${this.used} of ${retries})`);
+    return delay;
+  }
+
+  /** ", after 3 retries" once some were spent. */
+  suffix(): string {
+    return this.used === 0 ? '' : `, after ${this.used} ${this.used === 1 ? 'retry' : 'retries'}`;
   }
 }
 
-async function writeAll(file: fs.FileHandle, bytes: Uint8Array): Promise<void> {
+// undici's stack for one download: a connection pool with our timeouts; its RetryAgent, whose
+// retry decisions are ours; redirects outside the retries, so that each hop is retried on its
+// own and a resume asks the URL that served the bytes.
+function dispatcherFor(options: FetchOptions, budget: RetryBudget): { agent: Agent; dispatcher: Dispatcher } {
+  const { timeoutMs } = options;
+  const agent = new Agent({ connect: { timeout: timeoutMs }, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+  const retry: RetryHandler.RetryCallback = (error, _context, callback) => {
+    const delay = budget.claim(error, isRetryable, 'retrying');
+    if (delay === undefined) callback(error);
+    else setTimeout(() => callback(null), delay);
+  };
+  // statusCodes: the statuses RetryHandler turns into errors for `retry` to judge.
+  const dispatcher = new RetryAgent(agent, { retry, statusCodes: [...RETRY_STATUSES] }).compose(interceptors.redirect({ maxRedirections: options.maxRedirects }));
+  return { agent, dispatcher };
+}
+
+/** The sha1 (lowercase hex) of a file's contents, read as a stream. */
+export async function sha1OfFile(filePath: string): Promise<string> {
+  const hash = createHash('sha1');
+  for await (const chunk of createReadStream(filePath)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+// A network failure of one attempt, with how far the body had got (undefined: no body yet).
+class Interrupted extends Error {
+  constructor(readonly failure: NetworkError, readonly received: number | undefined, readonly total: number | undefined) {
+    super(failure.message);
+  }
+
+  toTransferError(timeoutMs: number, budget: RetryBudget): TransferError {
+    let reason = describe(this.failure, timeoutMs);
+    // What cut the transfer, besides the server's refusal to resume it.
+    if (isResumeRefused(this.failure) && budget.lastRetried !== undefined) reason = `${describe(budget.lastRetried, timeoutMs)}; ${reason}`;
+    const what = this.received === undefined
+      ? reason
+      : `the transfer broke off after ${this.received}${this.total !== undefined ? ` of ${this.total}` : ''} bytes (${reason})`;
+    return new TransferError(what + budget.suffix());
+  }
+}
+
+async function writeAll(file: fs.FileHandle, bytes: Uint8Array, position: number): Promise<void> {
   for (let done = 0; done < bytes.length;) {
-    const { bytesWritten } = await file.write(bytes, done, bytes.length - done);
+    const { bytesWritten } = await file.write(bytes, done, bytes.length - done, position + done);
     done += bytesWritten;
   }
 }
 
-// Streams the body into `file`, hashing it on the way; returns the sha1.
-async function receive(exchange: Exchange, file: fs.FileHandle, partPath: string, progress: Progress): Promise<string> {
-  const { response } = exchange;
-  const lengthHeader = response.headers['content-length'];
-  const total = lengthHeader !== undefined && /^\d+$/.test(lengthHeader) ? Number(lengthHeader) : undefined;
+// One GET of `url`, its body written to `file` from offset 0 while hashing it; returns the sha1.
+// undici's resumes happen inside it (the body goes on); a failure it cannot resume is thrown as
+// Interrupted, an HTTP answer that is no file as TransferError, a failing write as Error.
+async function attempt(url: string, dispatcher: Dispatcher, file: fs.FileHandle, partPath: string,
+  options: FetchOptions): Promise<string> {
+  let response: Dispatcher.ResponseData;
+  try {
+    response = await request(url, { dispatcher, method: 'GET' });
+  } catch (e) {
+    throw new Interrupted(e as NetworkError, undefined, undefined);
+  }
+  const { statusCode, headers, body } = response;
+  const history = (response.context as { history?: URL[] } | undefined)?.history;
+  const at = history !== undefined && history.length > 0 ? history[history.length - 1].href : url;
+  const lengthHeader = headers['content-length'];
+  const total = typeof lengthHeader === 'string' && /^\d+$/.test(lengthHeader) ? Number(lengthHeader) : undefined;
   const hash = createHash('sha1');
   let received = 0;
-  const brokeOff = (why: string): TransferError =>
-    new TransferError(`the transfer broke off after ${received}${total !== undefined ? ` of ${total}` : ''} bytes (${why})`);
-  // Iterated by hand to tell a failing read (the network) from a failing write (the disk).
-  const chunks: AsyncIterator<Buffer> = response[Symbol.asyncIterator]();
   let completed = false;
-  progress.start(total);
   try {
+    if (REDIRECTS.has(statusCode) && headers.location !== undefined) {
+      throw new TransferError(`more than ${options.maxRedirects} redirects (the last one to ${String(headers.location)})`);
+    }
+    if (statusCode < 200 || statusCode >= 300) {
+      const where = at === url ? '' : ` (at ${at})`;
+      throw new TransferError(`HTTP ${statusCode} ${STATUS_CODES[statusCode] ?? ''}`.trimEnd() + where);
+    }
+    options.progress.start(total);
+    // Iterated by hand to tell a failing read (the network) from a failing write (the disk).
+    const chunks: AsyncIterator<Buffer> = body[Symbol.asyncIterator]();
     for (;;) {
       let next: IteratorResult<Buffer>;
       try {
         next = await chunks.next();
       } catch (e) {
-        throw brokeOff((exchange.failure() ?? (e as Error)).message);
+        throw new Interrupted(e as NetworkError, received, total);
       }
       if (next.done === true) break;
       hash.update(next.value);
       try {
-        await writeAll(file, next.value);
+        await writeAll(file, next.value, received);
       } catch (e) {
         throw new Error(`cannot write ${partPath}: ${(e as Error).message}`);
       }
       received += next.value.length;
-      progress.update(received);
+      options.progress.update(received);
     }
-    // A body shorter than its Content-Length needs no check here: Node's parser reports the
-    // early close as an error ("aborted") on the stream, handled above.
     completed = true;
   } finally {
-    progress.stop(completed);
+    options.progress.stop(completed);
+    // Frees the connection of a body that was not read to its end (destroying it emits an
+    // 'error' nobody else listens to).
+    if (!completed) body.once('error', () => undefined).destroy();
   }
   return hash.digest('hex');
 }
 
+// The host name as it may appear in a file name.
+const HOST = os.hostname().replace(/[^A-Za-z0-9.-]/g, '_') || 'host';
+
+// Whether process `pid` (of this machine) is running.
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+// Removes the temporary files of downloads of `destination` that were killed: those named after
+// this machine and a process that no longer runs. (A cache shared between machines keeps the
+// others', which may be under way.)
+async function removeStaleParts(destination: string): Promise<void> {
+  const directory = path.dirname(destination);
+  const prefix = `${path.basename(destination)}.part-${HOST}-`;
+  let names: string[];
+  try {
+    names = await fs.readdir(directory);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const match = name.startsWith(prefix) ? /^(\d+)-[0-9a-f]{12}$/.exec(name.slice(prefix.length)) : null;
+    if (match !== null && !isRunning(Number(match[1]))) await fs.rm(path.join(directory, name), { force: true });
+  }
+}
+
+/** The name of the temporary file a download of `destination` by process `pid` writes. */
+export function partPathOf(destination: string, pid: number = process.pid): string {
+  return `${destination}.part-${HOST}-${pid}-${randomBytes(6).toString('hex')}`;
+}
+
 /**
  * Downloads `url` into `destination` (whose directory exists), replacing it atomically: the
- * body goes to `<destination>.part-<pid>-<random>` and is renamed over `destination` only
- * once all of it arrived, it was synced to disk and its sha1 is `options.sha1`. On any failure
- * the partial file is removed and `destination` is as it was.
+ * body goes to `<destination>.part-<host>-<pid>-<random>` and is renamed over `destination`
+ * only once all of it arrived, it was synced to disk and its sha1 is `options.sha1`. On any
+ * failure the partial file is removed and `destination` is as it was; temporary files of
+ * earlier downloads on this machine whose process is gone (killed) are removed first.
+ *
+ * Failures that may pass are retried (`options.retries` in all, waiting `options.retryDelayMs`,
+ * then twice as long each time): a transfer cut short resumes from the bytes already received
+ * where the server supports ranges, and starts over from byte 0 where it does not.
  * @throws TransferError for network and HTTP failures, ChecksumError for a file with another
  *   sha1, Error for local file system failures.
  */
 export async function fetchToFile(url: string, destination: string, options: FetchOptions): Promise<void> {
-  const partPath = `${destination}.part-${process.pid}-${randomBytes(6).toString('hex')}`;
-  let exchange: Exchange | undefined;
+  const protocol = new URL(url).protocol;
+  if (protocol !== 'http:' && protocol !== 'https:') throw new TransferError(`unsupported protocol ${protocol} in ${url}`);
+  await removeStaleParts(destination);
+  const partPath = partPathOf(destination);
+  const budget = new RetryBudget(options);
+  const { agent, dispatcher } = dispatcherFor(options, budget);
+  let file: fs.FileHandle | undefined;
   let renamed = false;
   try {
-    exchange = await open(url, options);
-    const file = await fs.open(partPath, 'wx');
+    file = await fs.open(partPath, 'wx');
     let sha1: string;
-    try {
-      sha1 = await receive(exchange, file, partPath, options.progress);
-      await file.sync();
-    } finally {
-      await file.close();
+    for (;;) {
+      try {
+        sha1 = await attempt(url, dispatcher, file, partPath, options);
+        break;
+      } catch (e) {
+        if (!(e instanceof Interrupted)) throw e;
+        const delay = budget.claim(e.failure, isRestartable, 'starting over from byte 0');
+        if (delay === undefined) throw e.toTransferError(options.timeoutMs, budget);
+        await new Promise((resolve) => setTimeout(resolve, delay));
+        await file.truncate(0);
+      }
     }
+    await file.sync();
+    const closing = file;
+    file = undefined;
+    await closing.close();
     if (sha1 !== options.sha1) throw new ChecksumError(options.sha1, sha1);
     await fs.rename(partPath, destination);
     renamed = true;
   } finally {
-    // Frees the socket of a response that was not read to its end.
-    if (exchange !== undefined && !exchange.response.complete) exchange.request.destroy();
+    // On the failure path only: the error that got here says more than a failing close.
+    if (file !== undefined) await file.close().catch(() => undefined);
+    await agent.destroy();
     if (!renamed) await fs.rm(partPath, { force: true });
   }
 }

@@ -64,6 +64,12 @@ export const CACHE_DIR_ENV = 'TORCHBRIDGE_DATA_DIR';
 /** Default of `fetchTimeoutMs`. */
 export const DEFAULT_FETCH_TIMEOUT_MS = 30_000;
 
+/** Default of `retries`. */
+export const DEFAULT_RETRIES = 5;
+
+/** Default of `retryDelayMs`: with 5 retries, 0.5 + 1 + 2 + 4 + 8 s of waiting at most. */
+export const DEFAULT_RETRY_DELAY_MS = 500;
+
 // As many as d2l users meet in practice (S3 and Stanford redirect at most once or twice).
 const MAX_REDIRECTS = 5;
 // Node's timers take at most 2^31 - 1 ms; a larger delay silently becomes 1 ms.
@@ -84,6 +90,18 @@ export interface DownloadOptions extends CacheOptions {
   progress?: boolean | ProgressSink;
   /** Longest wait, in milliseconds, for a connection, a response or more data; default 30 s. */
   fetchTimeoutMs?: number;
+  /**
+   * Retries after failures that may pass (connection refused, reset or cut, a timeout, HTTP
+   * 408, 429 or 5xx), over the whole download; default 5, 0 for none. A transfer cut short
+   * resumes from the bytes received (a `Range` request) where the server allows it, and starts
+   * over otherwise. A 404 or another error that waiting does not mend is not retried.
+   */
+  retries?: number;
+  /**
+   * The wait before the first retry, in milliseconds, doubled for each further one (at most
+   * 30 s apart, or this value when larger); a server's `Retry-After` replaces it. Default 500.
+   */
+  retryDelayMs?: number;
   /** The entries to look `name` up in instead of `DATA_HUB` (e.g. `{ ...DATA_HUB, mine: {...} }`). */
   hub?: Readonly<Record<string, HubEntry>>;
 }
@@ -163,6 +181,12 @@ async function fetchCached(name: string, options: DownloadOptions): Promise<{ en
   if (!(Number.isFinite(timeoutMs) && timeoutMs > 0 && timeoutMs <= MAX_TIMEOUT_MS)) {
     throw new TypeError(`fetchTimeoutMs must be a number of milliseconds from 1 to ${MAX_TIMEOUT_MS}, got ${timeoutMs}`);
   }
+  const retries = options.retries ?? DEFAULT_RETRIES;
+  if (!(Number.isSafeInteger(retries) && retries >= 0)) throw new TypeError(`retries must be a whole number from 0, got ${retries}`);
+  const retryDelayMs = options.retryDelayMs ?? DEFAULT_RETRY_DELAY_MS;
+  if (!(Number.isFinite(retryDelayMs) && retryDelayMs >= 0 && retryDelayMs <= MAX_TIMEOUT_MS)) {
+    throw new TypeError(`retryDelayMs must be a number of milliseconds from 0 to ${MAX_TIMEOUT_MS}, got ${retryDelayMs}`);
+  }
   const { entry, file } = locate(name, options);
   const progress = createProgress(options.progress ?? true, name);
   const cached = await cachedSha1(file);
@@ -177,10 +201,11 @@ async function fetchCached(name: string, options: DownloadOptions): Promise<{ en
   }
   progress.note(`Downloading ${file} from ${entry.url}...`);
   try {
-    await fetchToFile(entry.url, file, { sha1: entry.sha1, timeoutMs, maxRedirects: MAX_REDIRECTS, progress });
+    await fetchToFile(entry.url, file, { sha1: entry.sha1, timeoutMs, maxRedirects: MAX_REDIRECTS, retries, retryDelayMs, progress });
   } catch (e) {
     const where = { dataset: name, url: entry.url, path: file, sha1: entry.sha1 };
-    const byHand = `download it elsewhere and place it at ${file} (sha1 ${entry.sha1})`;
+    const byHand = `download it elsewhere and place it at ${file} (sha1 ${entry.sha1}), ` +
+      `or point ${CACHE_DIR_ENV} (or the cacheDir option) at a directory that holds a copy named ${path.basename(file)}`;
     if (e instanceof TransferError) {
       throw new DownloadError(`cannot download ${name} from ${entry.url}: ${e.message}. Without internet, ${byHand}`, where);
     }
@@ -197,10 +222,13 @@ async function fetchCached(name: string, options: DownloadOptions): Promise<{ en
  * The path of hub file `name` in the cache directory, downloading it first unless a file with
  * the right sha1 is already there (a cached file with another sha1 is downloaded again, and a
  * note says so). The download streams to a temporary file beside the target, renamed into
- * place only once complete, synced and verified: an interrupted download leaves no file.
+ * place only once complete, synced and verified: an interrupted download leaves no file (one
+ * left by a killed process is removed by the next download). Failures that may pass are
+ * retried (`retries`, `retryDelayMs`); a cut transfer resumes where it stopped when it can.
  * @param name a `DATA_HUB` name ('SNLI', 'bert.small', 'bert.base') or one of `options.hub`
  * @throws DownloadError when the download fails (no network, refused, timed out, HTTP error,
- *   cut short) or brings a file with another sha1, saying where to put the file by hand;
+ *   cut short), after its retries, or brings a file with another sha1, saying where to put the
+ *   file by hand;
  *   Error for an unknown name or local file system failures; TypeError for bad options.
  */
 export async function download(name: DatasetName, options: DownloadOptions = {}): Promise<string> {

@@ -9,7 +9,7 @@ export type ProgressSink = (line: string) => void;
 
 /** How a download reports what it does; one instance per transfer. */
 export interface Progress {
-  /** A one-off message: what is downloaded from where, a cached file that is replaced. */
+  /** A one-off message: what is downloaded from where, a cached file that is replaced, a retry. */
   note(line: string): void;
   /** The transfer begins; `total` is the size in bytes when the server says it. */
   start(total: number | undefined): void;
@@ -122,7 +122,8 @@ class BarProgress implements Progress {
   constructor(private readonly stream: TerminalStream, private readonly label: string) {}
 
   note(line: string): void {
-    this.stream.write(`${line}\n`);
+    // Over the bar, when one is drawn (a retry's note): the next update draws it again below.
+    this.stream.write(`${this.bar !== undefined ? '\r\x1b[2K' : ''}${line}\n`);
   }
 
   start(total: number | undefined): void {
