@@ -15,3 +15,5 @@
 export { save } from './save';
 export { load, loadValue } from './load';
 export type { PickleValue, StateDict } from './values';
+export { loadSafetensors, loadSafetensorsHeader, saveSafetensors } from './safetensors';
+export type { SafetensorsHeader, SafetensorsTensorInfo, SaveSafetensorsOptions } from './safetensors';
