@@ -7,17 +7,20 @@
     {
       "target_name": "torchbridge",
       "sources": [
-        "native/addon.cc",
-        "native/tensor_wrap.cc",
-        "native/creation.cc",
-        "native/ops.cc",
-        "native/modules.cc",
-        "native/optim.cc",
-        "native/d2l.cc",
-        "native/trainer.cc",
-        "native/usage.cc"
+        "native/core/addon.cc",
+        "native/core/tensor_wrap.cc",
+        "native/core/creation.cc",
+        "native/core/ops.cc",
+        "native/core/usage.cc",
+        "native/nn/modules.cc",
+        "native/nn/dropout.cc",
+        "native/nn/loss.cc",
+        "native/optim/optimizers.cc",
+        "native/trainer/trainer.cc",
+        "native/d2l/blocks.cc"
       ],
       "include_dirs": [
+        "native",
         "<!(node -p \"require('node-addon-api').include_dir\")",
         "<!@(node scripts/find-libtorch.js --include --write-info build/libtorch.json)"
       ],

@@ -91,7 +91,7 @@ type T = NativeTensor;
 type Dims = number[];
 type Opt<X> = X | undefined;
 
-/** The native entry points (native/creation.cc, native/ops.cc, native/addon.cc). */
+/** The native entry points (every op table registered under native/: core, nn, optim, trainer, d2l). */
 export interface NativeOps {
   // creation
   fromTypedArray(data: ArrayBufferView, shape: Dims, dtype: Opt<string>, device: Opt<string>, requiresGrad: boolean, share: boolean): T;

@@ -210,7 +210,7 @@ describe('no crashes: worker threads', function () {
         'const a = torch.randn([256, 256]);' +
         'for (;;) { const t = torch.tensor(new Float32Array(65536).fill(1), { shape: [256, 256] }); a.matmul(t).relu().sum().item(); t.dispose(); }';
       const training = 'const torch = require(' + JSON.stringify(lib) + ');' +
-        'const { Trainer } = require(' + JSON.stringify(lib + '/trainer') + ');' +
+        'const { Trainer } = require(' + JSON.stringify(lib + '/trainer/trainer') + ');' +
         'const net = new torch.nn.Sequential(new torch.nn.Linear(256, 256), new torch.nn.ReLU(), new torch.nn.Linear(256, 3));' +
         'const opt = new torch.optim.Adam(net.parameters());' +
         'const trainer = new Trainer(net, opt, ["cpu", "cpu"]);' +
@@ -238,7 +238,7 @@ describe('no crashes: optimizer calls racing trainer steps', function () {
 
   it('opt.step() every 2 ms beside running steps is refused as busy, 8 runs of 12 steps, no SIGSEGV', () => {
     const r = child(`
-      const { Trainer } = require(lib + '/trainer');
+      const { Trainer } = require(lib + '/trainer/trainer');
       let refused = 0, ran = 0;
       for (let run = 0; run < 8; ++run) {
         torch.manualSeed(run);

@@ -13,7 +13,7 @@ function rssInChild(build: string, release: string): { built: number; returned: 
   const lib = JSON.stringify(path.resolve(__dirname, '..', 'lib'));
   const script = `
     const torch = require(${lib});
-    const { Trainer } = require(${lib} + '/trainer');
+    const { Trainer } = require(${lib} + '/trainer/trainer');
     const rss = () => process.memoryUsage().rss / (1024 * 1024);
     (async () => {
       const before = rss();

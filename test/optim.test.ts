@@ -252,7 +252,7 @@ describe('optimizers match PyTorch (test/fixtures/nn/optim.json)', () => {
 
   describe('stateDict() / loadStateDict()', () => {
     for (const run of fixtures.runs) {
-      // Bug (native/optim.cc, libtorch's SGD): with momentum 0 libtorch keeps no per-parameter
+      // Bug (native/optim/optimizers.cc, libtorch's SGD): with momentum 0 libtorch keeps no per-parameter
       // state, so stateDict().state is empty for those parameters, where PyTorch's state_dict()
       // has {momentum_buffer: None} for every parameter that had a gradient ("sgd": state {} vs
       // {0..3: {momentum_buffer: None}}; "sgd/groups_lr_change", whose group 1 has momentum 0:

@@ -1,9 +1,9 @@
 // Tensor ops: argument 0 is always the tensor the op applies to. Binary ops accept a tensor or a
 // scalar as the other operand, with PyTorch's broadcasting and type promotion. In-place ops
 // (trailing underscore) return undefined: the TypeScript layer returns the receiver.
-#include "ops.h"
+#include "core/ops.h"
 
-#include "dropout.h"
+#include "nn/dropout.h"
 
 namespace tb {
 
@@ -393,8 +393,37 @@ void exportOps(Napi::Env env, Napi::Object target, const OpEntry* table, size_t 
   }
 }
 
-void exportTensorOps(Napi::Env env, Napi::Object target) {
-  exportOps(env, target, tensorOps, std::size(tensorOps));
+namespace {
+struct RegisteredTable {
+  const char* concern;
+  const OpEntry* table;
+  size_t count;
+  OpsInit init;
+};
+// Filled during static initialisation (before any environment loads the addon), read after.
+std::vector<RegisteredTable>& registeredTables() {
+  static std::vector<RegisteredTable> tables;
+  return tables;
 }
+}  // namespace
+
+OpRegistration::OpRegistration(const char* concern, const OpEntry* table, size_t count, OpsInit init) {
+  registeredTables().push_back({concern, table, count, init});
+}
+
+void exportRegisteredOps(Napi::Env env, Napi::Object exports, Napi::Object target) {
+  for (const RegisteredTable& t : registeredTables()) {
+    if (t.init) t.init(env, exports);
+    for (size_t k = 0; k < t.count; ++k) {
+      if (target.Has(t.table[k].name)) {
+        throw std::logic_error(std::string("torchbridge: native op '") + t.table[k].name + "' is defined twice (again in " +
+                               t.concern + ")");
+      }
+    }
+    exportOps(env, target, t.table, t.count);
+  }
+}
+
+TB_REGISTER_OPS("tensor ops", tensorOps);
 
 }  // namespace tb

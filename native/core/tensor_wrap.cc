@@ -1,8 +1,8 @@
-#include "tensor_wrap.h"
+#include "core/tensor_wrap.h"
 
-#include "env_data.h"
-#include "js_memory.h"
-#include "usage.h"
+#include "core/env_data.h"
+#include "core/js_memory.h"
+#include "core/usage.h"
 
 namespace tb {
 

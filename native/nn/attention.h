@@ -1,4 +1,4 @@
-// Which kernel d2l's DotProductAttention runs on the calling thread: d2l's explicit one (bmm,
+// Which kernel d2l's DotProductAttention (d2l/blocks.cc) runs on the calling thread: d2l's explicit one (bmm,
 // masked_softmax with its -1e6 fill, dropout, bmm), or at::scaled_dot_product_attention, which
 // libtorch 2.x has (feature-tested by its operator header) and 1.x has not.
 //
@@ -10,7 +10,7 @@
 // kernel.
 #pragma once
 
-#include "common.h"
+#include "core/common.h"
 
 #if __has_include(<ATen/ops/scaled_dot_product_attention.h>)
 #define TB_FUSED_ATTENTION 1
@@ -24,20 +24,23 @@ enum class AttentionKernel { Explicit, Fused };
 
 constexpr bool kFusedAttentionAvailable = TB_FUSED_ATTENTION == 1;
 
-// The calling thread's kernel while alive (threads start with the explicit one).
+// The calling thread's kernel (threads start with the explicit one).
+inline thread_local AttentionKernel attentionKernelOfThread = AttentionKernel::Explicit;
+
+inline AttentionKernel currentAttentionKernel() { return attentionKernelOfThread; }
+inline void setAttentionKernel(AttentionKernel kernel) { attentionKernelOfThread = kernel; }
+
+// The calling thread's kernel while alive.
 class AttentionKernelGuard {
  public:
-  explicit AttentionKernelGuard(AttentionKernel kernel);
-  ~AttentionKernelGuard();
+  explicit AttentionKernelGuard(AttentionKernel kernel) : previous_(attentionKernelOfThread) { attentionKernelOfThread = kernel; }
+  ~AttentionKernelGuard() { attentionKernelOfThread = previous_; }
   AttentionKernelGuard(const AttentionKernelGuard&) = delete;
   AttentionKernelGuard& operator=(const AttentionKernelGuard&) = delete;
 
  private:
   AttentionKernel previous_;
 };
-
-AttentionKernel currentAttentionKernel();
-void setAttentionKernel(AttentionKernel kernel);
 
 // 'explicit' or 'fused' (refused, saying why, where libtorch lacks the fused kernel).
 inline AttentionKernel attentionKernelNamed(const std::string& name, const char* what) {

@@ -1,7 +1,7 @@
 // Layers that libtorch lacks, written as PyTorch defines them.
 #pragma once
 
-#include "common.h"
+#include "core/common.h"
 
 namespace tb {
 

@@ -15,7 +15,7 @@
 #include <mutex>
 #include <unordered_map>
 
-#include "common.h"
+#include "core/common.h"
 
 namespace tb {
 

@@ -1,4 +1,4 @@
-#include "usage.h"
+#include "core/usage.h"
 
 namespace tb {
 

@@ -5,16 +5,16 @@
 // copies the new parameters back to the replicas. All of it runs off the JS thread.
 #include <unordered_set>
 
-#include "attention.h"
-#include "autocast.h"
-#include "dropout.h"
-#include "env_data.h"
-#include "module_wrap.h"
-#include "ops.h"
-#include "optimizer_wrap.h"
-#include "js_memory.h"
-#include "usage.h"
-#include "worker_thread.h"
+#include "nn/attention.h"
+#include "trainer/autocast.h"
+#include "nn/dropout.h"
+#include "core/env_data.h"
+#include "nn/module_wrap.h"
+#include "core/ops.h"
+#include "optim/optimizer_wrap.h"
+#include "core/js_memory.h"
+#include "core/usage.h"
+#include "trainer/worker_thread.h"
 
 namespace tb {
 
@@ -598,9 +598,6 @@ const OpEntry trainerOps[] = {
 
 }  // namespace
 
-void exportTrainerOps(Napi::Env env, Napi::Object target) {
-  TrainerWrap::Init(env, target);
-  exportOps(env, target, trainerOps, std::size(trainerOps));
-}
+TB_REGISTER_OPS("trainer", trainerOps, TrainerWrap::Init);
 
 }  // namespace tb

@@ -1,4 +1,4 @@
-// Dropout for the d2l blocks, with a choice of random stream per thread. PyTorch's CPU dropout
+// Dropout (nn.Dropout in d2l's blocks, and the dropout op), with a choice of random stream per thread. PyTorch's CPU dropout
 // draws its Bernoulli mask serially from the global mt19937 (two 32-bit draws and a double per
 // element, under a lock): a third of a bert.small training step here. The trainer can switch its
 // threads to a counter-based generator (Philox4x32-10, as CUDA's dropout uses) that fills the
@@ -6,7 +6,7 @@
 // run). Everything else is PyTorch's: noise = bernoulli(1 - p) / (1 - p), output = input * noise.
 #pragma once
 
-#include "common.h"
+#include "core/common.h"
 
 namespace tb {
 

@@ -7,10 +7,10 @@
 #include <mutex>
 #include <thread>
 
-#include "env_data.h"
-#include "js_memory.h"
-#include "module_wrap.h"
-#include "ops.h"
+#include "core/env_data.h"
+#include "core/js_memory.h"
+#include "nn/module_wrap.h"
+#include "core/ops.h"
 
 namespace tb {
 
@@ -97,6 +97,7 @@ const OpEntry runtimeOps[] = {
        return Napi::Boolean::New(a.env(), previous);
      }},
 };
+TB_REGISTER_OPS("runtime", runtimeOps);
 
 // libtorch starts with one intra-op thread here unless OMP_NUM_THREADS says otherwise; use
 // every core unless the user chose (OMP_NUM_THREADS or TORCHBRIDGE_NUM_THREADS).
@@ -170,15 +171,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   });
   env.SetInstanceData<EnvData>(std::make_unique<EnvData>(env).release());  // owned and freed by the environment
   TensorWrap::Init(env, exports);
-  ModuleWrap::Init(env, exports);
   Napi::Object ops = Napi::Object::New(env);
-  exportCreationOps(env, ops);
-  exportTensorOps(env, ops);
-  exportModuleOps(env, ops);
-  exportOptimOps(env, ops);
-  exportD2lOps(env, ops);
-  exportTrainerOps(env, ops);
-  exportOps(env, ops, runtimeOps, std::size(runtimeOps));
+  exportRegisteredOps(env, exports, ops);
   exports.Set("ops", ops);
   return exports;
 }

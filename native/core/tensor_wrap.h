@@ -4,7 +4,7 @@
 // memory.
 #pragma once
 
-#include "common.h"
+#include "core/common.h"
 
 namespace tb {
 

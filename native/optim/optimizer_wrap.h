@@ -1,7 +1,7 @@
 // Access to the optimizer behind a JS optimizer handle, for the trainer.
 #pragma once
 
-#include "args.h"
+#include "core/args.h"
 
 namespace tb {
 

@@ -7,7 +7,7 @@
 
 #include <ATen/autocast_mode.h>
 
-#include "common.h"
+#include "core/common.h"
 
 namespace tb {
 

@@ -1,16 +1,18 @@
 // nn modules: the module handle, layers libtorch lacks, and the module op table (constructors,
 // forward, parameters and state, train/eval, devices, cloning).
 #include <functional>
+#include <typeindex>
+#include <unordered_map>
 #include <unordered_set>
 
 #include <ATen/CPUGeneratorImpl.h>
 
-#include "env_data.h"
-#include "d2l.h"
-#include "layers.h"
-#include "module_wrap.h"
-#include "ops.h"
-#include "usage.h"
+#include "core/env_data.h"
+#include "nn/layers.h"
+#include "nn/module_types.h"
+#include "nn/module_wrap.h"
+#include "core/ops.h"
+#include "core/usage.h"
 
 namespace tb {
 
@@ -71,36 +73,84 @@ at::Tensor SequentialImpl::forward(at::Tensor input) {
   return input;
 }
 
+// ---- the layer types of the core ----------------------------------------------------------
+
+namespace {
+template <class Impl>
+const Impl& as(const torch::nn::Module& m) { return dynamic_cast<const Impl&>(m); }  // a virtual base
+
+TB_REGISTER_MODULE(torch::nn::LinearImpl, "Linear", [](const torch::nn::Module& m, Napi::Object& out) {
+  const auto& o = as<torch::nn::LinearImpl>(m).options;
+  out.Set("inFeatures", static_cast<double>(o.in_features()));
+  out.Set("outFeatures", static_cast<double>(o.out_features()));
+  out.Set("bias", o.bias());
+});
+TB_REGISTER_MODULE(LazyLinearImpl, "LazyLinear", [](const torch::nn::Module& m, Napi::Object& out) {
+  const auto& p = as<LazyLinearImpl>(m);
+  if (p.initialized()) out.Set("kind", "Linear");
+  out.Set("inFeatures", static_cast<double>(p.inFeatures));
+  out.Set("outFeatures", static_cast<double>(p.outFeatures));
+  out.Set("bias", p.withBias);
+});
+TB_REGISTER_MODULE(torch::nn::EmbeddingImpl, "Embedding", [](const torch::nn::Module& m, Napi::Object& out) {
+  const auto& o = as<torch::nn::EmbeddingImpl>(m).options;
+  out.Set("numEmbeddings", static_cast<double>(o.num_embeddings()));
+  out.Set("embeddingDim", static_cast<double>(o.embedding_dim()));
+  if (o.padding_idx()) out.Set("paddingIdx", static_cast<double>(*o.padding_idx()));
+});
+TB_REGISTER_MODULE(torch::nn::LayerNormImpl, "LayerNorm", [](const torch::nn::Module& m, Napi::Object& out) {
+  const auto& o = as<torch::nn::LayerNormImpl>(m).options;
+  const auto& shape = o.normalized_shape();
+  Napi::Array dims = Napi::Array::New(out.Env(), shape.size());
+  for (uint32_t k = 0; k < shape.size(); ++k) dims.Set(k, static_cast<double>(shape[k]));
+  out.Set("normalizedShape", dims);
+  out.Set("eps", o.eps());
+  out.Set("elementwiseAffine", o.elementwise_affine());
+});
+TB_REGISTER_MODULE(torch::nn::DropoutImpl, "Dropout",
+                   [](const torch::nn::Module& m, Napi::Object& out) { out.Set("p", as<torch::nn::DropoutImpl>(m).options.p()); });
+TB_REGISTER_MODULE(torch::nn::ReLUImpl, "ReLU");
+TB_REGISTER_MODULE(torch::nn::TanhImpl, "Tanh");
+TB_REGISTER_MODULE(torch::nn::GELUImpl, "GELU", [](const torch::nn::Module& m, Napi::Object& out) {
+  out.Set("approximate", as<torch::nn::GELUImpl>(m).options.approximate());
+});
+TB_REGISTER_MODULE(SequentialImpl, "Sequential");
+}  // namespace
+
+// ContainerImpl has no forward: registered for its name only.
+namespace {
+struct ContainerRegistration {
+  ContainerRegistration() { registerModuleType(typeid(ContainerImpl), ModuleType{"Container", nullptr, nullptr}); }
+} containerRegistration;
+}  // namespace
+
 // ---- the handle ---------------------------------------------------------------------------
 
 namespace {
 
 }  // namespace
 
+namespace {
+std::unordered_map<std::type_index, ModuleType>& moduleTypes() {
+  static std::unordered_map<std::type_index, ModuleType> types;  // filled at load time, read after
+  return types;
+}
+}  // namespace
+
+void registerModuleType(std::type_index type, ModuleType entry) {
+  if (!moduleTypes().emplace(type, entry).second) {
+    throw std::logic_error(std::string("torchbridge: module type ") + entry.kind + " is registered twice");
+  }
+}
+
+const ModuleType* moduleTypeOf(const torch::nn::Module& module) {
+  auto it = moduleTypes().find(typeid(module));
+  return it == moduleTypes().end() ? nullptr : &it->second;
+}
+
 torch::nn::AnyModule anyModuleOf(const std::shared_ptr<torch::nn::Module>& m) {
-#define TB_TRY_ANY(Type) \
-  if (auto p = std::dynamic_pointer_cast<Type>(m)) return torch::nn::AnyModule(p);
-  TB_TRY_ANY(torch::nn::LinearImpl)
-  TB_TRY_ANY(LazyLinearImpl)
-  TB_TRY_ANY(torch::nn::EmbeddingImpl)
-  TB_TRY_ANY(torch::nn::LayerNormImpl)
-  TB_TRY_ANY(torch::nn::DropoutImpl)
-  TB_TRY_ANY(torch::nn::ReLUImpl)
-  TB_TRY_ANY(torch::nn::TanhImpl)
-  TB_TRY_ANY(torch::nn::GELUImpl)
-  TB_TRY_ANY(SequentialImpl)
-  TB_TRY_ANY(d2l::DotProductAttentionImpl)
-  TB_TRY_ANY(d2l::MultiHeadAttentionImpl)
-  TB_TRY_ANY(d2l::PositionWiseFFNImpl)
-  TB_TRY_ANY(d2l::AddNormImpl)
-  TB_TRY_ANY(d2l::TransformerEncoderBlockImpl)
-  TB_TRY_ANY(d2l::BERTEncoderImpl)
-  TB_TRY_ANY(d2l::MaskLMImpl)
-  TB_TRY_ANY(d2l::NextSentencePredImpl)
-  TB_TRY_ANY(d2l::BERTModelImpl)
-  TB_TRY_ANY(d2l::BERTClassifierImpl)
-#undef TB_TRY_ANY
-  return {};
+  const ModuleType* type = m ? moduleTypeOf(*m) : nullptr;
+  return type && type->any ? type->any(m) : torch::nn::AnyModule();
 }
 
 void ModuleWrap::Init(Napi::Env env, Napi::Object exports) {
@@ -287,51 +337,16 @@ Napi::Value forward(const Args& a) {
   throw std::runtime_error("forward: the module returned a value of a type torchbridge cannot convert");
 }
 
-// Options of the known module types, for PyTorch-style printing.
+// The kind and options of the module's registered type, for PyTorch-style printing; modules of
+// no registered type print as their C++ class name.
 Napi::Value info(const Args& a) {
-  const auto& ptr = a.module(0).modulePtr();
-  Napi::Env env = a.env();
-  Napi::Object out = Napi::Object::New(env);
-  if (auto p = std::dynamic_pointer_cast<torch::nn::LinearImpl>(ptr)) {
-    out.Set("kind", "Linear");
-    out.Set("inFeatures", static_cast<double>(p->options.in_features()));
-    out.Set("outFeatures", static_cast<double>(p->options.out_features()));
-    out.Set("bias", p->options.bias());
-  } else if (auto p = std::dynamic_pointer_cast<LazyLinearImpl>(ptr)) {
-    out.Set("kind", p->initialized() ? "Linear" : "LazyLinear");
-    out.Set("inFeatures", static_cast<double>(p->inFeatures));
-    out.Set("outFeatures", static_cast<double>(p->outFeatures));
-    out.Set("bias", p->withBias);
-  } else if (auto p = std::dynamic_pointer_cast<torch::nn::EmbeddingImpl>(ptr)) {
-    out.Set("kind", "Embedding");
-    out.Set("numEmbeddings", static_cast<double>(p->options.num_embeddings()));
-    out.Set("embeddingDim", static_cast<double>(p->options.embedding_dim()));
-    if (p->options.padding_idx()) out.Set("paddingIdx", static_cast<double>(*p->options.padding_idx()));
-  } else if (auto p = std::dynamic_pointer_cast<torch::nn::LayerNormImpl>(ptr)) {
-    out.Set("kind", "LayerNorm");
-    const auto& shape = p->options.normalized_shape();
-    Napi::Array dims = Napi::Array::New(env, shape.size());
-    for (uint32_t k = 0; k < shape.size(); ++k) dims.Set(k, static_cast<double>(shape[k]));
-    out.Set("normalizedShape", dims);
-    out.Set("eps", p->options.eps());
-    out.Set("elementwiseAffine", p->options.elementwise_affine());
-  } else if (auto p = std::dynamic_pointer_cast<torch::nn::DropoutImpl>(ptr)) {
-    out.Set("kind", "Dropout");
-    out.Set("p", p->options.p());
-  } else if (std::dynamic_pointer_cast<torch::nn::ReLUImpl>(ptr)) {
-    out.Set("kind", "ReLU");
-  } else if (std::dynamic_pointer_cast<torch::nn::TanhImpl>(ptr)) {
-    out.Set("kind", "Tanh");
-  } else if (auto p = std::dynamic_pointer_cast<torch::nn::GELUImpl>(ptr)) {
-    out.Set("kind", "GELU");
-    out.Set("approximate", p->options.approximate());
-  } else if (std::dynamic_pointer_cast<SequentialImpl>(ptr)) {
-    out.Set("kind", "Sequential");
-  } else if (std::dynamic_pointer_cast<ContainerImpl>(ptr)) {
-    out.Set("kind", "Container");
+  const torch::nn::Module& m = a.module(0).module();
+  Napi::Object out = Napi::Object::New(a.env());
+  if (const ModuleType* type = moduleTypeOf(m)) {
+    out.Set("kind", type->kind);
+    if (type->describe) type->describe(m, out);
   } else {
-    // d2l's blocks print as their class name with no options, as in PyTorch
-    std::string name = ptr->name();
+    std::string name = m.name();
     size_t colon = name.rfind("::");
     if (colon != std::string::npos) name = name.substr(colon + 2);
     if (name.size() > 4 && name.compare(name.size() - 4, 4, "Impl") == 0) name.resize(name.size() - 4);
@@ -509,6 +524,6 @@ const OpEntry moduleOps[] = {
 
 }  // namespace
 
-void exportModuleOps(Napi::Env env, Napi::Object target) { exportOps(env, target, moduleOps, std::size(moduleOps)); }
+TB_REGISTER_OPS("modules", moduleOps, ModuleWrap::Init);
 
 }  // namespace tb

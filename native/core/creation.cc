@@ -3,9 +3,9 @@
 #include <mutex>
 #include <thread>
 
-#include "env_data.h"
-#include "js_memory.h"
-#include "ops.h"
+#include "core/env_data.h"
+#include "core/js_memory.h"
+#include "core/ops.h"
 
 namespace tb {
 
@@ -274,9 +274,7 @@ void releasePendingJsMemory(Napi::Env env) {
   for (napi_ref ref : drained) napi_delete_reference(env, ref);
 }
 
-void exportCreationOps(Napi::Env env, Napi::Object target) {
-  exportOps(env, target, creationOps, std::size(creationOps));
-  exportOps(env, target, likeOps, std::size(likeOps));
-}
+TB_REGISTER_OPS("creation", creationOps);
+TB_REGISTER_OPS("creation", likeOps);
 
 }  // namespace tb

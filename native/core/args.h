@@ -3,9 +3,9 @@
 // argument instead of a crash.
 #pragma once
 
-#include "common.h"
-#include "module_wrap.h"
-#include "tensor_wrap.h"
+#include "core/common.h"
+#include "nn/module_wrap.h"
+#include "core/tensor_wrap.h"
 
 namespace tb {
 

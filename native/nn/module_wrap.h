@@ -3,8 +3,8 @@
 // has one (containers built from JS have none: their forward is written in TypeScript).
 #pragma once
 
-#include "common.h"
-#include "env_data.h"
+#include "core/common.h"
+#include "core/env_data.h"
 
 namespace tb {
 

@@ -1,12 +1,11 @@
-// Optimizers (libtorch's Adam, AdamW and SGD, whose updates are PyTorch's to the last bit) and
-// the cross-entropy loss.
+// Optimizers (libtorch's Adam, AdamW and SGD, whose updates are PyTorch's to the last bit).
 #include <sstream>
 #include <type_traits>
 
-#include "env_data.h"
-#include "ops.h"
-#include "optimizer_wrap.h"
-#include "usage.h"
+#include "core/env_data.h"
+#include "core/ops.h"
+#include "optim/optimizer_wrap.h"
+#include "core/usage.h"
 
 namespace tb {
 
@@ -318,19 +317,6 @@ Napi::Value zeroGrad(const Args& a) {
   return a.env().Undefined();
 }
 
-// crossEntropy(logits, target, weight?, reduction, ignoreIndex, labelSmoothing)
-Napi::Value crossEntropy(const Args& a) {
-  std::string reduction = a.has(3) ? a.string(3) : "mean";
-  int64_t r;
-  if (reduction == "none") r = at::Reduction::None;
-  else if (reduction == "mean") r = at::Reduction::Mean;
-  else if (reduction == "sum") r = at::Reduction::Sum;
-  else throw ArgError("crossEntropy: reduction must be 'none', 'mean' or 'sum', got '" + reduction + "'");
-  c10::optional<at::Tensor> weight = a.optTensor(2);
-  return a.wrap(at::cross_entropy_loss(a.tensor(0), a.tensor(1), weight, r, a.integerOr(4, -100),
-                                       a.has(5) ? a.number(5) : 0.0));
-}
-
 const OpEntry optimOps[] = {
     {"optimizerCreate", create},
     {"optimizerStep",
@@ -359,7 +345,6 @@ const OpEntry optimOps[] = {
     {"optimizerGroupOptions", groupOptionsOf},
     {"optimizerState", state},
     {"optimizerSetState", setState},
-    {"crossEntropy", crossEntropy},
     {"optimizerDispose",
      [](const Args& a) {
        OptimizerWrap::Get(a, 0).dispose();
@@ -380,9 +365,6 @@ void stepAndBumpVersions(torch::optim::Optimizer& optimizer) {
   }
 }
 
-void exportOptimOps(Napi::Env env, Napi::Object target) {
-  OptimizerWrap::Init(env, target);
-  exportOps(env, target, optimOps, std::size(optimOps));
-}
+TB_REGISTER_OPS("optimizers", optimOps, OptimizerWrap::Init);
 
 }  // namespace tb

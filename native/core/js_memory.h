@@ -7,7 +7,7 @@
 // and long enough (checkJsMemory), and refuses with an error that names the fix otherwise.
 #pragma once
 
-#include "common.h"
+#include "core/common.h"
 
 namespace tb {
 

@@ -4,7 +4,7 @@
 // the same parameters (and the same initialisation) without a warm-up forward.
 #pragma once
 
-#include "layers.h"
+#include "nn/layers.h"
 
 namespace tb::d2l {
 
