@@ -6,35 +6,25 @@
 
 namespace tb {
 
-namespace {
-Napi::Function tensorConstructor(Napi::Env env) { return EnvData::of(env).tensorConstructor.Value(); }
-}  // namespace
-
 void TensorWrap::Init(Napi::Env env, Napi::Object exports) {
-  Napi::Function ctor = DefineClass(env, "NativeTensor",
-                                    {
-                                        InstanceMethod("dispose", &TensorWrap::Dispose),
-                                        InstanceMethod("isDisposed", &TensorWrap::IsDisposed),
-                                    });
-  EnvData::of(env).tensorConstructor = Napi::Persistent(ctor);
-  exports.Set("NativeTensor", ctor);
+  HandleClass::Init(env, exports,
+                    {
+                        InstanceMethod("dispose", &TensorWrap::Dispose),
+                        InstanceMethod("isDisposed", &TensorWrap::IsDisposed),
+                    });
 }
 
 Napi::Object TensorWrap::New(Napi::Env env, at::Tensor tensor) {
   if (!tensor.defined()) throw std::runtime_error("internal: an undefined tensor cannot be wrapped");
   releasePendingJsMemory(env);
-  Napi::Object object = tensorConstructor(env).New({});
-  ObjectWrap<TensorWrap>::Unwrap(object)->attach(std::move(tensor));
+  auto [object, wrap] = Make(env);
+  wrap->attach(std::move(tensor));
   return object;
 }
 
-bool TensorWrap::IsHandle(const Napi::Value& value) {
-  return value.IsObject() && value.As<Napi::Object>().InstanceOf(tensorConstructor(value.Env()));
-}
-
 at::Tensor& TensorWrap::Get(const Napi::Value& value, const char* what) {
-  if (!IsHandle(value)) throw ArgError(std::string(what) + " must be a Tensor");
-  TensorWrap* wrap = ObjectWrap<TensorWrap>::Unwrap(value.As<Napi::Object>());
+  TensorWrap* wrap = TryUnwrap(value);
+  if (!wrap) throw ArgError(std::string(what) + " must be a Tensor");
   if (!wrap->live_) {
     throw std::runtime_error(std::string(what) +
                              " was disposed: it was released by dispose() or by the tidy() scope "
@@ -45,7 +35,7 @@ at::Tensor& TensorWrap::Get(const Napi::Value& value, const char* what) {
   return wrap->tensor_;
 }
 
-TensorWrap::TensorWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TensorWrap>(info) {}
+TensorWrap::TensorWrap(const Napi::CallbackInfo& info) : HandleClass(info) {}
 
 TensorWrap::~TensorWrap() { release(); }
 

@@ -5,15 +5,18 @@
 #pragma once
 
 #include "core/common.h"
+#include "core/handle.h"
 
 namespace tb {
 
-class TensorWrap : public Napi::ObjectWrap<TensorWrap> {
+class TensorWrap : public HandleClass<TensorWrap> {
  public:
+  static constexpr const char* kClassName = "NativeTensor";
+  static constexpr Napi::FunctionReference EnvData::*kConstructor = &EnvData::tensorConstructor;
+
   static void Init(Napi::Env env, Napi::Object exports);
   // Wraps a tensor in a new JS handle.
   static Napi::Object New(Napi::Env env, at::Tensor tensor);
-  static bool IsHandle(const Napi::Value& value);
   // The tensor behind a JS handle; TypeError when `value` is not a handle, Error when disposed.
   static at::Tensor& Get(const Napi::Value& value, const char* what);
 

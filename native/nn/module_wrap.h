@@ -5,17 +5,20 @@
 
 #include "core/common.h"
 #include "core/env_data.h"
+#include "core/handle.h"
 
 namespace tb {
 
 // The type-erased forward of a module of a known type (empty for containers without forward).
 torch::nn::AnyModule anyModuleOf(const std::shared_ptr<torch::nn::Module>& module);
 
-class ModuleWrap : public Napi::ObjectWrap<ModuleWrap> {
+class ModuleWrap : public HandleClass<ModuleWrap> {
  public:
-  static void Init(Napi::Env env, Napi::Object exports);
+  static constexpr const char* kClassName = "NativeModule";
+  static constexpr Napi::FunctionReference EnvData::*kConstructor = &EnvData::moduleConstructor;
+
+  static void Init(Napi::Env env, Napi::Object exports) { HandleClass::Init(env, exports); }
   static Napi::Object New(Napi::Env env, std::shared_ptr<torch::nn::Module> module, torch::nn::AnyModule any);
-  static bool IsHandle(const Napi::Value& value);
   // The wrapper behind a JS handle; TypeError when `value` is not a module handle, Error when
   // it was disposed, BusyError while a training step uses the module (usage.h).
   static ModuleWrap& Get(const Napi::Value& value, const char* what);

@@ -153,19 +153,8 @@ torch::nn::AnyModule anyModuleOf(const std::shared_ptr<torch::nn::Module>& m) {
   return type && type->any ? type->any(m) : torch::nn::AnyModule();
 }
 
-void ModuleWrap::Init(Napi::Env env, Napi::Object exports) {
-  Napi::Function ctor = DefineClass(env, "NativeModule", {});
-  EnvData::of(env).moduleConstructor = Napi::Persistent(ctor);
-  exports.Set("NativeModule", ctor);
-}
-
-namespace {
-Napi::Function moduleConstructor(Napi::Env env) { return EnvData::of(env).moduleConstructor.Value(); }
-}  // namespace
-
 Napi::Object ModuleWrap::New(Napi::Env env, std::shared_ptr<torch::nn::Module> module, torch::nn::AnyModule any) {
-  Napi::Object object = moduleConstructor(env).New({});
-  ModuleWrap* wrap = ObjectWrap<ModuleWrap>::Unwrap(object);
+  auto [object, wrap] = Make(env);
   wrap->module_ = std::move(module);
   wrap->any_ = std::move(any);
   EnvData::of(env).modules.live.insert(wrap);
@@ -230,20 +219,16 @@ ModuleWrap::~ModuleWrap() {
   EnvData::of(Env()).modules.live.erase(this);
 }
 
-bool ModuleWrap::IsHandle(const Napi::Value& value) {
-  return value.IsObject() && value.As<Napi::Object>().InstanceOf(moduleConstructor(value.Env()));
-}
-
 ModuleWrap& ModuleWrap::Get(const Napi::Value& value, const char* what) {
-  if (!IsHandle(value)) throw ArgError(std::string(what) + " must be a Module");
-  ModuleWrap* wrap = ObjectWrap<ModuleWrap>::Unwrap(value.As<Napi::Object>());
+  ModuleWrap* wrap = TryUnwrap(value);
+  if (!wrap) throw ArgError(std::string(what) + " must be a Module");
   if (wrap->disposed_) throw std::runtime_error(std::string(what) + ": the Module was disposed; create a new one");
   if (!wrap->module_) throw ArgError(std::string(what) + " is not an initialised Module");
   checkModuleIdle(*wrap->module_, what);
   return *wrap;
 }
 
-ModuleWrap::ModuleWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModuleWrap>(info) {}
+ModuleWrap::ModuleWrap(const Napi::CallbackInfo& info) : HandleClass(info) {}
 
 void ModuleWrap::dispose() {
   Usage& held = heldObjects();

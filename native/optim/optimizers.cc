@@ -3,6 +3,7 @@
 #include <type_traits>
 
 #include "core/env_data.h"
+#include "core/handle.h"
 #include "core/ops.h"
 #include "optim/optimizer_wrap.h"
 #include "core/usage.h"
@@ -13,16 +14,14 @@ namespace {
 
 enum class OptimizerKind { Adam, AdamW, SGD };
 
-class OptimizerWrap : public Napi::ObjectWrap<OptimizerWrap> {
+class OptimizerWrap : public HandleClass<OptimizerWrap> {
  public:
-  static void Init(Napi::Env env, Napi::Object exports) {
-    Napi::Function ctor = DefineClass(env, "NativeOptimizer", {});
-    EnvData::of(env).optimizerConstructor = Napi::Persistent(ctor);
-    exports.Set("NativeOptimizer", ctor);
-  }
+  static constexpr const char* kClassName = "NativeOptimizer";
+  static constexpr Napi::FunctionReference EnvData::*kConstructor = &EnvData::optimizerConstructor;
+
+  static void Init(Napi::Env env, Napi::Object exports) { HandleClass::Init(env, exports); }
   static Napi::Object New(Napi::Env env, OptimizerKind kind, std::unique_ptr<torch::optim::Optimizer> optimizer) {
-    Napi::Object object = EnvData::of(env).optimizerConstructor.Value().New({});
-    OptimizerWrap* wrap = Unwrap(object);
+    auto [object, wrap] = Make(env);
     wrap->kind = kind;
     std::vector<const void*> params;
     for (const auto& group : optimizer->param_groups()) {
@@ -35,11 +34,8 @@ class OptimizerWrap : public Napi::ObjectWrap<OptimizerWrap> {
   // The optimizer behind argument i: TypeError when it is not an optimizer handle, Error once
   // disposed, BusyError while a training step uses it or its parameters.
   static OptimizerWrap& Get(const Args& a, size_t i) {
-    Napi::Value v = a[i];
-    if (!v.IsObject() || !v.As<Napi::Object>().InstanceOf(EnvData::of(v.Env()).optimizerConstructor.Value())) {
-      a.fail(i, "an Optimizer");
-    }
-    OptimizerWrap* wrap = Unwrap(v.As<Napi::Object>());
+    OptimizerWrap* wrap = TryUnwrap(a[i]);
+    if (!wrap) a.fail(i, "an Optimizer");
     if (wrap->disposed_) throw std::runtime_error(std::string(a.name()) + ": the Optimizer was disposed; create a new one");
     if (!wrap->optimizer) a.fail(i, "an initialised Optimizer");
     checkOptimizerIdle(*wrap->optimizer, a.name());
@@ -56,7 +52,7 @@ class OptimizerWrap : public Napi::ObjectWrap<OptimizerWrap> {
     disposed_ = true;
   }
 
-  explicit OptimizerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<OptimizerWrap>(info) {}
+  using HandleClass::HandleClass;
 
   OptimizerKind kind = OptimizerKind::Adam;
   std::unique_ptr<torch::optim::Optimizer> optimizer;

@@ -9,6 +9,7 @@
 #include "trainer/autocast.h"
 #include "nn/dropout.h"
 #include "core/env_data.h"
+#include "core/handle.h"
 #include "nn/module_wrap.h"
 #include "core/ops.h"
 #include "optim/optimizer_wrap.h"
@@ -93,26 +94,23 @@ void checkLogits(const at::Tensor& pred, const at::Tensor& y, int64_t ignoreInde
   }
 }
 
-class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
+class TrainerWrap : public HandleClass<TrainerWrap> {
  public:
-  static void Init(Napi::Env env, Napi::Object exports) {
-    Napi::Function ctor = DefineClass(env, "NativeTrainer", {});
-    EnvData::of(env).trainerConstructor = Napi::Persistent(ctor);
-    exports.Set("NativeTrainer", ctor);
-  }
+  static constexpr const char* kClassName = "NativeTrainer";
+  static constexpr Napi::FunctionReference EnvData::*kConstructor = &EnvData::trainerConstructor;
+
+  static void Init(Napi::Env env, Napi::Object exports) { HandleClass::Init(env, exports); }
 
   // The trainer behind argument i; Error once disposed.
   static TrainerWrap& Get(const Args& a, size_t i) {
-    Napi::Value v = a[i];
-    if (!v.IsObject() || !v.As<Napi::Object>().InstanceOf(EnvData::of(v.Env()).trainerConstructor.Value())) {
-      a.fail(i, "a Trainer");
-    }
-    TrainerWrap& t = *Unwrap(v.As<Napi::Object>());
+    TrainerWrap* wrap = TryUnwrap(a[i]);
+    if (!wrap) a.fail(i, "a Trainer");
+    TrainerWrap& t = *wrap;
     if (t.disposed_) throw std::runtime_error(std::string(a.name()) + ": the Trainer was disposed; create a new one");
     return t;
   }
 
-  explicit TrainerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TrainerWrap>(info) {}
+  using HandleClass::HandleClass;
 
   // trainerCreate(module, optimizer, devices: string[], {ignoreIndex, labelSmoothing, dropoutRng: 'philox' | 'pytorch',
   //                attention: 'explicit' | 'fused', precision: 'float32' | 'bf16',
