@@ -659,7 +659,7 @@ describe('Animator (d2l)', () => {
 
   describe('toPNG', () => {
     const animator = trainCh13Chart(10);
-    const image = decodePng(animator.toPNG());
+    const image = decodePng(Buffer.from(animator.toPNG()));
     const chart = readChart(animator.toSVG());
     const { plot } = chart;
     const legend = chart.legend ?? assert.fail('legend');
@@ -678,7 +678,7 @@ describe('Animator (d2l)', () => {
       assert.equal(image.width, 350);
       assert.equal(image.height, 250);
       for (const [x, y] of [[0, 0], [349, 249], [175, 125]]) assert.equal(image.pixel(x, y)[3], 255, `opaque at ${x}, ${y}`);
-      const large = decodePng(trainCh13Chart(10, { width: 700, height: 500 }).toPNG());
+      const large = decodePng(Buffer.from(trainCh13Chart(10, { width: 700, height: 500 }).toPNG()));
       assert.deepEqual([large.width, large.height], [700, 500]);
     });
 

@@ -5,7 +5,6 @@
  * PyTorch does. A JS number that is an integer acts as a Python int (it keeps integer tensors
  * integral); other numbers act as Python floats.
  */
-import { inspect } from 'util';
 
 import { describe } from './describe';
 import { formatTensor } from './format';
@@ -309,9 +308,6 @@ export class Tensor implements Disposable {
       requiresGrad: this.requiresGrad,
       gradFn: this.gradFn,
     });
-  }
-  [inspect.custom](): string {
-    return this.isDisposed ? 'Tensor <disposed>' : this.toString();
   }
 
   // ---- autograd -------------------------------------------------------------------------
@@ -698,3 +694,14 @@ export class Tensor implements Disposable {
     return this;
   }
 }
+
+// console.log and util.inspect print the repr (`Tensor <disposed>` once disposed). Node's
+// util.inspect.custom is Symbol.for('nodejs.util.inspect.custom'); set here, outside the class,
+// so that the public declarations need no Node types.
+Object.defineProperty(Tensor.prototype, Symbol.for('nodejs.util.inspect.custom'), {
+  value(this: Tensor): string {
+    return this.isDisposed ? 'Tensor <disposed>' : this.toString();
+  },
+  writable: true,
+  configurable: true,
+});

@@ -18,10 +18,11 @@
 import * as path from 'path';
 
 import { writeFileAtomically } from '../core/atomic-file';
-import { chartOption, type AxisScale, type ChartSettings, type LineStyle, type MarkerShape, type SeriesStyle } from './chart-layout';
+import { chartOption, type ChartSettings, type LineStyle, type MarkerShape, type SeriesStyle } from './chart-layout';
 import { renderChartSVG, svgToPNG, svgToPNGAsync, type ChartOption } from './chart-render';
 
-export type { AxisScale } from './chart-layout';
+/** How an axis maps values: linearly, or by their base-10 logarithm. */
+export type AxisScale = 'linear' | 'log';
 
 /** Options of `new Animator()`; the names and defaults are d2l's. */
 export interface AnimatorOptions {
@@ -196,8 +197,12 @@ export class Animator {
     return renderChartSVG(this.option(), this.settings.width, this.settings.height);
   }
 
-  /** The chart as a PNG image (8-bit RGBA), `width` x `height` pixels: `toSVG()` rasterised by resvg. */
-  toPNG(): Buffer {
+  /**
+   * The chart as a PNG file's bytes (8-bit RGBA), `width` x `height` pixels: `toSVG()` rasterised
+   * by resvg. Under Node the value is a Buffer (typed as Uint8Array, so that the declarations
+   * need no Node types).
+   */
+  toPNG(): Uint8Array {
     return svgToPNG(this.toSVG());
   }
 

@@ -16,8 +16,9 @@ type ValueAxisOption = XAXisComponentOption & YAXisComponentOption & { type: 'va
 /** A line's style in series and legend options. */
 type LineStyleOption = NonNullable<LineSeriesOption['lineStyle']>;
 
-/** How an axis maps values: linearly, or by their base-10 logarithm. */
-export type AxisScale = 'linear' | 'log';
+import type { AxisScale } from './animator';
+
+export type { AxisScale };
 
 /** matplotlib's line styles of format strings. */
 export type LineStyle = 'solid' | 'dashed' | 'dashdot' | 'dotted';

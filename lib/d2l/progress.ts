@@ -20,7 +20,14 @@ export interface Progress {
 }
 
 /** The stream a bar is drawn on: cli-progress needs `isTTY` and, optionally, `columns`. */
-export type TerminalStream = NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
+export interface TerminalStream {
+  /** Writes text (process.stderr does). */
+  write(text: string): unknown;
+  /** True on a terminal: progress is drawn as a bar. */
+  isTTY?: boolean;
+  /** The terminal's width in characters. */
+  columns?: number;
+}
 
 /** A clock in milliseconds; tests pass a fake one. */
 export type Clock = () => number;
@@ -134,7 +141,7 @@ class BarProgress implements Progress {
       format: known
         ? `${this.label} |{bar}| {percentage}% | {received} / {size} | {speed} | ETA {remaining}`
         : `${this.label} {received} | {speed}`,
-      stream: this.stream,
+      stream: this.stream as NodeJS.WritableStream,  // cli-progress writes text and reads isTTY and columns only
       barsize: 30,
       // Leave the terminal's settings alone: a Ctrl-C mid-download must not leave line
       // wrapping off, and a SIGINT handler (gracefulExit) would keep Ctrl-C from exiting.

@@ -76,7 +76,7 @@ export interface RandomAccessSource {
   read(position: number, length: number): Promise<Uint8Array>;
 }
 
-/** A RandomAccessSource over an open file of `size` bytes. */
+/** A RandomAccessSource over an open file of `size` bytes. @internal */
 export function fileSource(file: FileHandle, size: number): RandomAccessSource {
   return {
     size,
