@@ -8,13 +8,40 @@
  * write, the directory's temporaries of that pattern whose writer is gone are removed: the
  * process with that pid is not alive, or it started after the temporary was last modified (so
  * that pid now belongs to another process). A temporary of a live writer is never touched.
+ *
+ * Every atomic write of torchbridge goes through `replaceAtomically` (the rename and the
+ * clean-up): `writeAtomically` fills a temporary through a file handle, `writeFileAtomically`
+ * writes one buffer, and a writer with names of its own (the downloads' part files, which say
+ * which machine wrote them) passes its `TemporaryNames`.
  */
 import { randomBytes } from 'crypto';
 import { constants, promises as fs, readFileSync, statSync, unlinkSync, writeFileSync } from 'fs';
 import * as path from 'path';
 
+/**
+ * How a writer names its temporary files, and how its clean-up recognises them: which names are
+ * temporaries of this scheme, and which process wrote each.
+ */
+export interface TemporaryNames {
+  /** A fresh temporary path for `file`, in the directory of `file`, of a write by process `pid` (default: this process). */
+  pathFor(file: string, pid?: number): string;
+  /** The pid of the process that wrote the temporary named `name` (a base name); undefined when `name` is not one of this scheme's. */
+  writerOf(name: string): number | undefined;
+}
+
 /** The names of our temporaries: `.<target>.torchbridge-<pid>-<random hex>.tmp`. */
 const TEMPORARY_NAME = /^\..*\.torchbridge-(\d{1,10})-[0-9a-f]{12}\.tmp$/s;
+
+/** torchbridge's temporaries: `.<target name>.torchbridge-<pid>-<12 hex digits>.tmp`, beside the target. */
+export const TEMPORARY_NAMES: TemporaryNames = Object.freeze({
+  pathFor(file: string, pid: number = process.pid): string {
+    return path.join(path.dirname(file), `.${path.basename(file)}.torchbridge-${pid}-${randomBytes(6).toString('hex')}.tmp`);
+  },
+  writerOf(name: string): number | undefined {
+    const match = TEMPORARY_NAME.exec(name);
+    return match === null ? undefined : Number(match[1]);
+  },
+});
 
 // Linux's largest pid (PID_MAX_LIMIT, 2^22): a larger number is no live process.
 const PID_MAX = 1 << 22;
@@ -23,9 +50,9 @@ const PID_MAX = 1 << 22;
 // seconds: a process counts as started after a file only with this much room.
 const START_TIME_SLACK_MS = 2000;
 
-/** A fresh temporary file name for `file`, in its directory, following the pattern above. */
+/** A fresh temporary file name for `file`, in its directory, following the pattern above (`TEMPORARY_NAMES`). */
 export function temporaryPath(file: string): string {
-  return path.join(path.dirname(file), `.${path.basename(file)}.torchbridge-${process.pid}-${randomBytes(6).toString('hex')}.tmp`);
+  return TEMPORARY_NAMES.pathFor(file);
 }
 
 /** When the process `pid` started (ms since the epoch), from Linux's /proc; undefined where unknown. */
@@ -57,21 +84,20 @@ function isAlive(pid: number): boolean {
 
 /**
  * Removes the temporaries in `directory` left by writers that are gone (see the file's comment):
- * only regular files named `.<name>.torchbridge-<pid>-<hex>.tmp`, and only when process `pid`
- * is dead or started after the file was last modified. Best effort: a file that cannot be
- * removed (or that another cleaner removed first) is skipped.
+ * only regular files that `names` recognises (by default `.<name>.torchbridge-<pid>-<hex>.tmp`),
+ * and only when their writer's process is dead or started after the file was last modified.
+ * Best effort: a file that cannot be removed (or that another cleaner removed first) is skipped.
  * @returns the paths removed
  */
-export async function removeStaleTemporaries(directory: string): Promise<string[]> {
-  const names = await fs.readdir(directory).catch(() => [] as string[]);
+export async function removeStaleTemporaries(directory: string, names: TemporaryNames = TEMPORARY_NAMES): Promise<string[]> {
+  const entries = await fs.readdir(directory).catch(() => [] as string[]);
   const removed: string[] = [];
-  for (const name of names) {
-    const match = TEMPORARY_NAME.exec(name);
-    if (match === null) continue;
+  for (const name of entries) {
+    const pid = names.writerOf(name);
+    if (pid === undefined) continue;
     const file = path.join(directory, name);
     const stats = await fs.lstat(file).catch(() => undefined);
     if (stats === undefined || !stats.isFile()) continue;
-    const pid = Number(match[1]);
     let stale = !isAlive(pid);
     if (!stale) {
       const started = processStartMs(pid);
@@ -154,44 +180,77 @@ export async function openRegularFile(file: string): Promise<fs.FileHandle> {
   }
 }
 
+/** Options of `replaceAtomically`, `writeAtomically` and `writeFileAtomically`. */
+export interface AtomicWriteOptions {
+  /**
+   * How the temporary file is named (default `TEMPORARY_NAMES`); the stale temporaries of this
+   * scheme in the target's directory are removed before the write.
+   */
+  readonly names?: TemporaryNames;
+}
+
 /**
- * Writes a file atomically, replacing any previous one: `write` fills the temporary file (through
- * its handle), which is then synced and renamed over `file`. Stale temporaries of the directory
- * are removed first (see the file's comment).
- * @throws Error saying that the directory does not exist when it does not, or that `file` is a
- *   device, FIFO or socket; the file system's error otherwise. On any failure the temporary file is removed and `file` is as it was.
+ * Makes `file` appear atomically, replacing any previous one: `produce` creates the file at the
+ * temporary path it is given (beside `file`, named by `options.names`), which is then renamed
+ * over `file`. Stale temporaries of the directory are removed first (see the file's comment).
+ * `produce` syncs what it wrote (`writeAtomically` does).
+ * @returns what `produce` returned
+ * @throws Error saying that `file` is a device, FIFO or socket (a rename would replace it);
+ *   whatever `produce` threw; the file system's error when the rename fails. On any failure the
+ *   temporary file is removed and `file` is as it was.
  */
-export async function writeAtomically(file: string, write: (handle: fs.FileHandle) => Promise<void>): Promise<void> {
-  const directory = path.dirname(file);
+export async function replaceAtomically<T>(file: string, produce: (temporary: string) => Promise<T>,
+  options: AtomicWriteOptions = {}): Promise<T> {
+  const names = options.names ?? TEMPORARY_NAMES;
   // a rename would replace a device node or a FIFO (as root, /dev/null itself)
   const existing = await fs.stat(file).catch(() => undefined);
   if (existing !== undefined && !existing.isFile() && !existing.isDirectory()) {
     throw new Error(`cannot write ${file}: it is ${describeKind(existing)}, not a regular file`);
   }
-  await removeStaleTemporaries(directory);
-  const temporary = temporaryPath(file);
-  let handle: fs.FileHandle;
-  try {
-    handle = await fs.open(temporary, 'wx');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const missing = code === 'ENOENT' && await fs.stat(directory).then(() => false, () => true);
-    if (missing) throw new Error(`cannot write ${file}: directory ${directory} does not exist`);
-    throw new Error(`cannot write ${file}: cannot create a file in ${directory} (${reason(error)})`);
-  }
+  await removeStaleTemporaries(path.dirname(file), names);
+  const temporary = names.pathFor(file);
   let renamed = false;
   try {
-    try {
-      await write(handle);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
+    const result = await produce(temporary);
     await fs.rename(temporary, file);
     renamed = true;
+    return result;
   } finally {
     if (!renamed) await fs.rm(temporary, { force: true });
   }
+}
+
+/**
+ * Writes a file atomically, replacing any previous one: `write` fills the temporary file (through
+ * its handle; its path is given for messages), which is then synced and renamed over `file`
+ * (`replaceAtomically`). Stale temporaries of the directory are removed first (see the file's comment).
+ * @throws Error saying that the directory does not exist when it does not, or that `file` is a
+ *   device, FIFO or socket; whatever `write` threw; the file system's error otherwise. On any
+ *   failure the temporary file is removed and `file` is as it was.
+ */
+export async function writeAtomically(file: string, write: (handle: fs.FileHandle, temporary: string) => Promise<void>,
+  options: AtomicWriteOptions = {}): Promise<void> {
+  await replaceAtomically(file, async (temporary) => {
+    let handle: fs.FileHandle;
+    try {
+      handle = await fs.open(temporary, 'wx');
+    } catch (error) {
+      const directory = path.dirname(file);
+      const code = (error as NodeJS.ErrnoException).code;
+      const missing = code === 'ENOENT' && await fs.stat(directory).then(() => false, () => true);
+      if (missing) throw new Error(`cannot write ${file}: directory ${directory} does not exist`);
+      throw new Error(`cannot write ${file}: cannot create a file in ${directory} (${reason(error)})`);
+    }
+    try {
+      await write(handle, temporary);
+      await handle.sync();
+    } catch (error) {
+      // the error that got here says more than a failing close
+      await handle.close().catch(() => undefined);
+      throw error;
+    }
+    await handle.close();
+  }, options);
 }
 
 /**

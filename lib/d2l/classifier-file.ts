@@ -15,9 +15,8 @@
  * sizes against the weights' shapes, the sequence length against the position table.
  */
 import { createHash } from 'crypto';
-import { promises as fs } from 'fs';
 
-import { openRegularFile, temporaryPath, writeFileAtomically } from '../core/atomic-file';
+import { openRegularFile, replaceAtomically, writeFileAtomically } from '../core/atomic-file';
 import { dispose } from '../core/scope';
 import { load, save } from '../serialization';
 import { Tensor } from '../core/tensor';
@@ -93,24 +92,19 @@ async function digest(file: string): Promise<{ sha256: string; bytes: number }> 
  * @param maxLen the sequence length the examples were built with (SNLIBERTDataset's maxLen)
  */
 export async function saveClassifier(file: string, net: BERTClassifier, vocab: Vocab, maxLen: number): Promise<void> {
-  const staging = temporaryPath(file);
-  const state = net.stateDict();
-  try {
-    await save(state, staging);
-  } finally {
-    dispose([...state.values()]);
-  }
-  let info: ClassifierInfo;
-  try {
-    info = {
+  // The state dict goes to a temporary beside `file`, is hashed there, and only then replaces `file`.
+  const info = await replaceAtomically(file, async (staging): Promise<ClassifierInfo> => {
+    const state = net.stateDict();
+    try {
+      await save(state, staging);
+    } finally {
+      dispose([...state.values()]);
+    }
+    return {
       format: FORMAT, version: FORMAT_VERSION, config: { ...net.bert.config }, maxLen, vocab: [...vocab.idxToToken], labels: [...NLI_LABELS],
       model: await digest(staging),
     };
-    await fs.rename(staging, file);
-  } catch (error) {
-    await fs.rm(staging, { force: true });
-    throw error;
-  }
+  });
   await writeFileAtomically(classifierInfoPath(file), `${JSON.stringify(info)}\n`);
 }
 

@@ -17,9 +17,9 @@ import { createHash, randomBytes } from 'crypto';
 import { createReadStream, promises as fs } from 'fs';
 import { STATUS_CODES } from 'http';
 import * as os from 'os';
-import * as path from 'path';
 import { Agent, Dispatcher, RetryAgent, RetryHandler, interceptors, request } from 'undici';
 
+import { TemporaryNames, writeAtomically } from '../core/atomic-file';
 import { Progress } from './progress';
 
 /** A network-side failure (no connection, timeout, HTTP error, cut transfer), in words. */
@@ -280,37 +280,23 @@ async function attempt(url: string, dispatcher: Dispatcher, file: fs.FileHandle,
 // The host name as it may appear in a file name.
 const HOST = os.hostname().replace(/[^A-Za-z0-9.-]/g, '_') || 'host';
 
-// Whether process `pid` (of this machine) is running.
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-// Removes the temporary files of downloads of `destination` that were killed: those named after
-// this machine and a process that no longer runs. (A cache shared between machines keeps the
-// others', which may be under way.)
-async function removeStaleParts(destination: string): Promise<void> {
-  const directory = path.dirname(destination);
-  const prefix = `${path.basename(destination)}.part-${HOST}-`;
-  let names: string[];
-  try {
-    names = await fs.readdir(directory);
-  } catch {
-    return;
-  }
-  for (const name of names) {
-    const match = name.startsWith(prefix) ? /^(\d+)-[0-9a-f]{12}$/.exec(name.slice(prefix.length)) : null;
-    if (match !== null && !isRunning(Number(match[1]))) await fs.rm(path.join(directory, name), { force: true });
-  }
-}
+// The part files of downloads: `<destination>.part-<host>-<pid>-<random hex>`, named after this
+// machine, so that the clean-up before each download (atomic-file's, of killed writers) removes
+// this machine's only: a cache shared between machines keeps the others', which may be under way.
+const PART_NAME = new RegExp(`^.+\\.part-${HOST.replace(/\./g, '\\.')}-(\\d{1,10})-[0-9a-f]{12}$`, 's');
+const PART_FILES: TemporaryNames = Object.freeze({
+  pathFor(destination: string, pid: number = process.pid): string {
+    return `${destination}.part-${HOST}-${pid}-${randomBytes(6).toString('hex')}`;
+  },
+  writerOf(name: string): number | undefined {
+    const match = PART_NAME.exec(name);
+    return match === null ? undefined : Number(match[1]);
+  },
+});
 
 /** The name of the temporary file a download of `destination` by process `pid` writes. */
 export function partPathOf(destination: string, pid: number = process.pid): string {
-  return `${destination}.part-${HOST}-${pid}-${randomBytes(6).toString('hex')}`;
+  return PART_FILES.pathFor(destination, pid);
 }
 
 /**
@@ -329,38 +315,28 @@ export function partPathOf(destination: string, pid: number = process.pid): stri
 export async function fetchToFile(url: string, destination: string, options: FetchOptions): Promise<void> {
   const protocol = new URL(url).protocol;
   if (protocol !== 'http:' && protocol !== 'https:') throw new TransferError(`unsupported protocol ${protocol} in ${url}`);
-  await removeStaleParts(destination);
-  const partPath = partPathOf(destination);
   const budget = new RetryBudget(options);
   const { agent, dispatcher } = dispatcherFor(options, budget);
-  let file: fs.FileHandle | undefined;
-  let renamed = false;
   try {
-    file = await fs.open(partPath, 'wx');
-    let sha1: string;
-    for (;;) {
-      try {
-        sha1 = await attempt(url, dispatcher, file, partPath, options);
-        break;
-      } catch (e) {
-        if (!(e instanceof Interrupted)) throw e;
-        const delay = budget.claim(e.failure, isRestartable, 'starting over from byte 0');
-        if (delay === undefined) throw e.toTransferError(options.timeoutMs, budget);
-        await new Promise((resolve) => setTimeout(resolve, delay));
-        await file.truncate(0);
+    // The part file appears as `destination` only once complete, synced and verified; on any
+    // failure it is removed (atomic-file's rename and clean-up, with the part files' names).
+    await writeAtomically(destination, async (file, partPath) => {
+      let sha1: string;
+      for (;;) {
+        try {
+          sha1 = await attempt(url, dispatcher, file, partPath, options);
+          break;
+        } catch (e) {
+          if (!(e instanceof Interrupted)) throw e;
+          const delay = budget.claim(e.failure, isRestartable, 'starting over from byte 0');
+          if (delay === undefined) throw e.toTransferError(options.timeoutMs, budget);
+          await new Promise((resolve) => setTimeout(resolve, delay));
+          await file.truncate(0);
+        }
       }
-    }
-    await file.sync();
-    const closing = file;
-    file = undefined;
-    await closing.close();
-    if (sha1 !== options.sha1) throw new ChecksumError(options.sha1, sha1);
-    await fs.rename(partPath, destination);
-    renamed = true;
+      if (sha1 !== options.sha1) throw new ChecksumError(options.sha1, sha1);
+    }, { names: PART_FILES });
   } finally {
-    // On the failure path only: the error that got here says more than a failing close.
-    if (file !== undefined) await file.close().catch(() => undefined);
     await agent.destroy();
-    if (!renamed) await fs.rm(partPath, { force: true });
   }
 }

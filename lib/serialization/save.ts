@@ -5,8 +5,6 @@
  * and renamed over the target, so readers never see half a checkpoint (`writeAtomically` of
  * `lib/core/atomic-file.ts`, which also removes the temporaries that killed writers left).
  */
-import { promises as fs } from 'fs';
-
 import { writeAtomically } from '../core/atomic-file';
 import { keep, tidy } from '../core/scope';
 import { Tensor } from '../core/tensor';
@@ -175,16 +173,10 @@ function storageBytes(t: Tensor): Uint8Array {
   });
 }
 
-async function writeAll(file: fs.FileHandle, bytes: Uint8Array): Promise<void> {
-  for (let done = 0; done < bytes.length;) {
-    const { bytesWritten } = await file.write(bytes, done, bytes.length - done);
-    done += bytesWritten;
-  }
-}
-
 async function writeArchive(path: string, { tree, rootIsStateDict, storages }: Plan): Promise<void> {
   await writeAtomically(path, async (file) => {
-    const zip = new ZipWriter({ write: (bytes) => writeAll(file, bytes) });
+    // FileHandle.writeFile writes all of its bytes at the current position: each call appends.
+    const zip = new ZipWriter({ write: (bytes) => file.writeFile(bytes) });
     await zip.add(`${PREFIX}/data.pkl`, pickle(tree, { rootAsOrderedDict: rootIsStateDict }));
     // One storage in memory at a time: big checkpoints need no second full copy.
     for (const { key, tensor } of storages) await zip.add(`${PREFIX}/data/${key}`, storageBytes(tensor));
