@@ -15,17 +15,11 @@ import { partPathOf } from '../lib/d2l/download';
 import { entryComponents } from '../lib/d2l/extract';
 import { CACHE_DIR_ENV, DATA_HUB, DownloadError, HubEntry, cacheDir, download, downloadExtract } from '../lib/d2l/hub';
 import { LineProgress, createProgress } from '../lib/d2l/progress';
+import { crc32 } from '../lib/serialization/zip';
 
-// ---- a zip writer independent of lib/ (stored and deflated entries) ------------------------
-
-function crc32(data: Buffer): number {
-  let c = 0xffffffff;
-  for (const byte of data) {
-    c ^= byte;
-    for (let k = 0; k < 8; ++k) c = c & 1 ? (c >>> 1) ^ 0xedb88320 : c >>> 1;
-  }
-  return ~c >>> 0;
-}
+// ---- a zip writer independent of lib/'s (stored and deflated entries) ----------------------
+// Only the CRC-32 is lib/'s, the one of the whole project: the checkpoints PyTorch wrote for
+// test/serialization pin it to Python's zlib.crc32.
 
 /** An entry to zip; without `data` it is a directory entry (its name ends in '/'). */
 interface ZipItem {

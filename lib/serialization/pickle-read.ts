@@ -5,6 +5,7 @@
  * rebuild functions, the storage classes, bytes); any other global or opcode is an error that
  * names it.
  */
+import { OP, opcodeOf } from './pickle-opcodes';
 import {
   PickleTree,
   StorageClass,
@@ -14,48 +15,8 @@ import {
   unsupportedStorageReason,
 } from './values';
 
-// Opcodes (pickletools' names).
-const OP = {
-  MARK: 0x28, // (
-  STOP: 0x2e, // .
-  EMPTY_TUPLE: 0x29, // )
-  EMPTY_LIST: 0x5d, // ]
-  EMPTY_DICT: 0x7d, // }
-  TUPLE: 0x74, // t
-  TUPLE1: 0x85,
-  TUPLE2: 0x86,
-  TUPLE3: 0x87,
-  NONE: 0x4e, // N
-  NEWTRUE: 0x88,
-  NEWFALSE: 0x89,
-  BININT: 0x4a, // J
-  BININT1: 0x4b, // K
-  BININT2: 0x4d, // M
-  LONG1: 0x8a,
-  BINFLOAT: 0x47, // G
-  BINUNICODE: 0x58, // X
-  SHORT_BINUNICODE: 0x8c,
-  BINUNICODE8: 0x8d,
-  BINBYTES: 0x42, // B
-  SHORT_BINBYTES: 0x43, // C
-  GLOBAL: 0x63, // c
-  STACK_GLOBAL: 0x93,
-  REDUCE: 0x52, // R
-  NEWOBJ: 0x81,
-  BUILD: 0x62, // b
-  BINPERSID: 0x51, // Q
-  BINPUT: 0x71, // q
-  LONG_BINPUT: 0x72, // r
-  MEMOIZE: 0x94,
-  BINGET: 0x68, // h
-  LONG_BINGET: 0x6a, // j
-  SETITEM: 0x73, // s
-  SETITEMS: 0x75, // u
-  APPEND: 0x61, // a
-  APPENDS: 0x65, // e
-  PROTO: 0x80,
-  FRAME: 0x95,
-} as const;
+/** The reader's refusal of an opcode outside the subset: its message names the byte, not an opcode it handles. */
+class UnsupportedOpcodeError extends Error {}
 
 const HIGHEST_PROTOCOL = 5;
 
@@ -324,7 +285,7 @@ class Unpickler {
         if (op === OP.STOP) return this.pop();
         this.step(op);
       } catch (e) {
-        const name = Object.keys(OP).find((k) => OP[k as keyof typeof OP] === op);
+        const name = e instanceof UnsupportedOpcodeError ? undefined : opcodeOf(op)?.name;
         const where = name === undefined ? `at byte ${at}` : `in ${name} at byte ${at}`;
         throw new Error(`${(e as Error).message} (${where})`);
       }
@@ -470,7 +431,7 @@ class Unpickler {
       }
       default: {
         const printable = op >= 0x20 && op < 0x7f ? ` ('${String.fromCharCode(op)}')` : '';
-        throw new Error(`unsupported pickle opcode 0x${op.toString(16).padStart(2, '0')}${printable}`);
+        throw new UnsupportedOpcodeError(`unsupported pickle opcode 0x${op.toString(16).padStart(2, '0')}${printable}`);
       }
     }
   }

@@ -7,42 +7,19 @@
  * what the value shares stays shared in Python and a value with heavy sharing is written in
  * time linear in its distinct objects.
  */
+import { OP } from './pickle-opcodes';
 import { PickleTree, TensorSpec } from './values';
 
 const PROTOCOL = 2;
 /** Items per SETITEMS / APPENDS, as Python's pickler batches them. */
 const BATCH_SIZE = 1000;
 
-const MARK = 0x28;
-const STOP = 0x2e;
-const EMPTY_TUPLE = 0x29;
-const EMPTY_LIST = 0x5d;
-const EMPTY_DICT = 0x7d;
-const TUPLE = 0x74;
-const TUPLE1 = 0x85;
-const TUPLE2 = 0x86;
-const TUPLE3 = 0x87;
-const NONE = 0x4e;
-const NEWTRUE = 0x88;
-const NEWFALSE = 0x89;
-const BININT = 0x4a;
-const BININT1 = 0x4b;
-const BININT2 = 0x4d;
-const LONG1 = 0x8a;
-const BINFLOAT = 0x47;
-const BINUNICODE = 0x58;
-const GLOBAL = 0x63;
-const REDUCE = 0x52;
-const BINPERSID = 0x51;
-const SETITEM = 0x73;
-const SETITEMS = 0x75;
-const APPEND = 0x61;
-const APPENDS = 0x65;
-const PROTO = 0x80;
-const BINPUT = 0x71;
-const LONG_BINPUT = 0x72;
-const BINGET = 0x68;
-const LONG_BINGET = 0x6a;
+// The opcodes the writer emits (protocol 2's), from the one table.
+const {
+  MARK, STOP, EMPTY_TUPLE, EMPTY_LIST, EMPTY_DICT, TUPLE, TUPLE1, TUPLE2, TUPLE3, NONE, NEWTRUE, NEWFALSE, BININT, BININT1,
+  BININT2, LONG1, BINFLOAT, BINUNICODE, GLOBAL, REDUCE, BINPERSID, SETITEM, SETITEMS, APPEND, APPENDS, PROTO, BINPUT,
+  LONG_BINPUT, BINGET, LONG_BINGET,
+} = OP;
 
 /** Options of `pickle()`. */
 export interface PickleOptions {

@@ -2,21 +2,17 @@
 // byte damage to edits aimed at the zip headers, the data.pkl pickle and the storages.
 'use strict';
 
+const path = require('path');
 const zlib = require('zlib');
+
+// The compiled lib/ (npm run build): the project's one CRC-32 and one table of pickle opcodes.
+const lib = path.resolve(__dirname, '..', '..', 'lib');
+const { crc32 } = require(path.join(lib, 'serialization', 'zip'));
+const { OP, OPCODES } = require(path.join(lib, 'serialization', 'pickle-opcodes'));
 
 // ---- zip ------------------------------------------------------------------------------------
 
 const SIG = { local: 0x04034b50, central: 0x02014b50, end: 0x06054b50 };
-
-function crc32(data) {
-  if (typeof zlib.crc32 === 'function') return zlib.crc32(data) >>> 0;
-  let c = ~0;
-  for (const b of data) {
-    c ^= b;
-    for (let k = 0; k < 8; ++k) c = (c >>> 1) ^ (0xedb88320 & -(c & 1));
-  }
-  return ~c >>> 0;
-}
 
 /**
  * The layout of a zip archive, read leniently: where each field of the end record, of the
@@ -141,18 +137,10 @@ function buildZip(records) {
 
 // ---- pickle ---------------------------------------------------------------------------------
 
-// Opcode -> how its argument is laid out: a fixed byte count, 'lenN' (an N-byte length and that
-// many bytes), 'line' (to the newline) or 'line2' (two lines).
-const OPS = {
-  0x80: 1, 0x95: 8, 0x63: 'line2', 0x93: 0, 0x58: 'len4', 0x8c: 'len1', 0x8d: 'len8', 0x55: 'len1', 0x54: 'len4',
-  0x42: 'len4', 0x43: 'len1', 0x8e: 'len8', 0x71: 1, 0x72: 4, 0x68: 1, 0x6a: 4, 0x94: 0, 0x7d: 0, 0x5d: 0, 0x29: 0,
-  0x28: 0, 0x74: 0, 0x85: 0, 0x86: 0, 0x87: 0, 0x4a: 4, 0x4b: 1, 0x4d: 2, 0x8a: 'len1', 0x8b: 'len4', 0x47: 8,
-  0x88: 0, 0x89: 0, 0x4e: 0, 0x52: 0, 0x62: 0, 0x73: 0, 0x75: 0, 0x61: 0, 0x65: 0, 0x51: 0, 0x2e: 0, 0x30: 0,
-  0x31: 0, 0x32: 0, 0x81: 0, 0x92: 0, 0x8f: 0, 0x90: 0, 0x91: 0, 0x49: 'line', 0x4c: 'line', 0x46: 'line',
-  0x53: 'line', 0x56: 'line', 0x50: 'line', 0x67: 'line', 0x70: 'line', 0x69: 'line2', 0x6f: 0, 0x64: 0, 0x6c: 0,
-  0x82: 1, 0x83: 2, 0x84: 4, 0x96: 'len8', 0x97: 0, 0x98: 0,
-};
-const OPCODES = Object.keys(OPS).map(Number);
+// Opcode byte -> how its argument is laid out (lib's table, pickletools' layouts).
+const ARGUMENTS = new Map(OPCODES.map((o) => [o.code, o.argument]));
+// Every opcode byte, in increasing order (the order seeds were drawn in).
+const CODES = OPCODES.map((o) => o.code).sort((a, b) => a - b);
 
 /** The opcodes of a pickle: [{ at, end, op }], up to STOP or the first byte it cannot parse. */
 function pickleOps(bytes) {
@@ -160,25 +148,25 @@ function pickleOps(bytes) {
   let p = 0;
   while (p < bytes.length) {
     const op = bytes[p];
-    const arg = OPS[op];
+    const arg = ARGUMENTS.get(op);
     if (arg === undefined) break;
     let end = p + 1;
-    if (typeof arg === 'number') end += arg;
-    else if (arg === 'line' || arg === 'line2') {
-      for (let lines = arg === 'line' ? 1 : 2; lines > 0; --lines) {
+    if (arg.kind === 'fixed') end += arg.bytes;
+    else if (arg.kind === 'lines') {
+      for (let lines = arg.lines; lines > 0; --lines) {
         const nl = bytes.indexOf(0x0a, end);
         if (nl < 0) return ops;
         end = nl + 1;
       }
     } else {
-      const n = Number(arg.slice(3));
+      const n = arg.lengthBytes;
       if (end + n > bytes.length) break;
       const len = n === 1 ? bytes[end] : n === 4 ? bytes.readUInt32LE(end) : Number(bytes.readBigUInt64LE(end));
       end += n + len;
     }
     if (end > bytes.length) break;
     ops.push({ at: p, end, op });
-    if (op === 0x2e) break;
+    if (op === OP.STOP) break;
     p = end;
   }
   return ops;
@@ -187,7 +175,7 @@ function pickleOps(bytes) {
 function intOp(value) {
   if (typeof value === 'number' && Number.isInteger(value) && value >= -(2 ** 31) && value < 2 ** 31) {
     const b = Buffer.alloc(5);
-    b[0] = 0x4a;
+    b[0] = OP.BININT;
     b.writeInt32LE(value, 1);
     return b;
   }
@@ -200,13 +188,13 @@ function intOp(value) {
     v >>= 8n;
     if ((v === 0n && (byte & 0x80) === 0) || (v === -1n && (byte & 0x80) !== 0)) break;
   }
-  return Buffer.from([0x8a, bytes.length, ...bytes]);
+  return Buffer.from([OP.LONG1, bytes.length, ...bytes]);
 }
 
 function strOp(text) {
   const data = Buffer.isBuffer(text) ? text : Buffer.from(text, 'utf8');
   const head = Buffer.alloc(5);
-  head[0] = 0x58;
+  head[0] = OP.BINUNICODE;
   head.writeUInt32LE(data.length, 1);
   return Buffer.concat([head, data]);
 }
@@ -226,20 +214,22 @@ const INTERESTING_GLOBALS = [
 ];
 // Pieces to splice between opcodes.
 const SNIPPETS = [
-  [0x28], [0x30], [0x31], [0x32], [0x2e], [0x5d, 0x61], [0x7d], [0x29], [0x4e], [0x68, 0xff], [0x6a, 0xff, 0xff, 0xff, 0xff],
-  [0x71, 0x00], [0x72, 0xff, 0xff, 0xff, 0x7f], [0x94], [0x52], [0x62], [0x73], [0x75], [0x65], [0x74], [0x51], [0x81],
-  [0x95, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f], [0x80, 0x05], [0x80, 0x63], [0x97], [0x82, 0x01],
+  [OP.MARK], [OP.POP], [OP.POP_MARK], [OP.DUP], [OP.STOP], [OP.EMPTY_LIST, OP.APPEND], [OP.EMPTY_DICT], [OP.EMPTY_TUPLE],
+  [OP.NONE], [OP.BINGET, 0xff], [OP.LONG_BINGET, 0xff, 0xff, 0xff, 0xff], [OP.BINPUT, 0x00], [OP.LONG_BINPUT, 0xff, 0xff, 0xff, 0x7f],
+  [OP.MEMOIZE], [OP.REDUCE], [OP.BUILD], [OP.SETITEM], [OP.SETITEMS], [OP.APPENDS], [OP.TUPLE], [OP.BINPERSID], [OP.NEWOBJ],
+  [OP.FRAME, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f], [OP.PROTO, 0x05], [OP.PROTO, 0x63], [OP.NEXT_BUFFER], [OP.EXT1, 0x01],
 ];
 
 /** A pickle nested `depth` lists deep: [[[...]]] (loaders must not recurse on it). */
 function deepPickle(depth, kind) {
-  const open = kind === 'dict' ? [0x7d, 0x58, 1, 0, 0, 0, 0x6b] : kind === 'tuple' ? [0x28] : [0x5d];
-  const close = kind === 'dict' ? [0x73] : kind === 'tuple' ? [0x74] : [0x61];
-  const body = [0x80, 0x02];
+  // a dict level: {} then its key 'k' (BINUNICODE of 1 byte)
+  const open = kind === 'dict' ? [OP.EMPTY_DICT, OP.BINUNICODE, 1, 0, 0, 0, 0x6b] : kind === 'tuple' ? [OP.MARK] : [OP.EMPTY_LIST];
+  const close = kind === 'dict' ? [OP.SETITEM] : kind === 'tuple' ? [OP.TUPLE] : [OP.APPEND];
+  const body = [OP.PROTO, 0x02];
   for (let k = 0; k < depth; ++k) body.push(...open);
-  body.push(...(kind === 'tuple' ? [0x29] : [0x4e]));
+  body.push(...(kind === 'tuple' ? [OP.EMPTY_TUPLE] : [OP.NONE]));
   for (let k = 0; k < depth; ++k) body.push(...close);
-  body.push(0x2e);
+  body.push(OP.STOP);
   return Buffer.from(body);
 }
 
@@ -249,14 +239,14 @@ function mutatePickle(rng, pkl) {
   if (ops.length === 0) return { data: rng.bytes(rng.range(0, 64)), what: 'data.pkl replaced by random bytes' };
   const op = rng.pick(ops);
   const splice = (start, end, insert) => Buffer.concat([pkl.subarray(0, start), Buffer.from(insert), pkl.subarray(end)]);
-  const ints = ops.filter((o) => [0x4a, 0x4b, 0x4d, 0x8a].includes(o.op));
-  const strs = ops.filter((o) => [0x58, 0x8c].includes(o.op));
-  const globals = ops.filter((o) => o.op === 0x63);
+  const ints = ops.filter((o) => [OP.BININT, OP.BININT1, OP.BININT2, OP.LONG1].includes(o.op));
+  const strs = ops.filter((o) => [OP.BINUNICODE, OP.SHORT_BINUNICODE].includes(o.op));
+  const globals = ops.filter((o) => o.op === OP.GLOBAL);
   const kind = rng.weighted([[3, 'opcode'], [2, 'delete'], [1, 'duplicate'], [1, 'swap'], [2, 'truncate'], [6, 'int'],
     [3, 'string'], [2, 'global'], [2, 'insert'], [1, 'deep']]);
   switch (kind) {
     case 'opcode': {
-      const to = rng.pick(OPCODES);
+      const to = rng.pick(CODES);
       const out = Buffer.from(pkl);
       out[op.at] = to;
       return { data: out, what: `pickle opcode at ${op.at} 0x${op.op.toString(16)} -> 0x${to.toString(16)}` };
@@ -418,7 +408,7 @@ function mutateOnce(rng, buf) {
         list.push({ ...r, data: rng.chance(0.5) ? r.data.subarray(0, r.data.length >> 1) : rng.bytes(r.data.length) });
       } else if (how === 'rename-prefix') list = records.map((r) => ({ ...r, name: r.name.replace(/^[^/]*/, rng.pick(['', 'a/b', '..', '/abs', 'x'.repeat(300)])) }));
       else if (how === 'reverse') list.reverse();
-      else if (how === 'constants') list.push({ name: `${prefix}/constants.pkl`, data: Buffer.from([0x80, 0x02, 0x29, 0x2e]), method: 0 });
+      else if (how === 'constants') list.push({ name: `${prefix}/constants.pkl`, data: Buffer.from([OP.PROTO, 0x02, OP.EMPTY_TUPLE, OP.STOP]), method: 0 });
       else if (how === 'traversal') list = records.map((r) => (/\/data\//.test(r.name) ? { ...r, name: r.name.replace('/data/', '/data/../data/') } : r));
       else if (how === 'nul-name') list = records.map((r, j) => (j === pklIndex ? { ...r, name: Buffer.concat([Buffer.from(r.name), Buffer.from([0])]) } : r));
       else if (how === 'no-version') list = records.filter((r) => !/\/version$/.test(r.name));
