@@ -8,10 +8,15 @@ import * as path from 'path';
 
 import { checkWritableSync } from '../core/atomic-file';
 import { fusedAttentionAvailable } from '../d2l/bert';
+import { BERT_PRESETS, BERTConfigField, BERTConfigLimits, bertConfigProblem } from '../d2l/bert-config';
 import { version } from '../core/runtime';
 import { Device } from '../core/types';
 import { parseDevices } from './devices';
 import { choiceFlag, formatFlagHelp, integerFlag, numberFlag, parseFlags, UsageError } from './flags';
+
+// The defaults: bert.small's sizes as the section loads it (bert.base's with --pretrained bert.base).
+const SMALL = BERT_PRESETS['bert.small'];
+const BASE = BERT_PRESETS['bert.base'];
 
 const FLAGS = {
   pretrained: { type: 'string', value: 'NAME|DIR', help: 'bert.small (default), bert.base, a directory with vocab.json and pretrained.params,\nor random: no pretrained weights, a vocabulary built from the training split' },
@@ -22,12 +27,12 @@ const FLAGS = {
   lr: { type: 'string', value: 'LR', help: "Adam's learning rate (default 1e-4)" },
   'batch-size': { type: 'string', value: 'N', help: 'examples per step, split across the devices (default 512, at most 1048576)' },
   'max-len': { type: 'string', value: 'N', help: 'tokens per example after truncation and padding (default 128, 3 to --bert-max-len)' },
-  'bert-max-len': { type: 'string', value: 'N', help: "the checkpoint's position table (default 512, at most 4096)" },
-  'num-hiddens': { type: 'string', value: 'N', help: 'BERT sizes: hidden units (default 256; bert.base 768),' },
-  'ffn-num-hiddens': { type: 'string', value: 'N', help: 'feed-forward units (default 512; bert.base 3072),' },
-  'num-heads': { type: 'string', value: 'N', help: 'attention heads (default 4; bert.base 12),' },
-  'num-blks': { type: 'string', value: 'N', help: 'encoder blocks (default 2; bert.base 12); sizes at most 65536, 256 blocks' },
-  dropout: { type: 'string', value: 'P', help: 'dropout probability (default 0.1)' },
+  'bert-max-len': { type: 'string', value: 'N', help: `the checkpoint's position table (default ${SMALL.maxLen}, at most 4096)` },
+  'num-hiddens': { type: 'string', value: 'N', help: `BERT sizes: hidden units (default ${SMALL.numHiddens}; bert.base ${BASE.numHiddens}),` },
+  'ffn-num-hiddens': { type: 'string', value: 'N', help: `feed-forward units (default ${SMALL.ffnNumHiddens}; bert.base ${BASE.ffnNumHiddens}),` },
+  'num-heads': { type: 'string', value: 'N', help: `attention heads (default ${SMALL.numHeads}; bert.base ${BASE.numHeads}),` },
+  'num-blks': { type: 'string', value: 'N', help: `encoder blocks (default ${SMALL.numBlks}; bert.base ${BASE.numBlks}); sizes at most 65536, 256 blocks` },
+  dropout: { type: 'string', value: 'P', help: `dropout probability (default ${SMALL.dropout})` },
   devices: { type: 'string', value: 'LIST', help: 'all (default: every GPU, else the CPU), cpu, cpu,cpu, cuda:0,cuda:1; one replica each' },
   threads: { type: 'string', value: 'N', help: 'intra-op CPU threads (default: one per core, or $TORCHBRIDGE_NUM_THREADS;\nat most 4 per core)' },
   seed: { type: 'string', value: 'N', help: 'seed of the initialisation, dropout and shuffling (default: random)' },
@@ -45,12 +50,6 @@ const FLAGS = {
   'max-steps': { type: 'string', value: 'N', help: 'stop after N training steps (the epoch still ends with its test pass)' },
   json: { type: 'boolean', help: 'one JSON object per progress point on stdout (other messages on stderr)' },
   help: { type: 'boolean', help: 'print this help' },
-} as const;
-
-/** bert.small's sizes as the section loads it, and bert.base's. */
-const SIZES = {
-  'bert.small': { numHiddens: 256, ffnNumHiddens: 512, numHeads: 4, numBlks: 2 },
-  'bert.base': { numHiddens: 768, ffnNumHiddens: 3072, numHeads: 12, numBlks: 12 },
 } as const;
 
 /**
@@ -171,13 +170,36 @@ function checkSaveTarget(file: string): void {
   }
 }
 
+// The flag of each BERT size (the vocabulary's comes from the pretrained model or the data).
+const SIZE_FLAGS: Readonly<Partial<Record<BERTConfigField, string>>> = {
+  numHiddens: '--num-hiddens', ffnNumHiddens: '--ffn-num-hiddens', numHeads: '--num-heads', numBlks: '--num-blks',
+  dropout: '--dropout', maxLen: '--bert-max-len',
+};
+const SIZE_LIMITS: BERTConfigLimits = {
+  numHiddens: FLAG_LIMITS.width, ffnNumHiddens: FLAG_LIMITS.width, numHeads: FLAG_LIMITS.width, numBlks: FLAG_LIMITS.blocks,
+  maxLen: FLAG_LIMITS.positions,
+};
+
+// The BERT config's one check (bert-config's) on the sizes the flags give: the flags' parsing
+// has checked each on its own, this adds what ties them (each head gets numHiddens / numHeads units).
+function checkSizes(options: TrainCliOptions): void {
+  const flagOf = (field: BERTConfigField): string => SIZE_FLAGS[field] ?? field;
+  const problem = bertConfigProblem({ ...options, maxLen: options.bertMaxLen }, {
+    fields: ['numHiddens', 'ffnNumHiddens', 'numHeads', 'numBlks', 'dropout', 'maxLen'], limits: SIZE_LIMITS, nameOf: flagOf,
+  });
+  if (problem !== undefined) {
+    const why = problem.why === undefined ? '' : `: ${problem.why}`;
+    throw new UsageError(`${flagOf(problem.field)} ${String(problem.given)} is not ${problem.expected}${why}; change ${flagOf(problem.field)}`);
+  }
+}
+
 /** Parses and checks the CLI's arguments; `null` when `--help` was asked for. */
 export function parseTrainArgs(argv: readonly string[]): TrainCliOptions | null {
   const { flags } = parseFlags(argv, FLAGS);
   if (flags.help) return null;
   const pretrained = flags.pretrained ?? 'bert.small';
   if (pretrained.trim() === '') throw new UsageError('--pretrained needs a name (bert.small, bert.base, random) or a directory');
-  const sizes = pretrained === 'bert.base' ? SIZES['bert.base'] : SIZES['bert.small'];
+  const sizes = pretrained === 'bert.base' ? BASE : SMALL;
   const options: TrainCliOptions = {
     pretrained,
     dataDir: flags['data-dir'],
@@ -187,12 +209,12 @@ export function parseTrainArgs(argv: readonly string[]): TrainCliOptions | null 
     lr: numberFlag('lr', flags.lr, 1e-4, { min: 0, minOpen: true }),
     batchSize: integerFlag('batch-size', flags['batch-size'], 512, 1, FLAG_LIMITS.batchSize),
     maxLen: integerFlag('max-len', flags['max-len'], 128, 3, FLAG_LIMITS.positions),
-    bertMaxLen: integerFlag('bert-max-len', flags['bert-max-len'], 512, 3, FLAG_LIMITS.positions),
+    bertMaxLen: integerFlag('bert-max-len', flags['bert-max-len'], sizes.maxLen, 3, FLAG_LIMITS.positions),
     numHiddens: integerFlag('num-hiddens', flags['num-hiddens'], sizes.numHiddens, 1, FLAG_LIMITS.width),
     ffnNumHiddens: integerFlag('ffn-num-hiddens', flags['ffn-num-hiddens'], sizes.ffnNumHiddens, 1, FLAG_LIMITS.width),
     numHeads: integerFlag('num-heads', flags['num-heads'], sizes.numHeads, 1, FLAG_LIMITS.width),
     numBlks: integerFlag('num-blks', flags['num-blks'], sizes.numBlks, 1, FLAG_LIMITS.blocks),
-    dropout: numberFlag('dropout', flags.dropout, 0.1, { min: 0, max: 1, maxOpen: true }),
+    dropout: numberFlag('dropout', flags.dropout, sizes.dropout, { min: 0, max: 1, maxOpen: true }),
     devices: parseDevices(flags.devices ?? 'all'),
     threads: flags.threads === undefined ? undefined : integerFlag('threads', flags.threads, 1, 1, FLAG_LIMITS.threadsPerCore * availableParallelism()),
     seed: flags.seed === undefined ? undefined : integerFlag('seed', flags.seed, 0, 0),
@@ -216,9 +238,7 @@ export function parseTrainArgs(argv: readonly string[]): TrainCliOptions | null 
     throw new UsageError(`--attention fused needs libtorch 2.x (scaled_dot_product_attention); this build uses libtorch ${version().libtorch}: use --attention explicit`);
   }
   if (flags['no-plot'] && flags.plot !== undefined) throw new UsageError('--plot and --no-plot contradict each other; give one');
-  if (options.numHiddens % options.numHeads !== 0) {
-    throw new UsageError(`--num-hiddens ${options.numHiddens} is not divisible by --num-heads ${options.numHeads}; each head gets numHiddens / numHeads units`);
-  }
+  checkSizes(options);
   const parameters = encoderParameters(options.numHiddens, options.ffnNumHiddens, options.numBlks, options.bertMaxLen);
   if (parameters > FLAG_LIMITS.parameters) {
     throw new UsageError(`--num-hiddens ${options.numHiddens}, --ffn-num-hiddens ${options.ffnNumHiddens}, --num-blks ${options.numBlks} ` +

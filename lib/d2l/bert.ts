@@ -10,28 +10,18 @@
 import { ops } from '../native';
 import { Module, ModuleOptions } from '../nn/module';
 import { Tensor } from '../core/tensor';
+import { BERTConfig, DEFAULT_BERT_MAX_LEN, bertConfigProblem } from './bert-config';
 
-/** The sizes of a BERT model. d2l's bert.small: 256, 512, 4 heads, 2 blocks; bert.base: 768, 3072, 12, 12. */
-export interface BERTConfig {
-  vocabSize: number;
-  numHiddens: number;
-  ffnNumHiddens: number;
-  numHeads: number;
-  numBlks: number;
-  /** Dropout probability in attention and AddNorm. */
-  dropout: number;
-  /** Length of the learnable position table (d2l's default 1000; the pretrained models use 512). */
-  maxLen?: number;
-}
+export type { BERTConfig } from './bert-config';
 
+// The config with maxLen's default, checked (bert-config's one check).
 function checkConfig(config: BERTConfig): Required<BERTConfig> {
-  const full = { maxLen: 1000, ...config };
-  for (const key of ['vocabSize', 'numHiddens', 'ffnNumHiddens', 'numHeads', 'numBlks', 'maxLen'] as const) {
-    if (!Number.isInteger(full[key]) || full[key] < 1) throw new TypeError(`BERT: ${key} must be a positive integer, got ${full[key]}`);
-  }
-  if (!(full.dropout >= 0 && full.dropout < 1)) throw new RangeError(`BERT: dropout must be in [0, 1), got ${full.dropout}`);
-  if (full.numHiddens % full.numHeads !== 0) {
-    throw new RangeError(`BERT: numHiddens (${full.numHiddens}) must be divisible by numHeads (${full.numHeads})`);
+  const full = { maxLen: DEFAULT_BERT_MAX_LEN, ...config };
+  const problem = bertConfigProblem(full);
+  if (problem !== undefined) {
+    const why = problem.why === undefined ? '' : ` (${problem.why})`;
+    const message = `BERT: ${problem.field} must be ${problem.expected}, got ${String(problem.given)}${why}`;
+    throw problem.kind === 'type' ? new TypeError(message) : new RangeError(message);
   }
   return full;
 }

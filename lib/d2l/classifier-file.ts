@@ -22,6 +22,7 @@ import { load, save } from '../serialization';
 import { Tensor } from '../core/tensor';
 import { Device } from '../core/types';
 import { BERTClassifier, BERTConfig, BERTModel } from './bert';
+import { BERT_CONFIG_FIELDS, bertConfigProblem, bertStateShapes } from './bert-config';
 import { Vocab } from './text';
 
 /** The labels of the classifier's three outputs, in order (d2l's SNLI labels). */
@@ -147,7 +148,6 @@ class InfoChecker {
   }
 }
 
-const CONFIG_FIELDS = ['vocabSize', 'numHiddens', 'ffnNumHiddens', 'numHeads', 'numBlks', 'dropout', 'maxLen'] as const;
 const INFO_FIELDS = ['format', 'version', 'config', 'maxLen', 'vocab', 'labels', 'model'] as const;
 
 /** Reads and checks `FILE.json` on its own (the state dict's shapes are checked by `checkAgainstState`). */
@@ -198,16 +198,10 @@ async function readInfo(file: string): Promise<ClassifierInfo> {
   }
   check.integer(info.version, 'version', FORMAT_VERSION, FORMAT_VERSION);
 
-  const config = check.object(info.config, 'config', CONFIG_FIELDS);
-  for (const key of CONFIG_FIELDS) {
-    if (key !== 'dropout') check.integer(config[key], `config.${key}`, 1, CLASSIFIER_LIMITS[key]);
-  }
-  const dropout = config.dropout;
-  if (typeof dropout !== 'number' || !(dropout >= 0 && dropout < 1)) check.fail('config.dropout', shown(dropout), 'a number at least 0 and below 1');
-  const numHiddens = config.numHiddens as number;
-  const numHeads = config.numHeads as number;
-  if (numHiddens % numHeads !== 0) {
-    check.fail('config.numHeads', shown(numHeads), `a divisor of config.numHiddens (${numHiddens}): each head gets numHiddens / numHeads units`);
+  const config = check.object(info.config, 'config', BERT_CONFIG_FIELDS);
+  const problem = bertConfigProblem(config, { limits: CLASSIFIER_LIMITS, nameOf: (field) => `config.${field}` });
+  if (problem !== undefined) {
+    check.fail(`config.${problem.field}`, shown(problem.given), problem.why === undefined ? problem.expected : `${problem.expected}: ${problem.why}`);
   }
   const positions = config.maxLen as number;
   check.integer(info.maxLen, 'maxLen', 3, positions, ` (config.maxLen, the position table's rows; 3: <cls> and two <sep>)`);
@@ -241,17 +235,16 @@ async function readInfo(file: string): Promise<ClassifierInfo> {
 /** Refuses a state dict whose shapes contradict `info`, before any model of `info`'s sizes is built. */
 function checkAgainstState(file: string, info: ClassifierInfo, state: ReadonlyMap<string, Tensor>): void {
   const check: InfoChecker = new InfoChecker(classifierInfoPath(file));
-  const shape = (name: string): readonly number[] => {
-    const tensor = state.get(name);
-    if (!(tensor instanceof Tensor)) throw new Error(`${file} has no ${name}: it is not a BERTClassifier state dict`);
-    return tensor.shape;
+  const shapes = bertStateShapes(state);
+  const present = (name: string, shape: readonly number[] | undefined): readonly number[] => {
+    if (shape === undefined) throw new Error(`${file} has no ${name}: it is not a BERTClassifier state dict`);
+    return shape;
   };
   const { config } = info;
-  const tokens = shape('encoder.token_embedding.weight');
-  const positions = shape('encoder.pos_embedding');
-  const ffn = shape('encoder.blks.0.ffn.dense1.weight');
-  let blocks = 0;
-  while (state.has(`encoder.blks.${blocks}.ffn.dense1.weight`)) ++blocks;
+  const tokens = present('encoder.token_embedding.weight', shapes.tokenEmbedding);
+  const positions = present('encoder.pos_embedding', shapes.positions);
+  const ffn = present('encoder.blks.0.ffn.dense1.weight', shapes.ffn);
+  const blocks = shapes.blocks;
   const inFile = (what: string) => `${what} in ${file}`;
   if (tokens.length !== 2 || positions.length !== 3 || ffn.length !== 2) {
     throw new Error(`${file}: encoder.token_embedding.weight [${tokens.join(', ')}], encoder.pos_embedding [${positions.join(', ')}] ` +

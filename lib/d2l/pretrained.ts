@@ -10,6 +10,7 @@ import { dispose } from '../core/scope';
 import { Tensor } from '../core/tensor';
 import { Device } from '../core/types';
 import { BERTConfig, BERTModel } from './bert';
+import { bertStateShapes } from './bert-config';
 import { DATA_HUB, downloadExtract, DownloadExtractOptions } from './hub';
 import { Vocab } from './text';
 
@@ -23,13 +24,9 @@ export interface PretrainedOptions extends Omit<BERTConfig, 'vocabSize'> {
 
 // The sizes a d2l BERT state dict implies, for error messages.
 function inferConfig(params: Map<string, Tensor>): string {
-  const shape = (name: string) => params.get(name)?.shape;
-  const pos = shape('encoder.pos_embedding');
-  const ffn = shape('encoder.blks.0.ffn.dense1.weight');
-  let blocks = 0;
-  while (params.has(`encoder.blks.${blocks}.ffn.dense1.weight`)) ++blocks;
-  if (pos === undefined || ffn === undefined) return '';
-  return ` The checkpoint was made with numHiddens ${pos[2]}, ffnNumHiddens ${ffn[0]}, numBlks ${blocks}, maxLen ${pos[1]}` +
+  const { positions, ffn, blocks } = bertStateShapes(params);
+  if (positions === undefined || ffn === undefined) return '';
+  return ` The checkpoint was made with numHiddens ${positions[2]}, ffnNumHiddens ${ffn[0]}, numBlks ${blocks}, maxLen ${positions[1]}` +
     ` (the number of heads cannot be read from it).`;
 }
 
@@ -38,8 +35,8 @@ function inferConfig(params: Map<string, Tensor>): string {
  * cached) or a directory with `vocab.json` and `pretrained.params`. Every size option is
  * honoured (d2l's PyTorch code hard-codes 4 heads, 2 blocks and dropout 0.2); a checkpoint whose
  * shapes do not match them is an error naming each differing shape and the sizes the checkpoint
- * implies. d2l's section: `{ numHiddens: 256, ffnNumHiddens: 512, numHeads: 4, numBlks: 2,
- * dropout: 0.1, maxLen: 512 }` for bert.small; bert.base is 768, 3072, 12, 12.
+ * implies. The sizes d2l's section loads bert.small and bert.base with are `BERT_PRESETS`
+ * (lib/d2l/bert-config.ts).
  */
 export async function loadPretrainedModel(nameOrDir: string, options: PretrainedOptions): Promise<{ bert: BERTModel; vocab: Vocab }> {
   const dir = await resolveDir(nameOrDir, options.download);
