@@ -4,8 +4,9 @@
  * storage becomes one tensor over its bytes and every tensor is a strided view of it, as
  * `torch.load` rebuilds them.
  */
-import { constants as fsConstants, promises as fs, Stats } from 'fs';
+import { promises as fs, Stats } from 'fs';
 
+import { describeKind, openRegularFile } from '../core/atomic-file';
 import { tensor } from '../core/creation';
 import { Tensor } from '../core/tensor';
 import { unpickle } from './pickle-read';
@@ -214,19 +215,18 @@ function materialize(tree: PickleTree<TensorSpec>, storageBytes: Map<StorageRef,
   }
 }
 
-// The way torch.load would block or misbehave on anything else: a FIFO waits for a writer
-// forever, /dev/zero reports 0 bytes and reads without end, a directory fails to read.
-function notRegularFile(stats: Stats): Error {
-  const what = stats.isDirectory() ? 'a directory'
-    : stats.isFIFO() ? 'a FIFO (named pipe)'
-    : stats.isCharacterDevice() ? 'a character device'
-    : stats.isBlockDevice() ? 'a block device'
-    : stats.isSocket() ? 'a socket'
-    : 'not a regular file';
-  return new Error(`the path is ${what}, not a regular file (torch.save files are regular files)`);
-}
-
-async function openRegularFile(path: string): Promise<{ file: fs.FileHandle; size: number }> {
+/**
+ * Opens the file at `path` for random-access reading, refusing at once anything but a regular
+ * file, where `torch.load` would block or misbehave: a FIFO waits for a writer forever,
+ * /dev/zero reports 0 bytes and reads without end, a directory fails to read. Opened without
+ * blocking and checked again on the descriptor, should the path change meanwhile. The caller
+ * closes `file`. @internal
+ * @param format what such files are, for messages: 'torch.save', 'safetensors'
+ * @throws Error 'the file does not exist', or saying what the path is instead (`the path is a
+ *   FIFO (named pipe), not a regular file (<format> files are regular files)`); the file
+ *   system's error otherwise
+ */
+export async function openRegularSource(path: string, format: string): Promise<{ file: fs.FileHandle; size: number; source: RandomAccessSource }> {
   let stats: Stats;
   try {
     stats = await fs.stat(path);
@@ -234,14 +234,11 @@ async function openRegularFile(path: string): Promise<{ file: fs.FileHandle; siz
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new Error('the file does not exist');
     throw e;
   }
-  if (!stats.isFile()) throw notRegularFile(stats);
-  // Non-blocking, and checked again once open: should the path turn into a FIFO meanwhile,
-  // opening it must not wait for a writer.
-  const file = await fs.open(path, fsConstants.O_RDONLY | (fsConstants.O_NONBLOCK ?? 0));
+  if (!stats.isFile()) throw new Error(`the path is ${describeKind(stats)}, not a regular file (${format} files are regular files)`);
+  const file = await openRegularFile(path);
   try {
-    const opened = await file.stat();
-    if (!opened.isFile()) throw notRegularFile(opened);
-    return { file, size: opened.size };
+    const { size } = await file.stat();
+    return { file, size, source: fileSource(file, size) };
   } catch (e) {
     await file.close();
     throw e;
@@ -249,9 +246,9 @@ async function openRegularFile(path: string): Promise<{ file: fs.FileHandle; siz
 }
 
 async function readValue(path: string): Promise<PickleValue> {
-  const { file, size } = await openRegularFile(path);
+  const { file, size, source } = await openRegularSource(path, 'torch.save');
   try {
-    const zip = await openArchive(fileSource(file, size));
+    const zip = await openArchive(source);
     const { prefix, pickleEntry } = torchRecords(zip);
     await checkFormatVersion(zip, prefix);
     let tree: PickleTree<TensorSpec>;
@@ -268,7 +265,13 @@ async function readValue(path: string): Promise<PickleValue> {
   }
 }
 
-async function withPathInErrors<T>(what: string, path: string, body: () => Promise<T>): Promise<T> {
+/**
+ * Runs `body`, its errors' messages prefixed with `<what>('<path>'): ` (the function and the file
+ * they are about), after refusing a `path` that is not a string. @internal
+ * @param what the public function's name: 'load', 'loadSafetensors', ...
+ * @throws TypeError when `path` is not a string; Error with the prefixed message of whatever `body` threw
+ */
+export async function withPathInErrors<T>(what: string, path: string, body: () => Promise<T>): Promise<T> {
   if (typeof path !== 'string') throw new TypeError(`${what}(path): path must be a string, got ${typeof path}`);
   try {
     return await body();

@@ -27,15 +27,15 @@
  * (UTF-8 bytes), data in that order with no padding, the header JSON without spaces and padded
  * with spaces to a multiple of 8 bytes. The file appears atomically (`writeAtomically`).
  */
-import { promises as fs, Stats } from 'fs';
-
 import { tensor } from '../core/creation';
-import { describeKind, openRegularFile, writeAtomically } from '../core/atomic-file';
+import { writeAtomically } from '../core/atomic-file';
 import { keep, tidy } from '../core/scope';
 import { Tensor } from '../core/tensor';
 import { DType, DTYPES } from '../core/types';
+import { openRegularSource, withPathInErrors } from './load';
+import { storageBytes } from './save';
 import { StateDict } from './values';
-import { fileSource, RandomAccessSource, ZIP_MAGIC } from './zip';
+import { RandomAccessSource, ZIP_MAGIC } from './zip';
 
 // ---- the dtypes ---------------------------------------------------------------------------
 
@@ -488,36 +488,6 @@ async function readHeader(source: RandomAccessSource): Promise<ParsedHeader> {
 
 // ---- reading ------------------------------------------------------------------------------
 
-// Regular files only, refused in load()'s words otherwise: a FIFO would wait for a writer forever, a
-// character device such as /dev/zero reads without end, a directory fails to read.
-async function openSafetensors(path: string): Promise<{ file: fs.FileHandle; source: RandomAccessSource }> {
-  let stats: Stats;
-  try {
-    stats = await fs.stat(path);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new Error('the file does not exist');
-    throw e;
-  }
-  if (!stats.isFile()) throw new Error(`the path is ${describeKind(stats)}, not a regular file (safetensors files are regular files)`);
-  // Opened without blocking and checked again on the descriptor, should the path change meanwhile.
-  const file = await openRegularFile(path);
-  try {
-    return { file, source: fileSource(file, (await file.stat()).size) };
-  } catch (e) {
-    await file.close();
-    throw e;
-  }
-}
-
-async function withPath<T>(what: string, path: string, body: () => Promise<T>): Promise<T> {
-  if (typeof path !== 'string') throw new TypeError(`${what}(path): path must be a string, got ${typeof path}`);
-  try {
-    return await body();
-  } catch (e) {
-    throw new Error(`${what}('${path}'): ${(e as Error).message}`);
-  }
-}
-
 function infoOf(entry: ParsedEntry): SafetensorsTensorInfo {
   return { name: entry.name, dtype: entry.format.dtype, shape: entry.shape, dataOffsets: [entry.begin, entry.end] };
 }
@@ -531,8 +501,8 @@ function infoOf(entry: ParsedEntry): SafetensorsTensorInfo {
  *   (the message names the field and the tensor); TypeError when `path` is not a string.
  */
 export async function loadSafetensorsHeader(path: string): Promise<SafetensorsHeader> {
-  return withPath('loadSafetensorsHeader', path, async () => {
-    const { file, source } = await openSafetensors(path);
+  return withPathInErrors('loadSafetensorsHeader', path, async () => {
+    const { file, source } = await openRegularSource(path, 'safetensors');
     try {
       const header = await readHeader(source);
       return { metadata: header.metadata, tensors: header.entries.map(infoOf), dataStart: header.dataStart, dataLength: header.dataLength };
@@ -562,8 +532,8 @@ function tensorOver(bytes: Uint8Array, entry: ParsedEntry): Tensor {
  *   after a failure. TypeError when `path` is not a string.
  */
 export async function loadSafetensors(path: string): Promise<StateDict> {
-  return withPath('loadSafetensors', path, async () => {
-    const { file, source } = await openSafetensors(path);
+  return withPathInErrors('loadSafetensors', path, async () => {
+    const { file, source } = await openRegularSource(path, 'safetensors');
     const out: StateDict = new Map();
     try {
       const header = await readHeader(source);
@@ -705,15 +675,6 @@ function headerBytes(pending: readonly PendingTensor[], metadata: Array<[string,
   return out;
 }
 
-// A tensor's elements in the format's layout: a contiguous CPU copy's bytes, little-endian
-// (the byte order of every machine torchbridge runs on).
-function elementBytes(t: Tensor): Uint8Array {
-  return tidy(() => {
-    const flat = t.to({ device: 'cpu' }).contiguous().reshape([t.numel]);
-    return (flat.dtype === 'uint8' ? flat : flat.view('uint8')).data() as Uint8Array;
-  });
-}
-
 /**
  * Writes tensors where Python's `safetensors.torch.load_file(path)` (and every safetensors
  * reader) reads them, byte for byte as `safetensors.torch.save_file(tensors, path, metadata)`
@@ -758,7 +719,7 @@ export async function saveSafetensors(tensors: StateDict | Record<string, Tensor
       // FileHandle.writeFile writes at the current position: each call appends.
       await file.writeFile(header);
       // One tensor's bytes in memory at a time.
-      for (const p of pending) await file.writeFile(elementBytes(p.tensor));
+      for (const p of pending) await file.writeFile(storageBytes(p.tensor));
     });
   } catch (e) {
     throw new Error(`saveSafetensors('${path}'): ${(e as Error).message}`);

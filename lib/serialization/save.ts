@@ -164,9 +164,12 @@ function plan(value: unknown): Plan {
   }
 }
 
-// The storage's bytes as PyTorch writes them: the elements of a contiguous CPU copy, in the
-// machine's (little-endian) byte order.
-function storageBytes(t: Tensor): Uint8Array {
+/**
+ * A tensor's elements as `torch.save` storages and safetensors data hold them: the bytes of a
+ * contiguous CPU copy, in the machine's (little-endian) byte order, whatever the tensor's device
+ * and layout. @internal
+ */
+export function storageBytes(t: Tensor): Uint8Array {
   return tidy(() => {
     const flat = t.to({ device: 'cpu' }).contiguous().reshape([t.numel]);
     return (flat.dtype === 'uint8' ? flat : flat.view('uint8')).data() as Uint8Array;
