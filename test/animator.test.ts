@@ -5,6 +5,7 @@ import * as path from 'path';
 import { inflateSync } from 'zlib';
 import { Resvg } from '@resvg/resvg-js';
 import { Animator } from '../lib/d2l/animator';
+import { crc32 } from '../lib/serialization/zip';
 import { CHART_FONT_DIR, CHART_FONT_FAMILY, CHART_FONT_FILE, chartFontMetrics, textWidth } from '../lib/d2l/chart-font';
 
 // ---- What the tests read back: a small XML tree, SVG geometry and a PNG decoder, written here ----
@@ -211,14 +212,6 @@ function segmentMeets(box: Box, a: Point, b: Point): boolean {
   return t0 <= t1;
 }
 
-function crc32(bytes: Uint8Array): number {
-  let crc = ~0;
-  for (const byte of bytes) {
-    crc ^= byte;
-    for (let k = 0; k < 8; ++k) crc = crc & 1 ? (crc >>> 1) ^ 0xedb88320 : crc >>> 1;
-  }
-  return ~crc >>> 0;
-}
 
 interface Image {
   width: number;

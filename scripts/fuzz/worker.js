@@ -22,7 +22,7 @@ let torch;
 let scope;
 try {
   torch = require(path.join(root, 'lib'));
-  scope = require(path.join(root, 'lib', 'scope'));
+  scope = require(path.join(root, 'lib', 'core', 'scope'));
 } catch (e) {
   process.stderr.write(`cannot load torchbridge: ${e.message}\n`);
   process.exit(3);
