@@ -37,9 +37,10 @@ export interface TrainerOptions {
   /**
    * The kernel of d2l's attention blocks during steps: 'explicit' (default; d2l's masked softmax)
    * or 'fused' (libtorch 2.x's scaled_dot_product_attention, the same function: see
-   * `d2l.attentionKernel`). On the 2-core CPU here 'fused' trained 11% to 36% faster than
-   * 'explicit' with libtorch 2.11 and 13% slower with 2.6 (scripts/bench-train.js, README);
-   * 'fused' is refused on libtorch 1.x. With 'fused', attention dropout draws libtorch's own
+   * `d2l.attentionKernel`). Measured alone on the CPU with libtorch 2.11
+   * (scripts/bench_attention_kernels.py), the fused kernel is 11-12% slower in training for the
+   * key lengths that trimmed SNLI batches have (up to 64) and 14% faster at 128; whole steps varied
+   * between runs (README). 'fused' is refused on libtorch 1.x. With 'fused', attention dropout draws libtorch's own
    * noise, not `dropoutRng`'s, so a seed reproduces another run than with 'explicit'.
    */
   attention?: 'explicit' | 'fused';
