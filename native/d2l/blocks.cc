@@ -212,11 +212,6 @@ namespace {
 
 using namespace d2l;
 
-template <class Holder>
-Napi::Value wrapD2l(const Args& a, Holder holder) {
-  return ModuleWrap::New(a.env(), holder.ptr(), torch::nn::AnyModule(holder));
-}
-
 // BERTModel and BERTEncoder options: {vocabSize, numHiddens, ffnNumHiddens, numHeads, numBlks, dropout, maxLen}.
 BERTConfig bertConfig(const Args& a, size_t i) {
   if (!a[i].IsObject()) a.fail(i, "a BERT configuration object");
@@ -245,28 +240,28 @@ const OpEntry d2lOps[] = {
        return Napi::String::New(a.env(), previous == AttentionKernel::Fused ? "fused" : "explicit");
      }},
     {"fusedAttentionAvailable", [](const Args& a) -> Napi::Value { return Napi::Boolean::New(a.env(), kFusedAttentionAvailable); }},
-    {"moduleDotProductAttention", [](const Args& a) { return wrapD2l(a, DotProductAttention(a.number(0))); }},
+    {"moduleDotProductAttention", [](const Args& a) { return wrapModule(a.env(), DotProductAttention(a.number(0))); }},
     {"moduleMultiHeadAttention",
      [](const Args& a) {
-       return wrapD2l(a, MultiHeadAttention(a.integer(0), a.integer(1), a.number(2), a.boolean(3, false), a.integer(4)));
+       return wrapModule(a.env(), MultiHeadAttention(a.integer(0), a.integer(1), a.number(2), a.boolean(3, false), a.integer(4)));
      }},
     {"modulePositionWiseFFN",
-     [](const Args& a) { return wrapD2l(a, PositionWiseFFN(a.integer(0), a.integer(1), a.integer(2))); }},
-    {"moduleAddNorm", [](const Args& a) { return wrapD2l(a, AddNorm(a.integer(0), a.number(1))); }},
+     [](const Args& a) { return wrapModule(a.env(), PositionWiseFFN(a.integer(0), a.integer(1), a.integer(2))); }},
+    {"moduleAddNorm", [](const Args& a) { return wrapModule(a.env(), AddNorm(a.integer(0), a.number(1))); }},
     {"moduleTransformerEncoderBlock",
      [](const Args& a) {
-       return wrapD2l(a, TransformerEncoderBlock(a.integer(0), a.integer(1), a.integer(2), a.number(3), a.boolean(4, false)));
+       return wrapModule(a.env(), TransformerEncoderBlock(a.integer(0), a.integer(1), a.integer(2), a.number(3), a.boolean(4, false)));
      }},
-    {"moduleBERTEncoder", [](const Args& a) { return wrapD2l(a, BERTEncoder(bertConfig(a, 0))); }},
-    {"moduleMaskLM", [](const Args& a) { return wrapD2l(a, MaskLM(a.integer(0), a.integer(1))); }},
-    {"moduleNextSentencePred", [](const Args& a) { return wrapD2l(a, NextSentencePred(a.integer(0))); }},
-    {"moduleBERTModel", [](const Args& a) { return wrapD2l(a, BERTModel(bertConfig(a, 0))); }},
+    {"moduleBERTEncoder", [](const Args& a) { return wrapModule(a.env(), BERTEncoder(bertConfig(a, 0))); }},
+    {"moduleMaskLM", [](const Args& a) { return wrapModule(a.env(), MaskLM(a.integer(0), a.integer(1))); }},
+    {"moduleNextSentencePred", [](const Args& a) { return wrapModule(a.env(), NextSentencePred(a.integer(0))); }},
+    {"moduleBERTModel", [](const Args& a) { return wrapModule(a.env(), BERTModel(bertConfig(a, 0))); }},
     // moduleBERTClassifier(bert): shares bert's encoder and hidden modules
     {"moduleBERTClassifier",
      [](const Args& a) {
        auto bert = std::dynamic_pointer_cast<BERTModelImpl>(a.module(0).modulePtr());
        if (!bert) throw ArgError("BERTClassifier: the argument must be a BERTModel");
-       return wrapD2l(a, BERTClassifier(bert->encoder, bert->hidden, bert->config.numHiddens));
+       return wrapModule(a.env(), BERTClassifier(bert->encoder, bert->hidden, bert->config.numHiddens));
      }},
 };
 

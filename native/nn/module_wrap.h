@@ -18,7 +18,9 @@ class ModuleWrap : public HandleClass<ModuleWrap> {
   static constexpr Napi::FunctionReference EnvData::*kConstructor = &EnvData::moduleConstructor;
 
   static void Init(Napi::Env env, Napi::Object exports) { HandleClass::Init(env, exports); }
-  static Napi::Object New(Napi::Env env, std::shared_ptr<torch::nn::Module> module, torch::nn::AnyModule any);
+  // A new handle of `module`, with the type-erased forward of its registered type (module_types.h;
+  // none for types without forward).
+  static Napi::Object New(Napi::Env env, std::shared_ptr<torch::nn::Module> module);
   // The wrapper behind a JS handle; TypeError when `value` is not a module handle, Error when
   // it was disposed, BusyError while a training step uses the module (usage.h).
   static ModuleWrap& Get(const Napi::Value& value, const char* what);
@@ -51,5 +53,11 @@ class ModuleWrap : public HandleClass<ModuleWrap> {
   bool disposed_ = false;
   std::vector<ModuleStats::Key> accounted_;  // the storages this handle counts, sorted
 };
+
+// A new handle of a module holder (torch::nn::Linear, d2l::AddNorm, ...), for the op tables.
+template <class Holder>
+Napi::Value wrapModule(Napi::Env env, const Holder& holder) {
+  return ModuleWrap::New(env, holder.ptr());
+}
 
 }  // namespace tb

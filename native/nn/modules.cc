@@ -115,13 +115,7 @@ TB_REGISTER_MODULE(torch::nn::GELUImpl, "GELU", [](const torch::nn::Module& m, N
   out.Set("approximate", as<torch::nn::GELUImpl>(m).options.approximate());
 });
 TB_REGISTER_MODULE(SequentialImpl, "Sequential");
-}  // namespace
-
-// ContainerImpl has no forward: registered for its name only.
-namespace {
-struct ContainerRegistration {
-  ContainerRegistration() { registerModuleType(typeid(ContainerImpl), ModuleType{"Container", nullptr, nullptr}); }
-} containerRegistration;
+TB_REGISTER_MODULE(ContainerImpl, "Container");  // no forward: its forward is written in TypeScript
 }  // namespace
 
 // ---- the handle ---------------------------------------------------------------------------
@@ -153,10 +147,10 @@ torch::nn::AnyModule anyModuleOf(const std::shared_ptr<torch::nn::Module>& m) {
   return type && type->any ? type->any(m) : torch::nn::AnyModule();
 }
 
-Napi::Object ModuleWrap::New(Napi::Env env, std::shared_ptr<torch::nn::Module> module, torch::nn::AnyModule any) {
+Napi::Object ModuleWrap::New(Napi::Env env, std::shared_ptr<torch::nn::Module> module) {
   auto [object, wrap] = Make(env);
+  wrap->any_ = anyModuleOf(module);
   wrap->module_ = std::move(module);
-  wrap->any_ = std::move(any);
   EnvData::of(env).modules.live.insert(wrap);
   wrap->account();
   return object;
@@ -267,12 +261,6 @@ Napi::Value namedTensors(const Args& a, const NamedTensors& items) {
   return out;
 }
 
-template <class Holder>
-Napi::Value wrapModule(const Args& a, Holder holder) {
-  std::shared_ptr<torch::nn::Module> ptr = holder.ptr();
-  return ModuleWrap::New(a.env(), ptr, torch::nn::AnyModule(holder));
-}
-
 // Parameters in PyTorch's order (pre-order over modules, own parameters first), each tensor
 // once even when shared between modules (as Module.named_parameters() deduplicates).
 NamedTensors namedParameters(const torch::nn::Module& m, bool recurse) {
@@ -348,7 +336,7 @@ Napi::Value namedChildren(const Args& a) {
   for (const auto& c : children) {
     Napi::Array pair = Napi::Array::New(a.env(), 2);
     pair.Set(0u, c.key());
-    pair.Set(1u, ModuleWrap::New(a.env(), c.value(), anyModuleOf(c.value())));
+    pair.Set(1u, ModuleWrap::New(a.env(), c.value()));
     out.Set(k++, pair);
   }
   return out;
@@ -368,7 +356,7 @@ Napi::Value clone(const Args& a) {
   ModuleWrap& m = a.module(0);
   c10::optional<c10::Device> device = a.optDevice(1);
   std::shared_ptr<torch::nn::Module> copy = m.module().clone(device);
-  return ModuleWrap::New(a.env(), copy, anyModuleOf(copy));
+  return ModuleWrap::New(a.env(), copy);
 }
 
 // Parameters created and initialised in `dtype`, as PyTorch's factory_kwargs do (drawing in
@@ -403,7 +391,7 @@ const OpEntry moduleOps[] = {
     // constructors; the last argument is the parameters' dtype (default float32)
     {"moduleLinear",
      [](const Args& a) {
-       return wrapModule(a, buildInDtype<torch::nn::Linear>(a, 3, [&] {
+       return wrapModule(a.env(), buildInDtype<torch::nn::Linear>(a, 3, [&] {
                            return torch::nn::Linear(torch::nn::LinearOptions(a.integer(0), a.integer(1)).bias(a.boolean(2, true)));
                          }));
      }},
@@ -411,33 +399,33 @@ const OpEntry moduleOps[] = {
      [](const Args& a) {
        LazyLinear m(a.integer(0), a.boolean(1, true));
        if (a.has(2)) m->dtype = a.dtype(2);
-       return wrapModule(a, m);
+       return wrapModule(a.env(), m);
      }},
     {"moduleEmbedding",
      [](const Args& a) {
        torch::nn::EmbeddingOptions options(a.integer(0), a.integer(1));
        if (a.has(2)) options.padding_idx(a.integer(2));
-       return wrapModule(a, buildInDtype<torch::nn::Embedding>(a, 3, [&] { return torch::nn::Embedding(options); }));
+       return wrapModule(a.env(), buildInDtype<torch::nn::Embedding>(a, 3, [&] { return torch::nn::Embedding(options); }));
      }},
     {"moduleLayerNorm",
      [](const Args& a) {
-       return wrapModule(a, buildInDtype<torch::nn::LayerNorm>(a, 3, [&] {
+       return wrapModule(a.env(), buildInDtype<torch::nn::LayerNorm>(a, 3, [&] {
                            return torch::nn::LayerNorm(torch::nn::LayerNormOptions(a.integers(0))
                                                            .eps(a.has(1) ? a.number(1) : 1e-5)
                                                            .elementwise_affine(a.boolean(2, true)));
                          }));
      }},
     {"moduleDropout",
-     [](const Args& a) { return wrapModule(a, torch::nn::Dropout(torch::nn::DropoutOptions(a.has(0) ? a.number(0) : 0.5))); }},
-    {"moduleReLU", [](const Args& a) { return wrapModule(a, torch::nn::ReLU()); }},
-    {"moduleTanh", [](const Args& a) { return wrapModule(a, torch::nn::Tanh()); }},
+     [](const Args& a) { return wrapModule(a.env(), torch::nn::Dropout(torch::nn::DropoutOptions(a.has(0) ? a.number(0) : 0.5))); }},
+    {"moduleReLU", [](const Args& a) { return wrapModule(a.env(), torch::nn::ReLU()); }},
+    {"moduleTanh", [](const Args& a) { return wrapModule(a.env(), torch::nn::Tanh()); }},
     {"moduleGELU",
      [](const Args& a) {
        std::string approximate = a.has(0) ? a.string(0) : "none";
        if (approximate != "none" && approximate != "tanh") {
          throw ArgError("GELU: approximate must be 'none' or 'tanh', got '" + approximate + "'");
        }
-       return wrapModule(a, torch::nn::GELU(torch::nn::GELUOptions().approximate(approximate)));
+       return wrapModule(a.env(), torch::nn::GELU(torch::nn::GELUOptions().approximate(approximate)));
      }},
     {"moduleSequential",
      [](const Args& a) {
@@ -449,9 +437,9 @@ const OpEntry moduleOps[] = {
          if (child.any().is_empty()) throw ArgError("Sequential: child " + std::to_string(k) + " has no native forward");
          seq->push_back(child.any());
        }
-       return wrapModule(a, seq);
+       return wrapModule(a.env(), seq);
      }},
-    {"moduleContainer", [](const Args& a) -> Napi::Value { return ModuleWrap::New(a.env(), Container().ptr(), {}); }},
+    {"moduleContainer", [](const Args& a) -> Napi::Value { return ModuleWrap::New(a.env(), Container().ptr()); }},
     // structure and state
     {"moduleInfo", info},
     {"moduleForward", forward},

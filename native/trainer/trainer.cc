@@ -182,8 +182,8 @@ class TrainerWrap : public HandleClass<TrainerWrap> {
       }
     }
 
-    Napi::Object object = EnvData::of(a.env()).trainerConstructor.Value().New({});
-    TrainerWrap& t = *Unwrap(object);
+    auto [object, wrap] = Make(a.env());
+    TrainerWrap& t = *wrap;
     t.loss_ = loss;
     t.dropoutRng_ = dropoutRng;
     t.attention_ = attention;
