@@ -263,3 +263,25 @@ describe('no crashes: optimizer calls racing trainer steps', function () {
     assert.ok(Number(m[1]) > 0, 'no optimizer call met a running step: the test did not race');
   });
 });
+
+describe('no crashes: an address-space limit', function () {
+  // Batch schedulers and shells cap virtual memory (ulimit -v, RLIMIT_AS). Loading the library
+  // must not reserve what such a cap refuses: undici's WebAssembly HTTP parser did, at load,
+  // and its failure ended the process (exit 1) before train.js could report a usage error.
+  const cap = ['--as=4294967296', '--'];
+  before(function () {
+    if (spawnSync('prlimit', ['--version']).status !== 0) this.skip();
+  });
+
+  it('torchbridge and torchbridge/d2l load and run under a 4 GiB cap; train.js still exits 2 on a bad flag', function () {
+    const script = `const torch = require(${lib}); const d2l = require(${lib} + '/d2l');
+      console.log(torch.tensor([1, 2]).sum().item(), typeof d2l.BERTModel)`;
+    const loaded = spawnSync('prlimit', [...cap, process.execPath, '-e', script], { encoding: 'utf8', timeout: 60_000 });
+    assertExited({ status: loaded.status, signal: loaded.signal, stdout: loaded.stdout, stderr: loaded.stderr });
+    assert.equal(loaded.stdout, '3 function\n');
+    const train = spawnSync('prlimit', [...cap, process.execPath, path.resolve(__dirname, '..', 'lib', 'train.js'), '--max-steps', '1.5'],
+      { encoding: 'utf8', timeout: 60_000 });
+    assertExited({ status: train.status, signal: train.signal, stdout: train.stdout, stderr: train.stderr }, 2);
+    assert.match(train.stderr, /^train: error: --max-steps must be an integer of at least 1, got "1\.5"\n$/);
+  });
+});

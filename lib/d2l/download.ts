@@ -17,10 +17,21 @@ import { createHash, randomBytes } from 'crypto';
 import { createReadStream, promises as fs } from 'fs';
 import { STATUS_CODES } from 'http';
 import * as os from 'os';
-import { Agent, Dispatcher, RetryAgent, RetryHandler, interceptors, request } from 'undici';
+import type { Agent, Dispatcher, RetryHandler } from 'undici';
 
 import { TemporaryNames, writeAtomically } from '../core/atomic-file';
 import { Progress } from './progress';
+
+// undici, loaded at the first download: its HTTP parser is a WebAssembly instance that it starts
+// creating as soon as the module loads, which costs every program that never downloads, and
+// under an address-space limit (ulimit -v, RLIMIT_AS as batch schedulers set) the reservation
+// fails and the rejection ends the process.
+let undiciModule: typeof import('undici') | undefined;
+function undici(): typeof import('undici') {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  undiciModule ??= require('undici') as typeof import('undici');
+  return undiciModule;
+}
 
 /** A network-side failure (no connection, timeout, HTTP error, cut transfer), in words. */
 export class TransferError extends Error {
@@ -178,6 +189,7 @@ class RetryBudget {
 // own and a resume asks the URL that served the bytes.
 function dispatcherFor(options: FetchOptions, budget: RetryBudget): { agent: Agent; dispatcher: Dispatcher } {
   const { timeoutMs } = options;
+  const { Agent, RetryAgent, interceptors } = undici();
   const agent = new Agent({ connect: { timeout: timeoutMs }, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
   const retry: RetryHandler.RetryCallback = (error, _context, callback) => {
     const delay = budget.claim(error, isRetryable, 'retrying');
@@ -227,7 +239,7 @@ async function attempt(url: string, dispatcher: Dispatcher, file: fs.FileHandle,
   options: FetchOptions): Promise<string> {
   let response: Dispatcher.ResponseData;
   try {
-    response = await request(url, { dispatcher, method: 'GET' });
+    response = await undici().request(url, { dispatcher, method: 'GET' });
   } catch (e) {
     throw new Interrupted(e as NetworkError, undefined, undefined);
   }
