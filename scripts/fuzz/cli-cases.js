@@ -387,7 +387,8 @@ function mutatePredict(rng, state, files) {
       default: state.trailing = '--format'; return ['--format without a value', 'bad'];
     }
   }
-  state.extra.push('--format', 'json');
+  // once: a second --format is a usage error ("given twice"), not valid input
+  if (!state.extra.includes('--format')) state.extra.push('--format', 'json');
   return ['--format json (valid)', 'ok'];
 }
 

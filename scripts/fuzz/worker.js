@@ -62,6 +62,14 @@ function digest(value, depth = 0) {
   return { X: `js ${typeof value} ${Object.prototype.toString.call(value)}` };
 }
 
+// What is wrong with a tensor's shape (non-negative safe integers) or dtype (a known one), said
+// of `what`; null when nothing is.
+function tensorProblem(shape, dtype, what) {
+  if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) return `${what} has shape ${JSON.stringify(shape)}`;
+  if (!DTYPES.has(dtype)) return `${what} has dtype ${dtype}`;
+  return null;
+}
+
 // What a loaded value must look like: tensors with sane shapes and dtypes.
 function checkLoaded(value) {
   const todo = [value];
@@ -71,9 +79,8 @@ function checkLoaded(value) {
     if (typeof v !== 'object' || v === null || seen.has(v)) continue;
     seen.add(v);
     if (v instanceof torch.Tensor) {
-      const shape = v.shape;
-      if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) return `a loaded tensor has shape ${JSON.stringify(shape)}`;
-      if (!DTYPES.has(v.dtype)) return `a loaded tensor has dtype ${v.dtype}`;
+      const wrong = tensorProblem(v.shape, v.dtype, 'a loaded tensor');
+      if (wrong !== null) return wrong;
     } else if (Array.isArray(v)) {
       todo.push(...v);
     } else if (v instanceof Map) {
@@ -145,8 +152,8 @@ function checkResult(value) {
       } catch {
         continue; // a disposed tensor returned on purpose
       }
-      if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) return `the result has shape ${JSON.stringify(shape)}`;
-      if (!DTYPES.has(dtype)) return `the result has dtype ${dtype}`;
+      const wrong = tensorProblem(shape, dtype, 'the result');
+      if (wrong !== null) return wrong;
       const product = shape.reduce((a, b) => a * b, 1);
       if (numel !== product) return `the result has numel ${numel} but shape [${shape}]`;
     } else if (Array.isArray(v)) {
