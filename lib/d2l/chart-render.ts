@@ -5,7 +5,7 @@
  * and resvg loads that font file and no system font, so text is laid out and drawn the same on
  * every machine.
  */
-import { Resvg, renderAsync, type ResvgRenderOptions } from '@resvg/resvg-js';
+import type * as ResvgJs from '@resvg/resvg-js';
 import type * as Echarts from 'echarts';
 
 import { CHART_FONT_FAMILY, chartFontFile, textWidth } from './chart-font';
@@ -49,8 +49,16 @@ export function renderChartSVG(option: ChartOption, width: number, height: numbe
   }
 }
 
+let resvgLoaded: typeof ResvgJs | undefined;
+
+/** resvg (a native binary), loaded on first use, as echarts is: programs that draw no PNG need not load it. */
+function resvg(): typeof ResvgJs {
+  resvgLoaded ??= require('@resvg/resvg-js') as typeof ResvgJs;
+  return resvgLoaded;
+}
+
 /** resvg's options: the chart font only, sizes as in the SVG document. */
-function resvgOptions(): ResvgRenderOptions {
+function resvgOptions(): ResvgJs.ResvgRenderOptions {
   return {
     font: { fontFiles: [chartFontFile()], loadSystemFonts: false, defaultFontFamily: CHART_FONT_FAMILY, sansSerifFamily: CHART_FONT_FAMILY },
     fitTo: { mode: 'original' },
@@ -60,10 +68,10 @@ function resvgOptions(): ResvgRenderOptions {
 
 /** An SVG document rasterised by resvg: a PNG image (8-bit RGBA) of the document's size. */
 export function svgToPNG(svg: string): Buffer {
-  return new Resvg(svg, resvgOptions()).render().asPng();
+  return new (resvg().Resvg)(svg, resvgOptions()).render().asPng();
 }
 
 /** `svgToPNG`, rasterised on resvg's worker thread, so that the event loop goes on meanwhile. */
 export async function svgToPNGAsync(svg: string): Promise<Buffer> {
-  return (await renderAsync(svg, resvgOptions())).asPng();
+  return (await resvg().renderAsync(svg, resvgOptions())).asPng();
 }
