@@ -10,8 +10,8 @@ Source font: DejaVu Sans 2.37 (DejaVuSans.ttf) from Debian's fonts-dejavu-core p
 (version 2.37-6, https://packages.debian.org/bookworm/fonts-dejavu-core; upstream
 https://dejavu-fonts.github.io/). Without that package installed, get the file with
 
-    apt-get download fonts-dejavu-core && dpkg-deb -x fonts-dejavu-core_*.deb /tmp/dejavu
-    python3 scripts/subset_chart_font.py /tmp/dejavu/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
+    apt-get download fonts-dejavu-core && dpkg-deb -x fonts-dejavu-core_*.deb dejavu
+    python3 scripts/subset_chart_font.py dejavu/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
 
 Its license (Bitstream Vera's, DejaVu's changes in the public domain) is in
 assets/fonts/LICENSE-DejaVu.txt, taken from the package's copyright file; the license allows

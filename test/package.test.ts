@@ -15,7 +15,7 @@ const { choosePrebuilt } = require('../scripts/libtorch-runtime') as {
 };
 
 /** The tsconfig.json the README recommends for an application. */
-export const RECOMMENDED_TSCONFIG = {
+const RECOMMENDED_TSCONFIG = {
   compilerOptions: {
     target: 'ES2022',
     module: 'node16',
@@ -124,17 +124,18 @@ describe('the npm package (pack, install without a compiler, use)', function () 
       this.skip();
     }
     work = fs.mkdtempSync(path.join(os.tmpdir(), 'torchbridge-package-'));
+    const npm = npmCli();
     const bin = path.join(work, 'bin');
     fs.mkdirSync(bin);
     fs.symlinkSync(node, path.join(bin, 'node'));
-    fs.symlinkSync(npmCli(), path.join(bin, 'npm'));
+    fs.symlinkSync(npm, path.join(bin, 'npm'));
     fs.symlinkSync('/bin/sh', path.join(bin, 'sh'));
     fs.symlinkSync('/usr/bin/env', path.join(bin, 'env'));
     const home = path.join(work, 'home');
     fs.mkdirSync(home);
     env = userEnv(bin, home);
 
-    const packed = ok(run(node, [npmCli(), 'pack', '--ignore-scripts', '--json', '--pack-destination', work], ROOT, env), 'npm pack');
+    const packed = ok(run(node, [npm, 'pack', '--ignore-scripts', '--json', '--pack-destination', work], ROOT, env), 'npm pack');
     const info = JSON.parse(packed.slice(packed.indexOf('['))) as { filename: string; size: number; unpackedSize: number; files: { path: string }[] }[];
     tarball = path.join(work, path.basename(info[0].filename));
     const files = info[0].files.map((f) => f.path);
@@ -153,7 +154,7 @@ describe('the npm package (pack, install without a compiler, use)', function () 
     app = path.join(work, 'app');
     fs.mkdirSync(app);
     fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true }));
-    const install = run(node, [npmCli(), 'install', '--no-audit', '--no-fund', '--prefer-offline', '--foreground-scripts', tarball], app, env);
+    const install = run(node, [npm, 'install', '--no-audit', '--no-fund', '--prefer-offline', '--foreground-scripts', tarball], app, env);
     installLog = install.stdout + install.stderr;
     ok(install, 'npm install of the tarball');
   });
