@@ -271,6 +271,14 @@ export interface NativeOps {
   trainerEvaluate(trainer: NativeTrainer, inputs: T[], labels: T): Promise<{ lossSum: number; correct: number; count: number }>;
   trainerDispose(trainer: NativeTrainer): void;
   crossEntropy(logits: T, target: T, weight: Opt<T>, reduction: string, ignoreIndex: number, labelSmoothing: number): T;
+  nllLoss(input: T, target: T, weight: Opt<T>, reduction: string, ignoreIndex: number): T;
+  mseLoss(input: T, target: T, reduction: string): T;
+  l1Loss(input: T, target: T, reduction: string): T;
+  smoothL1Loss(input: T, target: T, reduction: string, beta: number): T;
+  huberLoss(input: T, target: T, reduction: string, delta: number): T;
+  binaryCrossEntropy(input: T, target: T, weight: Opt<T>, reduction: string): T;
+  binaryCrossEntropyWithLogits(input: T, target: T, weight: Opt<T>, posWeight: Opt<T>, reduction: string): T;
+  broadcastPair(a: T, b: T): [T, T];
   // runtime
   version(): { libtorch: string; cuda: string | null; cudnn: string | null; cxx11Abi: boolean; config: string };
   memory(): { liveTensors: number; bytes: number; cpuBytes: number; moduleBytes: number };
