@@ -123,31 +123,37 @@ describe(`losses match PyTorch ${fixture.torch} (test/fixtures/nn/losses.json)`,
   });
 });
 
+// Each test's tensors are released when it ends (none is left to the garbage collector, which
+// later files count on).
+function itTidy(title: string, body: () => void): void {
+  it(title, () => torch.tidy(body));
+}
+
 describe('losses: bad arguments', () => {
   const x = () => torch.randn([3, 2]);
-  it('names a non-tensor input or target', () => {
+  itTidy('names a non-tensor input or target', () => {
     assert.throws(() => nn.mseLoss([1, 2] as never, x()), /mseLoss: input must be a Tensor, got/);
     assert.throws(() => nn.nllLoss(x(), 3 as never), /nllLoss: target must be a Tensor, got/);
   });
-  it('refuses an unknown reduction', () => {
+  itTidy('refuses an unknown reduction', () => {
     assert.throws(() => nn.l1Loss(x(), x(), { reduction: 'avg' as never }), /l1Loss: reduction must be 'none', 'mean' or 'sum', got 'avg'/);
     assert.throws(() => nn.binaryCrossEntropyWithLogits(x(), x(), { reduction: 'all' as never }), /reduction must be 'none', 'mean' or 'sum'/);
   });
-  it('refuses a negative beta and a non-positive delta', () => {
+  itTidy('refuses a negative beta and a non-positive delta', () => {
     assert.throws(() => nn.smoothL1Loss(x(), x(), { beta: -1 }), /smoothL1Loss: beta must be a non-negative number, got the number -1/);
     assert.throws(() => nn.huberLoss(x(), x(), { delta: 0 }), /huberLoss: delta must be a positive number, got the number 0/);
   });
-  it('refuses options that are not an object', () => {
+  itTidy('refuses options that are not an object', () => {
     assert.throws(() => nn.mseLoss(x(), x(), 'sum' as never), TypeError);
   });
-  it('names an out-of-range class index (libtorch checks it)', () => {
+  itTidy('names an out-of-range class index (libtorch checks it)', () => {
     const logp = torch.randn([2, 3]).logSoftmax(1);
     assert.throws(() => nn.nllLoss(logp, torch.tensor([0, 5], { dtype: 'int64' })), /out of bounds|Target 5/);
   });
-  it('BCE refuses probabilities outside [0, 1] (libtorch checks them)', () => {
+  itTidy('BCE refuses probabilities outside [0, 1] (libtorch checks them)', () => {
     assert.throws(() => nn.binaryCrossEntropy(torch.tensor([1.5, 0.2]), torch.tensor([1, 0], { dtype: 'float32' })), /between 0 and 1/);
   });
-  it('names an integer target of a regression or binary loss, and the fix', () => {
+  itTidy('names an integer target of a regression or binary loss, and the fix', () => {
     const labels = torch.tensor([1, 0], { dtype: 'int64' });
     assert.throws(() => nn.binaryCrossEntropyWithLogits(torch.tensor([0.5, -1]), labels),
       /binaryCrossEntropyWithLogits: target must be floating point like the input \(float32\), got int64; convert it with target.to\('float32'\)/);
