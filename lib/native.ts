@@ -66,6 +66,27 @@ export interface NativeModuleInfo {
   elementwiseAffine?: boolean;
   p?: number;
   approximate?: string;
+  inChannels?: number;
+  outChannels?: number;
+  /** Conv: always a tuple; pools: a number when given as one. */
+  kernelSize?: number | number[];
+  stride?: number | number[];
+  /** Conv: a tuple or 'same'/'valid'; pools: a number when given as one. */
+  padding?: number | number[] | string;
+  dilation?: number | number[];
+  groups?: number;
+  paddingMode?: string;
+  ceilMode?: boolean;
+  countIncludePad?: boolean;
+  divisorOverride?: number;
+  numFeatures?: number;
+  /** null: cumulative moving average (PyTorch's momentum=None). */
+  momentum?: number | null;
+  affine?: boolean;
+  trackRunningStats?: boolean;
+  startDim?: number;
+  endDim?: number;
+  dim?: number;
 }
 
 /** Sizes of d2l's BERT (native/d2l.h BERTConfig). */
@@ -163,6 +184,14 @@ export interface NativeOps {
   min(t: T, dim: Opt<number>, keepdim: Opt<boolean>): T | [T, T];
   argmax(t: T, dim: Opt<number>, keepdim: Opt<boolean>): T;
   argmin(t: T, dim: Opt<number>, keepdim: Opt<boolean>): T;
+  std(t: T, dims: Opt<Dims>, correction: Opt<number>, keepdim: Opt<boolean>): T;
+  var(t: T, dims: Opt<Dims>, correction: Opt<number>, keepdim: Opt<boolean>): T;
+  norm(t: T, p: number, dims: Opt<Dims>, keepdim: Opt<boolean>, dtype: Opt<string>): T;
+  cumsum(t: T, dim: number, dtype: Opt<string>): T;
+  any(t: T, dim: Opt<number>, keepdim: Opt<boolean>): T;
+  all(t: T, dim: Opt<number>, keepdim: Opt<boolean>): T;
+  sort(t: T, dim: number, descending: boolean, stable: boolean): [T, T];
+  topk(t: T, k: number, dim: number, largest: boolean, sorted: boolean): [T, T];
   // comparison and logic
   eq(a: T, b: NativeOperand): T;
   ne(a: T, b: NativeOperand): T;
@@ -227,6 +256,19 @@ export interface NativeOps {
   moduleTanh(): M;
   moduleGELU(approximate: string): M;
   moduleSequential(children: M[]): M;
+  moduleConv1d(inChannels: number, outChannels: number, kernelSize: Dims, stride: Dims, padding: Dims | 'same' | 'valid', dilation: Dims,
+    groups: number, bias: boolean, paddingMode: string, dtype: Opt<string>): M;
+  moduleConv2d(inChannels: number, outChannels: number, kernelSize: Dims, stride: Dims, padding: Dims | 'same' | 'valid', dilation: Dims,
+    groups: number, bias: boolean, paddingMode: string, dtype: Opt<string>): M;
+  moduleMaxPool2d(kernelSize: number | Dims, stride: Opt<number | Dims>, padding: number | Dims, dilation: number | Dims, ceilMode: boolean): M;
+  moduleAvgPool2d(kernelSize: number | Dims, stride: Opt<number | Dims>, padding: number | Dims, ceilMode: boolean, countIncludePad: boolean,
+    divisorOverride: Opt<number>): M;
+  moduleBatchNorm1d(numFeatures: number, eps: number, momentum: number | null, affine: boolean, trackRunningStats: boolean, dtype: Opt<string>): M;
+  moduleBatchNorm2d(numFeatures: number, eps: number, momentum: number | null, affine: boolean, trackRunningStats: boolean, dtype: Opt<string>): M;
+  moduleFlatten(startDim: number, endDim: number): M;
+  moduleIdentity(): M;
+  moduleSigmoid(): M;
+  moduleSoftmax(dim: number): M;
   moduleContainer(): M;
   moduleInfo(m: M): NativeModuleInfo;
   moduleForward(m: M, inputs: (T | null)[]): T | (T | null)[];
@@ -270,6 +312,8 @@ export interface NativeOps {
   trainerStep(trainer: NativeTrainer, inputs: T[], labels: T): Promise<{ lossSum: number; correct: number; count: number }>;
   trainerEvaluate(trainer: NativeTrainer, inputs: T[], labels: T): Promise<{ lossSum: number; correct: number; count: number }>;
   trainerDispose(trainer: NativeTrainer): void;
+  clipGradNorm_(parameters: T[], maxNorm: number, normType: number, errorIfNonfinite: boolean): T;
+  clipGradValue_(parameters: T[], clipValue: number): void;
   crossEntropy(logits: T, target: T, weight: Opt<T>, reduction: string, ignoreIndex: number, labelSmoothing: number): T;
   nllLoss(input: T, target: T, weight: Opt<T>, reduction: string, ignoreIndex: number): T;
   mseLoss(input: T, target: T, reduction: string): T;

@@ -7,8 +7,9 @@ Run with the system interpreter, which has torch 1.13:
 Each case describes one torchbridge call chain and the matching PyTorch computation:
 
 - `calls`: [{kind, op, args}], applied in order. The first call is a Tensor method on
-  inputs[0] (kind "method") or a function of the torchbridge module (kind "function"); each
-  later call is a method of the previous result. Arguments are JSON with these markers:
+  inputs[0] (kind "method"), a Tensor getter of it (kind "property", no args: `x.T`) or a
+  function of the torchbridge module (kind "function"); each later call is a method or getter
+  of the previous result. Arguments are JSON with these markers:
   {"$tensor": k} is inputs[k], {"$slice": [start, stop, step]} is slice(...) (null = open),
   {"$undefined": true} is an omitted positional argument, {"$number": "-inf"} a non-finite number,
   {"$bigint": "3"} a bigint.
@@ -32,6 +33,7 @@ import json
 import math
 import os
 import struct
+import warnings
 import zlib
 
 import torch
@@ -76,6 +78,10 @@ def M(op, *args):
 
 def F(op, *args):
     return {"kind": "function", "op": op, "args": list(args)}
+
+
+def P(op):
+    return {"kind": "property", "op": op, "args": []}
 
 
 def encode_arg(arg):
@@ -385,6 +391,111 @@ def reduction_cases():
         case(f"{op}/negative_dim_keepdim", [M(op, -2, True)], [m.float()], lambda y, fn=fn: fn(y, -2, keepdim=True))
         case(f"{op}/all_keepdim", [M(op, UNDEF, True)], [m.float()], lambda y, fn=fn: fn(y, keepdim=True))
         case(f"{op}/int64", [M(op, 0)], [randint(60, -99, 99, 3, 4)], lambda y, fn=fn: fn(y, 0))
+
+
+def statistics_cases():
+    """std, var (correction, unbiased, dims, keepdim) and norm (torch.linalg.vector_norm, which
+    torch.norm computes for a number p and for 'fro')."""
+    x = randn(400, 3, 4, 5)
+    for op in ("std", "var"):
+        fn = getattr(torch, op)
+        differentiable(f"{op}/all", [M(op)], [x], lambda y, fn=fn: fn(y))
+        differentiable(f"{op}/dim", [M(op, 1)], [x], lambda y, fn=fn: fn(y, 1))
+        differentiable(f"{op}/negative_dim_keepdim", [M(op, -1, {"keepdim": True})], [x], lambda y, fn=fn: fn(y, -1, keepdim=True))
+        differentiable(f"{op}/dims", [M(op, [0, 2])], [x], lambda y, fn=fn: fn(y, [0, 2]))
+        differentiable(f"{op}/correction0", [M(op, 1, {"correction": 0})], [x], lambda y, fn=fn: fn(y, 1, correction=0))
+        differentiable(f"{op}/correction2_dims_keepdim", [M(op, [1, 2], {"correction": 2, "keepdim": True})], [x],
+                       lambda y, fn=fn: fn(y, [1, 2], correction=2, keepdim=True))
+        differentiable(f"{op}/unbiased_false", [M(op, UNDEF, {"unbiased": False})], [x], lambda y, fn=fn: fn(y, unbiased=False))
+        differentiable(f"{op}/unbiased_true_dim", [M(op, 0, {"unbiased": True})], [x], lambda y, fn=fn: fn(y, 0, unbiased=True))
+        differentiable(f"{op}/keepdim_all", [M(op, UNDEF, {"keepdim": True})], [x], lambda y, fn=fn: fn(y, dim=None, keepdim=True))
+        differentiable(f"{op}/null_dim", [M(op, None, {"correction": 0})], [x], lambda y, fn=fn: fn(y, dim=None, correction=0))
+        differentiable(f"{op}/vector", [M(op)], [randn(402, 7)], lambda y, fn=fn: fn(y))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # 2.x warns that N - correction <= 0
+            case(f"{op}/single_element_is_nan", [M(op)], [t([1.5])], fn)
+            case(f"{op}/0dim_is_nan", [M(op)], [randn(401)], fn)
+        case(f"{op}/0dim_correction0", [M(op, UNDEF, {"correction": 0})], [randn(401)], lambda y, fn=fn: fn(y, dim=None, correction=0))
+        case(f"{op}/empty_dim", [M(op, 0)], [torch.zeros(0, 3)], lambda y, fn=fn: fn(y, 0))
+
+    vector_norm = torch.linalg.vector_norm
+    m, x3 = randn(410, 3, 4), randn(411, 2, 3, 4)
+    differentiable("norm/default", [M("norm")], [m], lambda y: torch.norm(y))
+    differentiable("norm/default_3d", [M("norm")], [x3], lambda y: torch.norm(y))
+    for p, label in ((1, "p1"), (3, "p3"), (0.5, "p0.5"), (2.5, "p2.5"), (INF, "inf"), (-INF, "minus_inf"), (-1, "p-1")):
+        differentiable(f"norm/{label}", [M("norm", p)], [m], lambda y, p=p: vector_norm(y, p))
+        differentiable(f"norm/{label}_dim", [M("norm", p, 1)], [m], lambda y, p=p: vector_norm(y, p, 1))
+    differentiable("norm/p0_counts_nonzero", [M("norm", 0, 1)], [m.clamp(min=0)], lambda y: vector_norm(y, 0, 1))
+    differentiable("norm/p2_dim", [M("norm", 2, 0)], [m], lambda y: torch.norm(y, 2, 0))
+    differentiable("norm/fro", [M("norm", "fro")], [x3], lambda y: torch.norm(y, "fro"))
+    differentiable("norm/fro_dims", [M("norm", "fro", [0, 2])], [x3], lambda y: torch.norm(y, "fro", dim=(0, 2)))
+    differentiable("norm/fro_dim_keepdim", [M("norm", "fro", -1, {"keepdim": True})], [x3],
+                   lambda y: torch.norm(y, "fro", dim=-1, keepdim=True))
+    differentiable("norm/dims_keepdim", [M("norm", 2, [0, -1], {"keepdim": True})], [x3], lambda y: vector_norm(y, 2, (0, -1), keepdim=True))
+    differentiable("norm/inf_dims", [M("norm", INF, [1, 2])], [x3], lambda y: vector_norm(y, INF, (1, 2)))
+    differentiable("norm/keepdim_all", [M("norm", 2, UNDEF, {"keepdim": True})], [m], lambda y: torch.norm(y, 2, keepdim=True))
+    differentiable("norm/dtype_float64", [M("norm", 1, 1, {"dtype": "float64"})], [m], lambda y: vector_norm(y, 1, 1, dtype=f64))
+    differentiable("norm/zeros", [M("norm")], [torch.zeros(2, 3)], lambda y: torch.norm(y))
+    differentiable("norm/0dim", [M("norm", 3)], [randn(412)], lambda y: vector_norm(y, 3))
+
+
+def sorting_cases():
+    """sort and topk (random inputs have no ties: the order of ties is unspecified unless stable)."""
+    x = randn(420, 3, 5)
+    differentiable("sort/default", [M("sort")], [x], lambda y: y.sort())
+    differentiable("sort/dim0_descending", [M("sort", 0, {"descending": True})], [x], lambda y: y.sort(0, descending=True))
+    differentiable("sort/negative_dim_ascending", [M("sort", -2, {"descending": False})], [randn(421, 2, 4, 3)], lambda y: y.sort(-2))
+    differentiable("sort/stable", [M("sort", 1, {"stable": True})], [x], lambda y: y.sort(dim=1, stable=True))
+    differentiable("sort/0dim", [M("sort")], [randn(422)], lambda y: y.sort())
+    ties = t([[2, 1, 2, 0, 1, 2], [5, 5, 4, 5, 4, 4]])
+    case("sort/stable_ties_int64", [M("sort", -1, {"stable": True})], [ties], lambda y: y.sort(stable=True))
+    case("sort/stable_descending_ties", [M("sort", 1, {"descending": True, "stable": True})], [ties.double()],
+         lambda y: y.sort(dim=1, descending=True, stable=True))
+    case("sort/nan_and_infinities", [M("sort")], [t([1.0, NAN, -1.0, INF, -INF, 0.5])], lambda y: y.sort())
+    case("sort/nan_descending", [M("sort", 0, {"descending": True})], [t([1.0, NAN, -1.0, INF])], lambda y: y.sort(0, descending=True))
+    case("sort/int32", [M("sort")], [torch.randperm(7, generator=torch.Generator().manual_seed(423)).int()], lambda y: y.sort())
+    case("sort/bool_stable", [M("sort", 0, {"stable": True})], [t([True, False, True, False])], lambda y: y.sort(dim=0, stable=True))
+    case("sort/empty", [M("sort")], [torch.zeros(2, 0)], lambda y: y.sort())
+
+    differentiable("topk/default", [M("topk", 3)], [x], lambda y: y.topk(3))
+    differentiable("topk/smallest_dim0", [M("topk", 2, 0, {"largest": False})], [x], lambda y: y.topk(2, 0, largest=False))
+    differentiable("topk/negative_dim", [M("topk", 1, -2)], [randn(424, 2, 4, 3)], lambda y: y.topk(1, -2))
+    differentiable("topk/k_all", [M("topk", 5)], [x], lambda y: y.topk(5))
+    differentiable("topk/k0", [M("topk", 0)], [x], lambda y: y.topk(0))
+    differentiable("topk/0dim", [M("topk", 1)], [randn(425)], lambda y: y.topk(1))
+    case("topk/int64", [M("topk", 2)], [torch.randperm(9, generator=torch.Generator().manual_seed(426)).reshape(3, 3)], lambda y: y.topk(2))
+    case("topk/nan_is_largest", [M("topk", 2)], [t([1.0, NAN, 3.0, -1.0])], lambda y: y.topk(2))
+
+
+def scan_and_logic_cases():
+    """cumsum, any, all."""
+    x = randn(430, 3, 4)
+    differentiable("cumsum/dim0", [M("cumsum", 0)], [x], lambda y: y.cumsum(0))
+    differentiable("cumsum/negative_dim", [M("cumsum", -1)], [x], lambda y: y.cumsum(-1))
+    differentiable("cumsum/dtype_float64", [M("cumsum", 1, {"dtype": "float64"})], [x], lambda y: y.cumsum(1, dtype=f64))
+    differentiable("cumsum/0dim", [M("cumsum", 0)], [randn(431)], lambda y: y.cumsum(0))
+    case("cumsum/int32_is_int64", [M("cumsum", 0)], [randint(432, -9, 9, 6, dtype=i32)], lambda y: y.cumsum(0))
+    case("cumsum/bool_is_int64", [M("cumsum", 1)], [mask(433, 2, 5)], lambda y: y.cumsum(1))
+    case("cumsum/int64_dtype_float32", [M("cumsum", 0, {"dtype": "float32"})], [randint(434, -9, 9, 5)],
+         lambda y: y.cumsum(0, dtype=f32))
+    case("cumsum/uint8_is_int64", [M("cumsum", 0)], [t([200, 100, 50], dtype=u8)], lambda y: y.cumsum(0))
+
+    b = mask(435, 3, 4)
+    floats = t([[0.0, 1.5, 0.0], [0.0, 0.0, 0.0], [-2.0, NAN, 3.0]])
+    for op in ("any", "all"):
+        fn = getattr(torch, op)
+        case(f"{op}/every_element", [M(op)], [b], fn)
+        case(f"{op}/dim", [M(op, 1)], [b], lambda y, fn=fn: fn(y, 1))
+        case(f"{op}/dim_keepdim", [M(op, 0, True)], [b], lambda y, fn=fn: fn(y, 0, keepdim=True))
+        case(f"{op}/negative_dim", [M(op, -1)], [floats], lambda y, fn=fn: fn(y, -1))
+        case(f"{op}/float_every_element", [M(op)], [floats], fn)
+        case(f"{op}/int64", [M(op, 0)], [randint(436, 0, 2, 3, 4)], lambda y, fn=fn: fn(y, 0))
+        case(f"{op}/uint8_stays_uint8", [M(op, 0)], [t([[0, 3], [1, 1]], dtype=u8)], lambda y, fn=fn: fn(y, 0))
+        case(f"{op}/uint8_every_element", [M(op)], [t([0, 3, 1], dtype=u8)], fn)
+        case(f"{op}/empty", [M(op)], [torch.zeros(0, dtype=b8)], fn)
+        case(f"{op}/empty_dim", [M(op, 1)], [torch.zeros(2, 0)], lambda y, fn=fn: fn(y, 1))
+        case(f"{op}/0dim", [M(op)], [t(2.5)], fn)
+        case(f"{op}/null_dim", [M(op, None)], [b], fn)
 
 
 def comparison_cases():
@@ -735,6 +846,29 @@ def promotion_cases():
     case("promotion/bool_mul_float32", [M("mul", T(1))], [t([True, False]), t([2.5, 3.5])], lambda a, b: a * b)
 
 
+def transpose_and_cast_cases():
+    """The .T getter (PyTorch 1.13's: the dims reversed, for every ndim) and float()/long()."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # PyTorch deprecates .T for ndim other than 2
+        differentiable("T/matrix", [P("T")], [randn(440, 2, 3)], lambda y: y.T)
+        differentiable("T/3d", [P("T")], [randn(441, 2, 3, 4)], lambda y: y.T)
+        differentiable("T/then_method", [P("T"), M("mul", 2)], [randn(442, 3, 2)], lambda y: y.T * 2)
+        case("T/strides", [P("T")], [randn(443, 2, 3, 4)], lambda y: y.T, strides=True)
+        case("T/vector", [P("T")], [randn(444, 4)], lambda y: y.T, strides=True)
+        case("T/0dim", [P("T")], [randn(445)], lambda y: y.T)
+        case("T/int64", [P("T")], [randint(446, -9, 9, 2, 3)], lambda y: y.T)
+    differentiable("float", [M("float")], [randn(447, 2, 3)], lambda y: y.float())
+    case("float/from_int64", [M("float")], [randint(448, -9, 9, 5)], lambda y: y.float())
+    case("float/from_bool", [M("float")], [mask(449, 4)], lambda y: y.float())
+    case("float/from_float16", [M("float")], [t([0.5, -1.25, 3.0], dtype=f16)], lambda y: y.float())
+    case("float/from_int64_rounds", [M("float")], [t([16777217, -16777219])], lambda y: y.float())
+    case("long/from_float_truncates", [M("long")], [t([1.7, -1.7, 0.5, -2.5, 3.0])], lambda y: y.long())
+    case("long/from_float64", [M("long")], [t([1e10, -3.99], dtype=f64)], lambda y: y.long())
+    case("long/from_bool", [M("long")], [mask(450, 5)], lambda y: y.long())
+    case("long/from_int32", [M("long")], [randint(451, -9, 9, 4, dtype=i32)], lambda y: y.long())
+    case("long/same", [M("long")], [randint(452, -9, 9, 4)], lambda y: y.long())
+
+
 def options(dtype):
     return {"dtype": dtype}
 
@@ -832,12 +966,16 @@ def main():
     unary_cases()
     softmax_cases()
     reduction_cases()
+    statistics_cases()
+    sorting_cases()
+    scan_and_logic_cases()
     comparison_cases()
     selection_cases()
     linear_algebra_cases()
     shape_cases()
     indexing_cases()
     conversion_cases()
+    transpose_and_cast_cases()
     in_place_cases()
     promotion_cases()
     factory_cases()

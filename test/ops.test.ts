@@ -17,8 +17,11 @@ import { assertTensor, decodeValue, forwardTolerance, fromFixture, TensorFixture
 type FixtureArg = number | boolean | string | null | FixtureArg[] | { [key: string]: FixtureArg };
 
 interface FixtureCall {
-  /** "method": a Tensor method (of inputs[0] first, then of the previous result); "function": a torchbridge function. */
-  kind: 'method' | 'function';
+  /**
+   * "method": a Tensor method (of inputs[0] first, then of the previous result); "property": a
+   * Tensor getter (`x.T`) of the same receiver; "function": a torchbridge function.
+   */
+  kind: 'method' | 'property' | 'function';
   op: string;
   args: FixtureArg[];
 }
@@ -93,6 +96,10 @@ function run(c: OpCase, inputs: Tensor[]): unknown {
     } else {
       const receiver = k === 0 ? inputs[0] : result;
       if (!(receiver instanceof Tensor)) throw new Error(`${c.name}: ${call.op}() needs a Tensor receiver`);
+      if (call.kind === 'property') {
+        result = Reflect.get(receiver, call.op) as unknown;
+        return;
+      }
       result = invoke(receiver, call.op, args);
       // In-place ops return their receiver.
       if (call.op.endsWith('_')) assert.equal(result, receiver, `${c.name}: ${call.op}() returns its receiver`);
@@ -177,10 +184,108 @@ describe('op fixtures cover the API', () => {
     assert.deepEqual(missing, [], 'Tensor methods without a fixture case');
   });
 
+  it('every Tensor getter that computes a tensor', () => {
+    const properties = new Set(cases.flatMap((c) => c.calls.filter((k) => k.kind === 'property').map((k) => k.op)));
+    // Metadata and autograd getters return numbers, strings or the gradient (tested elsewhere).
+    const notOps = new Set(['handle', 'isDisposed', 'shape', 'dtype', 'device', 'ndim', 'numel', 'strides', 'storageOffset',
+      'requiresGrad', 'isLeaf', 'gradFn', 'grad']);
+    const getters = Object.getOwnPropertyNames(Tensor.prototype).filter((name) => Object.getOwnPropertyDescriptor(Tensor.prototype, name)?.get !== undefined);
+    assert.deepEqual(getters.filter((name) => !notOps.has(name) && !properties.has(name)), [], 'Tensor getters without a fixture case');
+  });
+
   it('every function of functional.ts and creation.ts', () => {
     const notOps = new Set(['manualSeed']); // every random case calls it
     const exported = [...exportedFunctions(functional), ...exportedFunctions(creation)];
     const missing = exported.filter((name) => !notOps.has(name) && !functions.has(name));
     assert.deepEqual(missing, [], 'functions without a fixture case');
+  });
+});
+
+// What fixtures cannot say: refusals (each names the argument and the fix), results whose order
+// PyTorch leaves unspecified, and what differs between libtorch versions.
+describe('statistics, sorting and logic ops: arguments', () => {
+  const refuses = (run: () => unknown, type: typeof TypeError | typeof RangeError, pattern: RegExp): void => {
+    assert.throws(() => torch.tidy(run), (e: Error) => e instanceof type && pattern.test(e.message), `${type.name} matching ${pattern.source}`);
+  };
+
+  it('dims out of range or listed twice are RangeErrors that give the valid range', () => {
+    const x = torch.ones([2, 3]);
+    try {
+      refuses(() => x.std(2), RangeError, /^std: dim 2 is out of range for a 2-dim tensor; use a dim from -2 to 1$/);
+      refuses(() => x.var([0, -3]), RangeError, /^var: dim -3 is out of range/);
+      refuses(() => x.norm(2, [1, -1]), RangeError, /^norm: dim -1 appears more than once in the list of dims; list each dim once$/);
+      refuses(() => x.sort(5), RangeError, /^sort: dim 5 is out of range for a 2-dim tensor; use a dim from -2 to 1$/);
+      refuses(() => x.topk(1, -3), RangeError, /^topk: dim -3 is out of range/);
+      refuses(() => x.cumsum(2), RangeError, /^cumsum: dim 2 is out of range/);
+      refuses(() => x.any(3), RangeError, /^any: dim 3 is out of range/);
+      refuses(() => x.all(-3), RangeError, /^all: dim -3 is out of range/);
+      refuses(() => torch.tensor(1.5).std(1), RangeError, /for a 0-dim tensor; use a dim from -1 to 0/);
+      refuses(() => x.cumsum(undefined as unknown as number), TypeError, /^cumsum: dim must be an integer, got undefined$/);
+      refuses(() => x.sort(0.5), TypeError, /^sort: dim must be an integer, got the number 0.5$/);
+    } finally {
+      x.dispose();
+    }
+  });
+
+  it('refuses bad options with what to give instead', () => {
+    const x = torch.ones([2, 3]);
+    try {
+      refuses(() => x.std(0, { correction: 1, unbiased: true }), TypeError, /give either correction or unbiased, not both/);
+      refuses(() => x.var(0, { correction: '1' as unknown as number }), TypeError, /var: correction must be a finite number/);
+      refuses(() => x.std(0, { unbiased: 1 as unknown as boolean }), TypeError, /std: unbiased must be a boolean/);
+      refuses(() => x.norm('nuc' as 'fro'), TypeError, /norm: p must be a number .* or 'fro', got the string "nuc" \(the nuclear norm is not supported\)/);
+      refuses(() => x.norm(NaN), TypeError, /norm: p must be a number/);
+      refuses(() => torch.ones([2, 2, 2]).norm('fro', [0, 1, 2]), RangeError, /p='fro' takes at most 2 dims, got 3; use p=2/);
+      refuses(() => x.topk(4), RangeError, /^topk: k \(4\) is out of range: dim -1 has 3 elements; use a k from 0 to 3$/);
+      refuses(() => x.topk(-1), RangeError, /topk: k \(-1\) is out of range/);
+      refuses(() => x.topk(1.5), TypeError, /topk: k must be an integer, got the number 1.5/);
+      refuses(() => x.topk(1, -1, { sorted: 'yes' as unknown as boolean }), TypeError, /topk: sorted must be a boolean/);
+      refuses(() => x.sort(0, { descending: 1 as unknown as boolean }), TypeError, /sort: descending must be a boolean/);
+      refuses(() => x.any(undefined, true), TypeError, /any: keepdim needs a dim .*pass a dim, e.g. any\(0, true\)/);
+      refuses(() => x.sum(0, { keepdim: false }).std(0, 3 as unknown as null), TypeError, /std: the options must be an object/);
+      // libtorch's own refusal of integer inputs (PyTorch's message)
+      assert.throws(() => torch.tidy(() => torch.tensor([1, 2]).std()), /std and var only support floating point and complex dtypes/);
+      assert.throws(() => torch.tidy(() => torch.tensor([1, 2]).norm()), /floating point/);
+    } finally {
+      x.dispose();
+    }
+  });
+
+  it('topk(sorted: false) gives the same elements as sorted, each with its index', () => {
+    torch.tidy(() => {
+      torch.manualSeed(3);
+      const x = torch.randn([4, 50]);
+      const [values, indices] = x.topk(7, 1, { sorted: false });
+      const sorted = x.topk(7, 1);
+      const rows = values.toArray() as number[][];
+      const sortedRows = sorted.values.toArray() as number[][];
+      rows.forEach((row, r) => assert.deepEqual([...row].sort((a, b) => b - a), sortedRows[r], `row ${r}: the 7 largest`));
+      assert.deepEqual(x.gather(1, indices).toArray(), values.toArray(), 'indices point at the values');
+    });
+  });
+
+  it('sort and topk results destructure and have .values and .indices, as PyTorch\'s named tuples', () => {
+    torch.tidy(() => {
+      const result = torch.tensor([3, 1, 2]).sort();
+      const [values, indices] = result;
+      assert.equal(result.values, values);
+      assert.equal(result.indices, indices);
+      assert.deepEqual(Object.keys(result), ['0', '1'], 'a pair: values and indices are not enumerable');
+      assert.equal(indices.dtype, 'int64');
+      assert.deepEqual(torch.tensor([3, 1, 2]).topk(1).indices.toArray(), [0]);
+    });
+  });
+
+  it('a fractional correction: refused with libtorch 1.x, computed with 2.x (PyTorch 2.x accepts it)', () => {
+    torch.tidy(() => {
+      const x = torch.tensor([1, 2, 4, 7], { dtype: 'float64' });
+      if (torch.version().libtorch.startsWith('1.')) {
+        refuses(() => x.var(0, { correction: 0.5 }), TypeError, /correction must be an integer with libtorch 1\.\d+.* \(libtorch 2\.x also takes fractional ones\)/);
+      } else {
+        // sum((x - 3.5)^2) / (4 - 0.5), by hand
+        const expected = (6.25 + 2.25 + 0.25 + 12.25) / 3.5;
+        assert.ok(Math.abs((x.var(0, { correction: 0.5 }).item() as number) - expected) < 1e-12);
+      }
+    });
   });
 });

@@ -180,6 +180,102 @@ function reducedDims(t: Tensor, dim: number | readonly number[] | null | undefin
   return listed;
 }
 
+// A dim of `t`, or a RangeError naming the valid range. A 0-dim tensor takes 0 and -1, as in PyTorch.
+function checkedDim(t: Tensor, dim: unknown, what: string, ndim = t.ndim): number {
+  if (typeof dim !== 'number' || !Number.isInteger(dim)) throw new TypeError(`${what}: dim must be an integer, got ${describe(dim)}`);
+  const n = Math.max(ndim, 1);
+  if (dim < -n || dim >= n) {
+    throw new RangeError(`${what}: dim ${dim} is out of range for a ${ndim}-dim tensor; use a dim from ${-n} to ${n - 1}`);
+  }
+  return dim;
+}
+
+// The dims a reduction runs over (as reducedDims), each checked, none twice.
+function checkedReducedDims(t: Tensor, dim: number | readonly number[] | null | undefined, keepdim: boolean | undefined, what: string): number[] | undefined {
+  const listed = reducedDims(t, dim, keepdim, what);
+  if (listed === undefined) return undefined;
+  const ndim = t.ndim;
+  const seen = new Set<number>();
+  for (const d of listed) {
+    checkedDim(t, d, what, ndim);
+    const wrapped = d < 0 ? d + Math.max(ndim, 1) : d;
+    if (seen.has(wrapped)) throw new RangeError(`${what}: dim ${d} appears more than once in the list of dims; list each dim once`);
+    seen.add(wrapped);
+  }
+  return listed;
+}
+
+function checkedBoolean(value: unknown, what: string, name: string): boolean | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'boolean') throw new TypeError(`${what}: ${name} must be a boolean, got ${describe(value)}`);
+  return value;
+}
+
+// The dim of any()/all(): none (every element) or one; keepdim needs one.
+function logicalDim(t: Tensor, dim: number | null | undefined, keepdim: unknown, what: string): number | undefined {
+  if (checkedBoolean(keepdim, what, 'keepdim') && (dim === undefined || dim === null)) {
+    throw new TypeError(`${what}: keepdim needs a dim (${what}() of every element returns a 0-dim tensor); pass a dim, e.g. ${what}(0, true)`);
+  }
+  return dim === undefined || dim === null ? undefined : checkedDim(t, dim, what);
+}
+
+// std/var's correction: PyTorch's `correction`, or its older `unbiased` flag (correction 1 or 0).
+function correctionOf(options: VarianceOptions, what: string): number | undefined {
+  const { correction } = options;
+  const unbiased = checkedBoolean(options.unbiased, what, 'unbiased');
+  if (correction !== undefined && correction !== null) {
+    if (unbiased !== undefined) throw new TypeError(`${what}: give either correction or unbiased, not both (unbiased: false is correction: 0)`);
+    if (typeof correction !== 'number' || !Number.isFinite(correction)) {
+      throw new TypeError(`${what}: correction must be a finite number (1 for the unbiased estimate, 0 for the population one), got ${describe(correction)}`);
+    }
+    return correction;
+  }
+  return unbiased === undefined ? undefined : (unbiased ? 1 : 0);
+}
+
+/** Options of `std()` and `var()`. */
+export interface VarianceOptions {
+  /**
+   * Subtracted from the number of elements N in the denominator (N - correction): 1 (the default)
+   * is Bessel's correction (the unbiased estimate), 0 the population variance. An integer with
+   * libtorch 1.13; libtorch 2.x also takes fractional corrections.
+   */
+  correction?: number;
+  /** PyTorch's older flag: true is correction 1, false correction 0. Give correction or unbiased, not both. */
+  unbiased?: boolean;
+  /** Keep reduced dims as size 1; default false. */
+  keepdim?: boolean;
+}
+
+/** Options of `sort()`. */
+export interface SortOptions {
+  /** Largest first; default false (ascending). */
+  descending?: boolean;
+  /** Keep equal elements in their original order; default false (the order of ties is unspecified). */
+  stable?: boolean;
+}
+
+/** Options of `topk()`. */
+export interface TopkOptions {
+  /** The k largest (default true) or the k smallest elements. */
+  largest?: boolean;
+  /** Return them sorted (largest first when `largest`, smallest first otherwise); default true. */
+  sorted?: boolean;
+}
+
+/**
+ * Values and their int64 indices, as PyTorch's `(values, indices)` named tuple: destructure it
+ * (`const [values, indices] = x.sort()`) or read `.values` and `.indices`.
+ */
+export type ValuesIndices = [values: Tensor, indices: Tensor] & { readonly values: Tensor; readonly indices: Tensor };
+
+function valuesIndices(pair: [NativeTensor, NativeTensor]): ValuesIndices {
+  const out = [new Tensor(pair[0]), new Tensor(pair[1])];
+  // not enumerable: the result compares and prints as the pair it is
+  Object.defineProperties(out, { values: { value: out[0] }, indices: { value: out[1] } });
+  return out as ValuesIndices;
+}
+
 function nativeIndex(index: Index, position: number): NativeIndex {
   if (index instanceof Tensor) return index.handle;
   if (index === ':') return {};
@@ -494,6 +590,99 @@ export class Tensor implements Disposable {
     return new Tensor(ops.argmin(this.handle, dim, keepdim));
   }
 
+  /**
+   * Standard deviation of all elements, or along `dim` (a dim or a list of dims; null is all of
+   * them), with `correction` (default 1, Bessel's) subtracted from the element count in the
+   * denominator; floating point dtypes. A 0-dim tensor without `keepdim`; PyTorch's `std`.
+   */
+  std(dim?: number | readonly number[] | null, options?: VarianceOptions | null): Tensor {
+    const o = optionsOf(options, 'std');
+    const keepdim = checkedBoolean(o.keepdim, 'std', 'keepdim');
+    return new Tensor(ops.std(this.handle, checkedReducedDims(this, dim, keepdim, 'std'), correctionOf(o, 'std'), keepdim));
+  }
+  /** Variance, as `std()` (the square of it): same dims, `correction` (default 1) and `keepdim`; PyTorch's `var`. */
+  var(dim?: number | readonly number[] | null, options?: VarianceOptions | null): Tensor {
+    const o = optionsOf(options, 'var');
+    const keepdim = checkedBoolean(o.keepdim, 'var', 'keepdim');
+    return new Tensor(ops.var(this.handle, checkedReducedDims(this, dim, keepdim, 'var'), correctionOf(o, 'var'), keepdim));
+  }
+  /**
+   * The vector p-norm of all elements, or over `dim` (a dim or a list of dims, flattened
+   * together): `torch.linalg.vector_norm`, which `torch.norm` computes for a number p and for
+   * 'fro'. `p` (default 2): any number; Infinity is max |x|, -Infinity min |x|, 0 the count of
+   * non-zero elements; 'fro' is the 2-norm (over at most 2 listed dims, as torch.norm). Floating
+   * point dtypes; `dtype` computes and returns in that dtype (no narrower than the input's).
+   */
+  norm(p: number | 'fro' = 2, dim?: number | readonly number[] | null, options?: { keepdim?: boolean; dtype?: DType } | null): Tensor {
+    const o = optionsOf(options, 'norm');
+    const keepdim = checkedBoolean(o.keepdim, 'norm', 'keepdim');
+    const dims = checkedReducedDims(this, dim, keepdim, 'norm');
+    let order: number;
+    if (p === 'fro') {
+      const listed = dim === undefined || dim === null ? 0 : (dims ?? []).length;
+      if (listed > 2) throw new RangeError(`norm: p='fro' takes at most 2 dims, got ${listed}; use p=2 for the 2-norm over more dims`);
+      order = 2;
+    } else if (typeof p === 'number' && !Number.isNaN(p)) {
+      order = p;
+    } else {
+      throw new TypeError(`norm: p must be a number (Infinity and -Infinity included) or 'fro', got ${describe(p)}` +
+        ((p as unknown) === 'nuc' ? ' (the nuclear norm is not supported)' : ''));
+    }
+    return new Tensor(ops.norm(this.handle, order, dims, keepdim, o.dtype));
+  }
+  /**
+   * Cumulative sums along `dim`: out[i] = this[0] + ... + this[i]. Integer and bool inputs give
+   * int64 (as PyTorch's); `dtype` casts the input first.
+   */
+  cumsum(dim: number, options?: { dtype?: DType } | null): Tensor {
+    const o = optionsOf(options, 'cumsum');
+    return new Tensor(ops.cumsum(this.handle, checkedDim(this, dim, 'cumsum'), o.dtype));
+  }
+  /**
+   * Whether any element is non-zero (true): of the whole tensor (0-dim), or along `dim` with
+   * `keepdim`. Bool results, except that a uint8 tensor gives uint8, as PyTorch's.
+   */
+  any(dim?: number | null, keepdim = false): Tensor {
+    return new Tensor(ops.any(this.handle, logicalDim(this, dim, keepdim, 'any'), keepdim));
+  }
+  /**
+   * Whether every element is non-zero (true): of the whole tensor (0-dim), or along `dim` with
+   * `keepdim`. Bool results, except that a uint8 tensor gives uint8, as PyTorch's.
+   */
+  all(dim?: number | null, keepdim = false): Tensor {
+    return new Tensor(ops.all(this.handle, logicalDim(this, dim, keepdim, 'all'), keepdim));
+  }
+
+  // ---- sorting --------------------------------------------------------------------------
+
+  /**
+   * The elements sorted along `dim` (default -1, the last), ascending unless `descending`, and
+   * the int64 indices they came from: `[values, indices]` (also `.values`, `.indices`). NaN sorts
+   * as the largest value. `stable` keeps ties in their original order.
+   */
+  sort(dim = -1, options?: SortOptions | null): ValuesIndices {
+    const o = optionsOf(options, 'sort');
+    const descending = checkedBoolean(o.descending, 'sort', 'descending') ?? false;
+    const stable = checkedBoolean(o.stable, 'sort', 'stable') ?? false;
+    return valuesIndices(ops.sort(this.handle, checkedDim(this, dim, 'sort'), descending, stable));
+  }
+  /**
+   * The k largest elements along `dim` (default -1; the k smallest with `largest: false`),
+   * sorted unless `sorted: false`, and their int64 indices: `[values, indices]` (also `.values`,
+   * `.indices`). k must be from 0 to the size of `dim`.
+   */
+  topk(k: number, dim = -1, options?: TopkOptions | null): ValuesIndices {
+    const o = optionsOf(options, 'topk');
+    const ndim = this.ndim;
+    const d = checkedDim(this, dim, 'topk', ndim);
+    const size = ndim === 0 ? 1 : this.shape[d < 0 ? d + ndim : d];
+    if (typeof k !== 'number' || !Number.isInteger(k)) throw new TypeError(`topk: k must be an integer, got ${describe(k)}`);
+    if (k < 0 || k > size) throw new RangeError(`topk: k (${k}) is out of range: dim ${dim} has ${size} elements; use a k from 0 to ${size}`);
+    const largest = checkedBoolean(o.largest, 'topk', 'largest') ?? true;
+    const sorted = checkedBoolean(o.sorted, 'topk', 'sorted') ?? true;
+    return valuesIndices(ops.topk(this.handle, k, d, largest, sorted));
+  }
+
   // ---- comparison and logic (bool results) ----------------------------------------------
 
   eq(other: Tensor | Scalar): Tensor {
@@ -564,6 +753,16 @@ export class Tensor implements Disposable {
   /** The dims in a new order (a bare number for a 1-D tensor, as PyTorch's `permute(0)`). */
   permute(dims: number | Shape): Tensor {
     return new Tensor(ops.permute(this.handle, intList(dims, 'permute', 'dims')));
+  }
+  /**
+   * This tensor with its dims reversed, a view (`permute(ndim - 1, ..., 0)`): the transpose of a
+   * matrix; a 1-D or 0-dim tensor unchanged. PyTorch 1.13's `x.T` for every ndim. PyTorch (1.13
+   * and 2.x) warns that `.T` on ndim other than 2 is deprecated (use `permute`, or `mT` for batches
+   * of matrices); torchbridge reverses the dims without the warning.
+   */
+  get T(): Tensor {
+    const n = this.ndim;
+    return new Tensor(ops.permute(this.handle, Array.from({ length: n }, (_, k) => n - 1 - k)));
   }
   transpose(dim0: number, dim1: number): Tensor {
     return new Tensor(ops.transpose(this.handle, dim0, dim1));
@@ -642,6 +841,14 @@ export class Tensor implements Disposable {
   to(target: Device | DType | ToOptions): Tensor {
     const o = conversionTarget(target, 'to', ['device', 'dtype', 'nonBlocking', 'copy']) as ToOptions;
     return new Tensor(ops.to(this.handle, o.device, o.dtype, o.nonBlocking, o.copy));
+  }
+  /** This tensor as float32 (itself when it is float32 already), as PyTorch's `x.float()`. */
+  float(): Tensor {
+    return this.to({ dtype: 'float32' });
+  }
+  /** This tensor as int64 (floats truncated toward zero; itself when it is int64 already), as PyTorch's `x.long()`. */
+  long(): Tensor {
+    return this.to({ dtype: 'int64' });
   }
   cpu(): Tensor {
     return this.to({ device: 'cpu' });

@@ -37,6 +37,8 @@ function indent(text: string): string {
 // PyTorch's extra_repr of the known native module types.
 function extraRepr(info: NativeModuleInfo): string {
   const py = (b: boolean | undefined) => (b ? 'True' : 'False');
+  // a size as Python prints what was given: an int, or a tuple of ints
+  const pySize = (v: number | number[] | string | undefined) => (typeof v === 'number' ? String(v) : pyTuple(v as number[]));
   switch (info.kind) {
     case 'Linear':
     case 'LazyLinear':
@@ -49,6 +51,30 @@ function extraRepr(info: NativeModuleInfo): string {
       return `p=${formatFloat(info.p!)}, inplace=False`;
     case 'GELU':
       return `approximate='${info.approximate}'`;
+    case 'Conv1d':
+    case 'Conv2d': {
+      let s = `${info.inChannels}, ${info.outChannels}, kernel_size=${pySize(info.kernelSize)}, stride=${pySize(info.stride)}`;
+      if (typeof info.padding === 'string') s += `, padding=${info.padding}`;
+      else if ((info.padding as number[]).some((p) => p !== 0)) s += `, padding=${pySize(info.padding)}`;
+      if ((info.dilation as number[]).some((d) => d !== 1)) s += `, dilation=${pySize(info.dilation)}`;
+      if (info.groups !== 1) s += `, groups=${info.groups}`;
+      if (!info.bias) s += ', bias=False';
+      if (info.paddingMode !== 'zeros') s += `, padding_mode=${info.paddingMode}`;
+      return s;
+    }
+    case 'MaxPool2d':
+      return `kernel_size=${pySize(info.kernelSize)}, stride=${pySize(info.stride)}, padding=${pySize(info.padding)}, ` +
+        `dilation=${pySize(info.dilation)}, ceil_mode=${py(info.ceilMode)}`;
+    case 'AvgPool2d':
+      return `kernel_size=${pySize(info.kernelSize)}, stride=${pySize(info.stride)}, padding=${pySize(info.padding)}`;
+    case 'BatchNorm1d':
+    case 'BatchNorm2d':
+      return `${info.numFeatures}, eps=${formatFloat(info.eps!)}, momentum=${info.momentum === null ? 'None' : formatFloat(info.momentum!)}, ` +
+        `affine=${py(info.affine)}, track_running_stats=${py(info.trackRunningStats)}`;
+    case 'Flatten':
+      return `start_dim=${info.startDim}, end_dim=${info.endDim}`;
+    case 'Softmax':
+      return `dim=${info.dim}`;
     default:
       return '';
   }

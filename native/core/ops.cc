@@ -3,6 +3,8 @@
 // (trailing underscore) return undefined: the TypeScript layer returns the receiver.
 #include "core/ops.h"
 
+#include <torch/version.h>
+
 #include "nn/dropout.h"
 
 namespace tb {
@@ -104,6 +106,69 @@ Napi::Value min(const Args& a) {
   if (!a.has(1)) return a.wrap(at::min(a.tensor(0)));
   auto [values, indices] = at::min(a.tensor(0), a.integer(1), a.boolean(2));
   return a.wrap(std::vector<at::Tensor>{values, indices});
+}
+
+// std/var(x, dims?: number[], correction?: number, keepdim?): PyTorch's `correction` form (the
+// `unbiased` flag is correction 1 or 0, which the TypeScript layer passes as such). libtorch 1.13
+// takes an integer correction, 2.x any number.
+#if TORCH_VERSION_MAJOR >= 2
+using Correction = c10::optional<at::Scalar>;
+Correction correctionOf(const Args& a, size_t i) {
+  if (!a.has(i)) return c10::nullopt;
+  return at::Scalar(a.number(i));
+}
+#else
+using Correction = c10::optional<int64_t>;
+Correction correctionOf(const Args& a, size_t i) {
+  if (!a.has(i)) return c10::nullopt;
+  double c = a.number(i);
+  if (c != std::trunc(c)) {
+    throw ArgError(std::string(a.name()) + ": correction must be an integer with libtorch " TORCH_VERSION
+                   " (libtorch 2.x also takes fractional ones)");
+  }
+  return static_cast<int64_t>(c);
+}
+#endif
+
+template <at::Tensor (*Fn)(const at::Tensor&, at::OptionalIntArrayRef, Correction, bool)>
+Napi::Value stdVar(const Args& a) {
+  auto dims = a.optIntegers(1);
+  at::OptionalIntArrayRef dimRef = dims ? at::OptionalIntArrayRef(*dims) : at::OptionalIntArrayRef(c10::nullopt);
+  return a.wrap(Fn(a.tensor(0), dimRef, correctionOf(a, 2), a.boolean(3)));
+}
+at::Tensor stdFn(const at::Tensor& x, at::OptionalIntArrayRef dims, Correction c, bool keepdim) {
+  return at::std(x, dims, c, keepdim);
+}
+at::Tensor varFn(const at::Tensor& x, at::OptionalIntArrayRef dims, Correction c, bool keepdim) {
+  return at::var(x, dims, c, keepdim);
+}
+
+// norm(x, p, dims?, keepdim?, dtype?): torch.linalg.vector_norm, which torch.norm calls for a number p
+// and for 'fro' (the TypeScript layer passes 'fro' as 2).
+Napi::Value norm(const Args& a) {
+  auto dims = a.optIntegers(2);
+  at::OptionalIntArrayRef dimRef = dims ? at::OptionalIntArrayRef(*dims) : at::OptionalIntArrayRef(c10::nullopt);
+  return a.wrap(at::linalg_vector_norm(a.tensor(0), at::Scalar(a.number(1)), dimRef, a.boolean(3), a.optDtype(4)));
+}
+
+// sort(x, dim, descending, stable) and topk(x, k, dim, largest, sorted): [values, indices (int64)].
+Napi::Value sort(const Args& a) {
+  auto [values, indices] = at::sort(a.tensor(0), c10::optional<bool>(a.boolean(3)), a.integerOr(1, -1), a.boolean(2));
+  return a.wrap(std::vector<at::Tensor>{values, indices});
+}
+Napi::Value topk(const Args& a) {
+  auto [values, indices] = at::topk(a.tensor(0), a.integer(1), a.integerOr(2, -1), a.boolean(3, true), a.boolean(4, true));
+  return a.wrap(std::vector<at::Tensor>{values, indices});
+}
+
+// any/all(x, dim?, keepdim?): of every element, or along one dim.
+Napi::Value any(const Args& a) {
+  if (!a.has(1)) return a.wrap(at::any(a.tensor(0)));
+  return a.wrap(at::any(a.tensor(0), a.integer(1), a.boolean(2)));
+}
+Napi::Value all(const Args& a) {
+  if (!a.has(1)) return a.wrap(at::all(a.tensor(0)));
+  return a.wrap(at::all(a.tensor(0), a.integer(1), a.boolean(2)));
 }
 
 Napi::Value where(const Args& a) {
@@ -299,6 +364,15 @@ const OpEntry tensorOps[] = {
     {"min", min},
     {"argmax", [](const Args& a) { return a.wrap(at::argmax(a.tensor(0), a.optInteger(1), a.boolean(2))); }},
     {"argmin", [](const Args& a) { return a.wrap(at::argmin(a.tensor(0), a.optInteger(1), a.boolean(2))); }},
+    {"std", stdVar<stdFn>},
+    {"var", stdVar<varFn>},
+    {"norm", norm},
+    {"cumsum", [](const Args& a) { return a.wrap(at::cumsum(a.tensor(0), a.integer(1), a.optDtype(2))); }},
+    {"any", any},
+    {"all", all},
+    // sorting
+    {"sort", sort},
+    {"topk", topk},
     // comparisons and logic
     {"eq", binary<eqT, eqS>},
     {"ne", binary<neT, neS>},

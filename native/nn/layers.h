@@ -1,4 +1,5 @@
-// Layers that libtorch lacks, written as PyTorch defines them.
+// Layers that libtorch lacks, written as PyTorch defines them, and libtorch layers that must keep
+// more than their options (what PyTorch's repr prints).
 #pragma once
 
 #include "core/common.h"
@@ -40,6 +41,31 @@ struct SequentialImpl : torch::nn::Cloneable<SequentialImpl> {
   std::vector<torch::nn::AnyModule> items;
 };
 TORCH_MODULE(Sequential);
+
+// nn.MaxPool2d and nn.AvgPool2d: libtorch's modules, remembering which sizes were given as one
+// number, because PyTorch's repr prints them as given (`kernel_size=2` or `kernel_size=(2, 2)`).
+struct PoolForm {
+  bool kernelSize = true, stride = true, padding = true, dilation = true;
+};
+
+struct MaxPool2dImpl : torch::nn::MaxPool2dImpl {
+  MaxPool2dImpl(const torch::nn::MaxPool2dOptions& options, PoolForm form) : torch::nn::MaxPool2dImpl(options), form(form) {}
+  // A copy of this type (libtorch's clone() would make a torch::nn::MaxPool2dImpl); no parameters to copy.
+  std::shared_ptr<torch::nn::Module> clone(const c10::optional<torch::Device>& device = c10::nullopt) const override {
+    return std::make_shared<MaxPool2dImpl>(*this);
+  }
+  PoolForm form;
+};
+TORCH_MODULE(MaxPool2d);
+
+struct AvgPool2dImpl : torch::nn::AvgPool2dImpl {
+  AvgPool2dImpl(const torch::nn::AvgPool2dOptions& options, PoolForm form) : torch::nn::AvgPool2dImpl(options), form(form) {}
+  std::shared_ptr<torch::nn::Module> clone(const c10::optional<torch::Device>& device = c10::nullopt) const override {
+    return std::make_shared<AvgPool2dImpl>(*this);
+  }
+  PoolForm form;
+};
+TORCH_MODULE(AvgPool2d);
 
 // A container with no forward of its own: children and parameters registered from JS, forward
 // written in TypeScript.

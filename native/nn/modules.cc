@@ -1,5 +1,8 @@
-// nn modules: the module handle, layers libtorch lacks, and the module op table (constructors,
-// forward, parameters and state, train/eval, devices, cloning).
+// nn modules: the module handle, layers libtorch lacks, the module op table (constructors,
+// forward, parameters and state, train/eval, devices, cloning) and gradient clipping (nn.utils).
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <typeindex>
 #include <unordered_map>
@@ -113,6 +116,85 @@ TB_REGISTER_MODULE(torch::nn::ReLUImpl, "ReLU");
 TB_REGISTER_MODULE(torch::nn::TanhImpl, "Tanh");
 TB_REGISTER_MODULE(torch::nn::GELUImpl, "GELU", [](const torch::nn::Module& m, Napi::Object& out) {
   out.Set("approximate", as<torch::nn::GELUImpl>(m).options.approximate());
+});
+
+Napi::Array intArray(Napi::Env env, c10::ArrayRef<int64_t> values) {
+  Napi::Array out = Napi::Array::New(env, values.size());
+  for (uint32_t k = 0; k < values.size(); ++k) out.Set(k, static_cast<double>(values[k]));
+  return out;
+}
+
+// Conv1d/Conv2d: every size as a tuple (PyTorch's repr prints them so), padding a tuple or 'same'/'valid'.
+template <class Impl>
+void describeConv(const torch::nn::Module& m, Napi::Object& out) {
+  const auto& o = as<Impl>(m).options;
+  Napi::Env env = out.Env();
+  out.Set("inChannels", static_cast<double>(o.in_channels()));
+  out.Set("outChannels", static_cast<double>(o.out_channels()));
+  out.Set("kernelSize", intArray(env, *o.kernel_size()));
+  out.Set("stride", intArray(env, *o.stride()));
+  // padding and padding_mode are variants: c10::variant in libtorch 1.13 (its get() found by ADL),
+  // std::variant in 2.x; index() is the alternative in both.
+  using std::get;
+  switch (o.padding().index()) {
+    case 0: out.Set("padding", intArray(env, *get<0>(o.padding()))); break;
+    case 1: out.Set("padding", "valid"); break;
+    default: out.Set("padding", "same"); break;
+  }
+  out.Set("dilation", intArray(env, *o.dilation()));
+  out.Set("groups", static_cast<double>(o.groups()));
+  out.Set("bias", o.bias());
+  static const char* const modes[] = {"zeros", "reflect", "replicate", "circular"};
+  out.Set("paddingMode", modes[o.padding_mode().index()]);
+}
+TB_REGISTER_MODULE(torch::nn::Conv1dImpl, "Conv1d", describeConv<torch::nn::Conv1dImpl>);
+TB_REGISTER_MODULE(torch::nn::Conv2dImpl, "Conv2d", describeConv<torch::nn::Conv2dImpl>);
+
+// Pooling sizes as they were given: one number or a tuple.
+void setSize(Napi::Object& out, const char* key, c10::ArrayRef<int64_t> values, bool scalar) {
+  if (scalar) out.Set(key, static_cast<double>(values[0]));
+  else out.Set(key, intArray(out.Env(), values));
+}
+TB_REGISTER_MODULE(MaxPool2dImpl, "MaxPool2d", [](const torch::nn::Module& m, Napi::Object& out) {
+  const auto& p = as<MaxPool2dImpl>(m);
+  setSize(out, "kernelSize", *p.options.kernel_size(), p.form.kernelSize);
+  setSize(out, "stride", *p.options.stride(), p.form.stride);
+  setSize(out, "padding", *p.options.padding(), p.form.padding);
+  setSize(out, "dilation", *p.options.dilation(), p.form.dilation);
+  out.Set("ceilMode", p.options.ceil_mode());
+});
+TB_REGISTER_MODULE(AvgPool2dImpl, "AvgPool2d", [](const torch::nn::Module& m, Napi::Object& out) {
+  const auto& p = as<AvgPool2dImpl>(m);
+  setSize(out, "kernelSize", *p.options.kernel_size(), p.form.kernelSize);
+  setSize(out, "stride", *p.options.stride(), p.form.stride);
+  setSize(out, "padding", *p.options.padding(), p.form.padding);
+  out.Set("ceilMode", p.options.ceil_mode());
+  out.Set("countIncludePad", p.options.count_include_pad());
+  if (p.options.divisor_override()) out.Set("divisorOverride", static_cast<double>(*p.options.divisor_override()));
+});
+
+template <class Impl>
+void describeBatchNorm(const torch::nn::Module& m, Napi::Object& out) {
+  const auto& o = as<Impl>(m).options;
+  out.Set("numFeatures", static_cast<double>(o.num_features()));
+  out.Set("eps", o.eps());
+  if (o.momentum()) out.Set("momentum", *o.momentum());
+  else out.Set("momentum", out.Env().Null());  // cumulative moving average (momentum=None)
+  out.Set("affine", o.affine());
+  out.Set("trackRunningStats", o.track_running_stats());
+}
+TB_REGISTER_MODULE(torch::nn::BatchNorm1dImpl, "BatchNorm1d", describeBatchNorm<torch::nn::BatchNorm1dImpl>);
+TB_REGISTER_MODULE(torch::nn::BatchNorm2dImpl, "BatchNorm2d", describeBatchNorm<torch::nn::BatchNorm2dImpl>);
+
+TB_REGISTER_MODULE(torch::nn::FlattenImpl, "Flatten", [](const torch::nn::Module& m, Napi::Object& out) {
+  const auto& o = as<torch::nn::FlattenImpl>(m).options;
+  out.Set("startDim", static_cast<double>(o.start_dim()));
+  out.Set("endDim", static_cast<double>(o.end_dim()));
+});
+TB_REGISTER_MODULE(torch::nn::IdentityImpl, "Identity");
+TB_REGISTER_MODULE(torch::nn::SigmoidImpl, "Sigmoid");
+TB_REGISTER_MODULE(torch::nn::SoftmaxImpl, "Softmax", [](const torch::nn::Module& m, Napi::Object& out) {
+  out.Set("dim", static_cast<double>(as<torch::nn::SoftmaxImpl>(m).options.dim()));
 });
 TB_REGISTER_MODULE(SequentialImpl, "Sequential");
 TB_REGISTER_MODULE(ContainerImpl, "Container");  // no forward: its forward is written in TypeScript
@@ -342,12 +424,29 @@ Napi::Value namedChildren(const Args& a) {
   return out;
 }
 
+// Module::to(dtype) converts every parameter and buffer; PyTorch's Module.to converts the floating
+// point ones only (a BatchNorm's num_batches_tracked stays int64): the others are converted back.
+void convertModule(torch::nn::Module& m, const c10::optional<c10::Device>& device, const c10::optional<at::ScalarType>& dtype) {
+  std::vector<std::pair<at::Tensor, at::ScalarType>> integral;
+  if (dtype) {
+    for (const auto& t : m.parameters(/*recurse=*/true)) {
+      if (!t.is_floating_point() && !t.is_complex()) integral.emplace_back(t, t.scalar_type());
+    }
+    for (const auto& t : m.buffers(/*recurse=*/true)) {
+      if (!t.is_floating_point() && !t.is_complex()) integral.emplace_back(t, t.scalar_type());
+    }
+  }
+  if (device && dtype) m.to(*device, *dtype);
+  else if (device) m.to(*device);
+  else if (dtype) m.to(*dtype);
+  // the handles share their TensorImpl with the module's, which to() gave new data (set_data)
+  for (auto& [t, type] : integral) t.set_data(t.to(type));
+}
+
 // moduleTo(m, device?, dtype?)
 Napi::Value to(const Args& a) {
   ModuleWrap& m = a.module(0);
-  if (a.has(1) && a.has(2)) m.module().to(a.device(1), a.dtype(2));
-  else if (a.has(1)) m.module().to(a.device(1));
-  else if (a.has(2)) m.module().to(a.dtype(2));
+  convertModule(m.module(), a.optDevice(1), a.optDtype(2));
   ModuleWrap::accountAll(a.env());
   return a.env().Undefined();
 }
@@ -382,9 +481,80 @@ Holder buildInDtype(const Args& a, size_t dtypeArg, const std::function<Holder()
     std::lock_guard<std::mutex> lock(generator.mutex());
     generator.set_state(start);
   }
-  holder->to(dtype);
+  convertModule(*holder.ptr(), c10::nullopt, dtype);
   holder->reset_parameters();
   return holder;
+}
+
+// One size of a D-dim layer: a number (for every dim) or an array of D numbers; `scalar` says which.
+template <size_t D>
+torch::ExpandingArray<D> sizeArg(const Args& a, size_t i, bool* scalar = nullptr) {
+  if (a[i].IsNumber()) {
+    if (scalar) *scalar = true;
+    return torch::ExpandingArray<D>(a.integer(i));
+  }
+  if (scalar) *scalar = false;
+  std::vector<int64_t> values = a.integers(i);
+  if (values.size() != D) {
+    throw ArgError(a.label(i) + " must be a number or an array of " + std::to_string(D) + " numbers, got " +
+                   std::to_string(values.size()));
+  }
+  return torch::ExpandingArray<D>(values);
+}
+
+// moduleConv1d/2d(inChannels, outChannels, kernelSize, stride, padding (sizes or 'same'/'valid'),
+// dilation, groups, bias, paddingMode, dtype?)
+template <size_t D, class Holder>
+Napi::Value conv(const Args& a) {
+  torch::nn::ConvOptions<D> o(a.integer(0), a.integer(1), sizeArg<D>(a, 2));
+  o.stride(sizeArg<D>(a, 3));
+  if (a[4].IsString()) {
+    std::string padding = a.string(4);
+    if (padding == "same") o.padding(torch::kSame);
+    else if (padding == "valid") o.padding(torch::kValid);
+    else throw ArgError(a.label(4) + " must be sizes, 'same' or 'valid', got '" + padding + "'");
+  } else {
+    o.padding(sizeArg<D>(a, 4));
+  }
+  o.dilation(sizeArg<D>(a, 5)).groups(a.integer(6)).bias(a.boolean(7, true));
+  std::string mode = a.has(8) ? a.string(8) : "zeros";
+  if (mode == "zeros") o.padding_mode(torch::kZeros);
+  else if (mode == "reflect") o.padding_mode(torch::kReflect);
+  else if (mode == "replicate") o.padding_mode(torch::kReplicate);
+  else if (mode == "circular") o.padding_mode(torch::kCircular);
+  else throw ArgError(a.label(8) + " must be 'zeros', 'reflect', 'replicate' or 'circular', got '" + mode + "'");
+  return wrapModule(a.env(), buildInDtype<Holder>(a, 9, [&] { return Holder(o); }));
+}
+
+// moduleBatchNorm1d/2d(numFeatures, eps, momentum (null: cumulative average), affine, trackRunningStats, dtype?)
+template <class Holder>
+Napi::Value batchNorm(const Args& a) {
+  torch::nn::BatchNormOptions o(a.integer(0));
+  o.eps(a.number(1)).affine(a.boolean(3, true)).track_running_stats(a.boolean(4, true));
+  if (a.has(2)) o.momentum(a.number(2));
+  else o.momentum(c10::nullopt);
+  return wrapModule(a.env(), buildInDtype<Holder>(a, 5, [&] { return Holder(o); }));
+}
+
+// moduleMaxPool2d(kernelSize, stride? (default kernelSize), padding, dilation, ceilMode)
+Napi::Value maxPool2d(const Args& a) {
+  PoolForm form;
+  torch::nn::MaxPool2dOptions o(sizeArg<2>(a, 0, &form.kernelSize));
+  if (a.has(1)) o.stride(sizeArg<2>(a, 1, &form.stride));
+  else form.stride = form.kernelSize;
+  o.padding(sizeArg<2>(a, 2, &form.padding)).dilation(sizeArg<2>(a, 3, &form.dilation)).ceil_mode(a.boolean(4));
+  return wrapModule(a.env(), MaxPool2d(o, form));
+}
+
+// moduleAvgPool2d(kernelSize, stride? (default kernelSize), padding, ceilMode, countIncludePad, divisorOverride?)
+Napi::Value avgPool2d(const Args& a) {
+  PoolForm form;
+  torch::nn::AvgPool2dOptions o(sizeArg<2>(a, 0, &form.kernelSize));
+  if (a.has(1)) o.stride(sizeArg<2>(a, 1, &form.stride));
+  else form.stride = form.kernelSize;
+  o.padding(sizeArg<2>(a, 2, &form.padding)).ceil_mode(a.boolean(3)).count_include_pad(a.boolean(4, true));
+  o.divisor_override(a.optInteger(5));
+  return wrapModule(a.env(), AvgPool2d(o, form));
 }
 
 const OpEntry moduleOps[] = {
@@ -439,6 +609,19 @@ const OpEntry moduleOps[] = {
        }
        return wrapModule(a.env(), seq);
      }},
+    {"moduleConv1d", conv<1, torch::nn::Conv1d>},
+    {"moduleConv2d", conv<2, torch::nn::Conv2d>},
+    {"moduleMaxPool2d", maxPool2d},
+    {"moduleAvgPool2d", avgPool2d},
+    {"moduleBatchNorm1d", batchNorm<torch::nn::BatchNorm1d>},
+    {"moduleBatchNorm2d", batchNorm<torch::nn::BatchNorm2d>},
+    {"moduleFlatten",
+     [](const Args& a) {
+       return wrapModule(a.env(), torch::nn::Flatten(torch::nn::FlattenOptions().start_dim(a.integerOr(0, 1)).end_dim(a.integerOr(1, -1))));
+     }},
+    {"moduleIdentity", [](const Args& a) { return wrapModule(a.env(), torch::nn::Identity()); }},
+    {"moduleSigmoid", [](const Args& a) { return wrapModule(a.env(), torch::nn::Sigmoid()); }},
+    {"moduleSoftmax", [](const Args& a) { return wrapModule(a.env(), torch::nn::Softmax(torch::nn::SoftmaxOptions(a.integer(0)))); }},
     {"moduleContainer", [](const Args& a) -> Napi::Value { return ModuleWrap::New(a.env(), Container().ptr()); }},
     // structure and state
     {"moduleInfo", info},
@@ -468,7 +651,11 @@ const OpEntry moduleOps[] = {
     {"moduleRegisterModule",
      [](const Args& a) {
        ModuleWrap& m = a.module(0);
-       m.module().register_module(a.string(1), ModuleWrap::Get(a[2], "registerModule: child").modulePtr());
+       std::string name = a.string(1);
+       const auto& child = ModuleWrap::Get(a[2], "registerModule: child").modulePtr();
+       // as PyTorch's add_module: a name already registered gets the new module, in its place
+       if (m.module().named_children().contains(name)) m.module().replace_module(name, child);
+       else m.module().register_module(name, child);
        m.account();
        return a.env().Undefined();
      }},
@@ -497,6 +684,84 @@ const OpEntry moduleOps[] = {
 
 }  // namespace
 
+// ---- gradient clipping (torch.nn.utils.clip_grad_norm_ / clip_grad_value_, PyTorch 1.13) ----------
+
+namespace {
+
+// Python's repr of a float (2.0, inf, 0.5, 1e-05), for PyTorch's messages.
+std::string pythonFloat(double x) {
+  if (std::isnan(x)) return "nan";
+  if (std::isinf(x)) return x > 0 ? "inf" : "-inf";
+  char text[40];
+  if (x == std::trunc(x) && std::abs(x) < 1e16) {
+    std::snprintf(text, sizeof text, "%.1f", x);
+    return text;
+  }
+  for (int digits = 1; digits <= 17; ++digits) {
+    std::snprintf(text, sizeof text, "%.*g", digits, x);
+    if (std::strtod(text, nullptr) == x) break;
+  }
+  return text;
+}
+
+// The gradients of the parameters that have one.
+std::vector<at::Tensor> gradsOf(const Args& a) {
+  std::vector<at::Tensor> grads;
+  for (const at::Tensor& p : a.tensors(0)) {
+    if (p.grad().defined()) grads.push_back(p.grad());
+  }
+  return grads;
+}
+
+// clipGradNorm_(parameters, maxNorm, normType, errorIfNonfinite): the total norm (0-dim). The ATen
+// calls of clip_grad_norm_ in PyTorch 1.13, in its order: per-gradient norms, the norm of their stack,
+// clip_coef = max_norm / (total_norm + 1e-6) (Python's float / Tensor is reciprocal() * float),
+// clamped to 1, each gradient multiplied in place.
+Napi::Value clipGradNorm(const Args& a) {
+  std::vector<at::Tensor> grads = gradsOf(a);
+  double maxNorm = a.number(1);
+  double normType = a.number(2);
+  if (grads.empty()) return a.wrap(at::zeros({}, at::kFloat));  // torch.tensor(0.)
+  at::NoGradGuard noGrad;
+  c10::Device device = grads[0].device();
+  std::vector<at::Tensor> norms;
+  norms.reserve(grads.size());
+  at::Tensor total;
+  if (normType == INFINITY) {
+    for (const at::Tensor& g : grads) norms.push_back(g.detach().abs().max().to(device));
+    total = norms.size() == 1 ? norms[0] : at::max(at::stack(norms));
+  } else {
+    for (const at::Tensor& g : grads) norms.push_back(at::linalg_vector_norm(g.detach(), at::Scalar(normType)).to(device));
+    total = at::linalg_vector_norm(at::stack(norms), at::Scalar(normType));
+  }
+  if (a.boolean(3) && at::logical_or(total.isnan(), total.isinf()).item<bool>()) {
+    throw std::runtime_error("The total norm of order " + pythonFloat(normType) +
+                             " for gradients from `parameters` is non-finite, so it cannot be clipped. To disable this error "
+                             "and scale the gradients by the non-finite norm anyway, set `error_if_nonfinite=False` "
+                             "(in torchbridge: { errorIfNonfinite: false })");
+  }
+  at::Tensor coef = at::reciprocal(total + 1e-6) * maxNorm;
+  at::Tensor clamped = at::clamp(coef, c10::nullopt, at::Scalar(1.0));
+  for (const at::Tensor& g : grads) g.detach().mul_(clamped.to(g.device()));
+  return a.wrap(total);
+}
+
+// clipGradValue_(parameters, clipValue): every gradient clamped to [-clipValue, clipValue] in place.
+Napi::Value clipGradValue(const Args& a) {
+  double clip = a.number(1);
+  at::NoGradGuard noGrad;
+  for (const at::Tensor& g : gradsOf(a)) g.detach().clamp_(at::Scalar(-clip), at::Scalar(clip));
+  return a.env().Undefined();
+}
+
+const OpEntry gradClipOps[] = {
+    {"clipGradNorm_", clipGradNorm},
+    {"clipGradValue_", clipGradValue},
+};
+
+}  // namespace
+
 TB_REGISTER_OPS("modules", moduleOps, ModuleWrap::Init);
+TB_REGISTER_OPS("gradient clipping", gradClipOps);
 
 }  // namespace tb
