@@ -399,3 +399,14 @@ export class Module implements Disposable {
     return this.childModules;
   }
 }
+
+// console.log and util.inspect print the module's repr (its toString(), as Python's print(net)),
+// `<Class> <disposed>` once disposed, not the wrapper's internals. Defined as Tensor's is, with
+// Symbol.for('nodejs.util.inspect.custom'), so that the declarations need no Node types.
+Object.defineProperty(Module.prototype, Symbol.for('nodejs.util.inspect.custom'), {
+  value(this: Module): string {
+    return this.isDisposed ? `${this.constructor.name} <disposed>` : this.toString();
+  },
+  writable: true,
+  configurable: true,
+});
