@@ -1,18 +1,18 @@
 /**
- * A minimal `torch.utils.data.DataLoader` for datasets held as tensors (such as
- * `SNLIBERTDataset`): minibatches of `[inputs, labels]`, optionally shuffled with a seeded
- * generator, each built while the previous one is in use.
+ * A minimal `torch.utils.data.DataLoader`: minibatches of a map-style `Dataset` (collated with
+ * `defaultCollate`, or the dataset's own `getBatch`), or of a dataset held as tensors (such as
+ * `SNLIBERTDataset`, batched as `[inputs, labels]`), optionally shuffled with a seeded generator,
+ * each built while the previous one is in use.
  */
-import { randomBytes } from 'crypto';
-
 import { tensor } from '../core/creation';
 import { keep, tidy } from '../core/scope';
 import { Tensor } from '../core/tensor';
+import { Collated, Dataset, TensorDataset, Xoshiro128StarStar, batchOf, isDataset, seedOf, shuffleInPlace } from './dataset';
 
 /**
- * What `DataLoader` batches: CPU input tensors and a CPU label tensor that share their first
- * dimension (one row per example), e.g. `SNLIBERTDataset` (`inputs` = `[tokens, segments, validLens]`).
- * Batches are moved to a device by whoever consumes them, as in d2l.
+ * What `DataLoader` batches as `[inputs, labels]`: CPU input tensors and a CPU label tensor that
+ * share their first dimension (one row per example), e.g. `SNLIBERTDataset` (`inputs` =
+ * `[tokens, segments, validLens]`). Batches are moved to a device by whoever consumes them, as in d2l.
  */
 export interface BatchableDataset<X extends readonly Tensor[]> {
   /** The model's inputs, each [N, ...]. */
@@ -21,11 +21,21 @@ export interface BatchableDataset<X extends readonly Tensor[]> {
   readonly labels: Tensor;
 }
 
-/** One minibatch: the rows of every input tensor, in the same order, and their labels. */
+/** One minibatch of a BatchableDataset: the rows of every input tensor, in the same order, and their labels. */
 export type Batch<X extends readonly Tensor[]> = [inputs: { -readonly [K in keyof X]: Tensor }, labels: Tensor];
 
-/** Options of `new DataLoader()`. */
-export interface DataLoaderOptions<X extends readonly Tensor[] = readonly Tensor[]> {
+/**
+ * The batches of `DataLoader<S>`: for `S` a tuple of input tensors (a BatchableDataset's
+ * `inputs`), `Batch<S>`; for `S` a `Dataset<T>`, `Collated<T>` (a TensorDataset of [x, y]
+ * gives `[X, Y]`).
+ */
+export type LoaderBatch<S> = S extends readonly Tensor[] ? Batch<S> : S extends Dataset<infer T> ? Collated<T> : never;
+
+/** The dataset of `DataLoader<S>`. */
+export type LoaderDataset<S> = S extends readonly Tensor[] ? BatchableDataset<S> : S;
+
+/** Options of `new DataLoader()` other than `transform`. */
+export interface DataLoaderBaseOptions {
   /** Visit the examples in a new random order every epoch (default false: in order). */
   shuffle?: boolean;
   /**
@@ -36,12 +46,6 @@ export interface DataLoaderOptions<X extends readonly Tensor[] = readonly Tensor
   /** Leave out the last batch when it would be smaller than `batchSize` (default false). */
   dropLast?: boolean;
   /**
-   * Applied to each batch as it is built (PyTorch's `collate_fn` role), e.g.
-   * `SNLIBERTDataset.trimBatch`. It runs in a scope: the tensors it returns belong to the loader,
-   * the batch's own tensors that it does not return are disposed.
-   */
-  transform?: (batch: Batch<X>) => Batch<X>;
-  /**
    * Length bucketing (off by default): each epoch's order (shuffled or not) is cut into pools of
    * `poolBatches` batches, each pool is sorted by `lengths` (one per example) and cut into
    * batches, and with `shuffle` the batches are visited in random order. Batches then hold
@@ -50,18 +54,46 @@ export interface DataLoaderOptions<X extends readonly Tensor[] = readonly Tensor
   bucket?: { lengths: ArrayLike<number>; poolBatches?: number };
 }
 
+/**
+ * Applied to each batch as it is built (after collation; PyTorch's `collate_fn` role), e.g.
+ * `SNLIBERTDataset.trimBatch`. It runs in a scope: the tensors it returns belong to the loader,
+ * which disposes them with the batch (so return new tensors or the batch's own, never a
+ * dataset's), and the batch's own tensors that it does not return are disposed.
+ */
+export type BatchTransform<B> = (batch: B) => B;
+
+/** Options of `new DataLoader()` for batches of type `LoaderBatch<S>`. */
+export interface DataLoaderOptions<S = readonly Tensor[]> extends DataLoaderBaseOptions {
+  /** See `BatchTransform`. */
+  transform?: BatchTransform<LoaderBatch<S>>;
+}
+
+// What the constructor needs of a map-style dataset (a Dataset<T> of any T).
+interface MapStyle {
+  readonly length: number;
+  get(index: number): unknown;
+}
+
 /** Default pool of length bucketing, in batches: large enough to sort well, small enough to stay random. */
 const DEFAULT_POOL_BATCHES = 50;
 
 /**
  * Batches `dataset` (d2l's `torch.utils.data.DataLoader(dataset, batch_size, shuffle)`). Each
- * `for await` over the loader is one epoch, yielding `length` batches of `[inputs, labels]`
- * built with `indexSelect(0, rows)`, so int64 inputs stay int64.
+ * `for await` over the loader is one epoch, yielding `length` batches:
+ * - a `Dataset<T>` (TensorDataset, Subset, or any object with `length` and `get(index)`): each
+ *   batch is `dataset.getBatch(rows)` when the dataset has it (TensorDataset: `indexSelect` of
+ *   each tensor), else `defaultCollate` of `get(i)` for its examples (`Collated<T>`);
+ * - a `BatchableDataset` (`{inputs, labels}`): `[inputs, labels]` built with `indexSelect(0, rows)`,
+ *   so int64 inputs stay int64.
+ * Both visit the examples in the same order for the same seed, so a TensorDataset of
+ * `[...inputs, labels]` gives the same rows as the BatchableDataset of those tensors. The
+ * dataset's `length` is read once, here.
  *
- * Ownership: the loader owns the batches it yields. Batch k is disposed when batch k + 1 is
- * requested, and the last one when the epoch ends or the loop is left early (`break`, `return`,
- * an exception: `for await` calls the iterator's `return()`), so a training loop leaks nothing.
- * To keep a batch beyond its step, `clone()` its tensors.
+ * Ownership: the loader owns the batches it yields (every tensor in them). Batch k is disposed
+ * when batch k + 1 is requested, and the last one when the epoch ends or the loop is left early
+ * (`break`, `return`, an exception: `for await` calls the iterator's `return()`), so a training
+ * loop leaks nothing. To keep a batch beyond its step, `clone()` its tensors. Tensors that
+ * `get()` creates are disposed as soon as the batch is collated.
  *
  * Prefetch: once batch k is handed out, batch k + 1 is built on the next turn of the event
  * loop, i.e. while the consumer awaits its (asynchronous) training step; if the consumer asks
@@ -71,28 +103,48 @@ const DEFAULT_POOL_BATCHES = 50;
  * with a Fisher-Yates shuffle and unbiased bounded integers. The generator advances from epoch
  * to epoch, so epochs differ and a given seed reproduces the whole sequence.
  */
-export class DataLoader<X extends readonly Tensor[]> implements AsyncIterable<Batch<X>> {
-  readonly dataset: BatchableDataset<X>;
+export class DataLoader<S> implements AsyncIterable<LoaderBatch<S>> {
+  readonly dataset: LoaderDataset<S>;
   readonly batchSize: number;
   readonly shuffle: boolean;
   readonly dropLast: boolean;
   private readonly examples: number;
   private readonly random: Xoshiro128StarStar;
-  private readonly transform: ((batch: Batch<X>) => Batch<X>) | undefined;
+  private readonly transform: ((batch: LoaderBatch<S>) => LoaderBatch<S>) | undefined;
   private readonly bucket: { lengths: Float64Array; poolBatches: number } | undefined;
+  private readonly build: (rows: Int32Array) => LoaderBatch<S>;
 
-  constructor(dataset: BatchableDataset<X>, batchSize: number, options: DataLoaderOptions<X> = {}) {
+  /**
+   * @param dataset a Dataset, or a BatchableDataset (`{inputs, labels}`)
+   * @param batchSize examples per batch (a positive integer)
+   * @throws TypeError for anything else than those datasets; RangeError for a bad batch size,
+   *   seed or bucket, or (BatchableDataset) tensors with different first dimensions
+   */
+  constructor(dataset: BatchableDataset<S & readonly Tensor[]>, batchSize: number,
+    options?: DataLoaderBaseOptions & { transform?: BatchTransform<Batch<S & readonly Tensor[]>> });
+  constructor(dataset: S & MapStyle, batchSize: number, options?: DataLoaderOptions<S>);
+  constructor(dataset: BatchableDataset<readonly Tensor[]> | MapStyle, batchSize: number, options: DataLoaderOptions<S> = {}) {
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`DataLoader: batchSize must be a positive integer, got ${batchSize}`);
-    const examples = dataset.labels.shape[0];
-    if (examples === undefined) throw new RangeError('DataLoader: labels must have at least one dimension (one row per example)');
-    dataset.inputs.forEach((input, k) => {
-      if (input.shape[0] !== examples) {
-        throw new RangeError(`DataLoader: inputs[${k}] has ${input.shape[0]} rows but labels have ${examples}; every tensor needs one row per example`);
-      }
-    });
-    const seed = options.seed ?? randomBytes(6).readUIntLE(0, 6);
-    if (!Number.isSafeInteger(seed) || seed < 0) throw new RangeError(`DataLoader: seed must be a non-negative safe integer, got ${seed}`);
-    this.dataset = dataset;
+    let examples: number;
+    if (isBatchable(dataset)) {
+      const rows = dataset.labels.shape[0];
+      if (rows === undefined) throw new RangeError('DataLoader: labels must have at least one dimension (one row per example)');
+      dataset.inputs.forEach((input, k) => {
+        if (input.shape[0] !== rows) {
+          throw new RangeError(`DataLoader: inputs[${k}] has ${input.shape[0]} rows but labels have ${rows}; every tensor needs one row per example`);
+        }
+      });
+      examples = rows;
+      this.build = (index) => tensorBatch(dataset, index) as LoaderBatch<S>;
+    } else if (isDataset(dataset)) {
+      examples = dataset.length;
+      this.build = (index) => batchOf(dataset, index) as LoaderBatch<S>;
+    } else {
+      throw new TypeError('DataLoader: dataset must be a Dataset (length and get(index), e.g. a TensorDataset) or tensors ' +
+        `as {inputs: Tensor[], labels: Tensor}; got ${dataset === null ? 'null' : typeof dataset}`);
+    }
+    const seed = seedOf(options.seed, 'DataLoader');
+    this.dataset = dataset as LoaderDataset<S>;
     this.batchSize = batchSize;
     this.shuffle = options.shuffle ?? false;
     this.dropLast = options.dropLast ?? false;
@@ -115,15 +167,15 @@ export class DataLoader<X extends readonly Tensor[]> implements AsyncIterable<Ba
   }
 
   /** One epoch: a fresh order (when shuffling), then its batches. See the class notes on ownership. */
-  [Symbol.asyncIterator](): AsyncGenerator<Batch<X>, void, undefined> {
+  [Symbol.asyncIterator](): AsyncGenerator<LoaderBatch<S>, void, undefined> {
     return this.epoch();
   }
 
-  private async *epoch(): AsyncGenerator<Batch<X>, void, undefined> {
+  private async *epoch(): AsyncGenerator<LoaderBatch<S>, void, undefined> {
     const order = this.order();
     const batches = this.length;
-    let current: Batch<X> | undefined;
-    let prefetched: Batch<X> | undefined;
+    let current: LoaderBatch<S> | undefined;
+    let prefetched: LoaderBatch<S> | undefined;
     let timer: NodeJS.Immediate | undefined;
     try {
       for (let b = 0; b < batches; ++b) {
@@ -151,14 +203,7 @@ export class DataLoader<X extends readonly Tensor[]> implements AsyncIterable<Ba
   private order(): Int32Array {
     const order = new Int32Array(this.examples);
     for (let i = 0; i < order.length; ++i) order[i] = i;
-    if (this.shuffle) {
-      for (let i = order.length - 1; i > 0; --i) {
-        const j = this.random.below(i + 1);
-        const t = order[i];
-        order[i] = order[j];
-        order[j] = t;
-      }
-    }
+    if (this.shuffle) shuffleInPlace(order, this.random);
     return this.bucket === undefined ? order : this.bucketed(order, this.bucket);
   }
 
@@ -172,85 +217,59 @@ export class DataLoader<X extends readonly Tensor[]> implements AsyncIterable<Ba
     if (!this.shuffle) return order;
     const full = Math.floor(order.length / this.batchSize);
     const batches = Array.from({ length: full }, (_, b) => b);
-    for (let i = batches.length - 1; i > 0; --i) {
-      const j = this.random.below(i + 1);
-      [batches[i], batches[j]] = [batches[j], batches[i]];
-    }
+    shuffleInPlace(batches, this.random);
     const out = new Int32Array(order.length);
     batches.forEach((b, k) => out.set(order.subarray(b * this.batchSize, (b + 1) * this.batchSize), k * this.batchSize));
     out.set(order.subarray(full * this.batchSize), full * this.batchSize);
     return out;
   }
 
-  private batch(order: Int32Array, b: number): Batch<X> {
+  private batch(order: Int32Array, b: number): LoaderBatch<S> {
     const start = b * this.batchSize;
     const rows = order.subarray(start, Math.min(start + this.batchSize, order.length));
     return tidy(() => {
-      const index = tensor(rows);  // int32, sharing `order`'s memory until the scope ends
-      const inputs = this.dataset.inputs.map((input) => input.indexSelect(0, index));
-      // map() keeps the tuple's length and order, which its type cannot express.
-      const built: Batch<X> = [inputs as Batch<X>[0], this.dataset.labels.indexSelect(0, index)];
-      const [outInputs, outLabels] = this.transform === undefined ? built : this.transform(built);
+      const built = this.build(rows);
+      const out = this.transform === undefined ? built : this.transform(built);
       // keep(): the loader, not whatever scope happens to be open, decides when batches go.
-      return [(outInputs as Tensor[]).map((t) => keep(t)) as Batch<X>[0], keep(outLabels)];
+      for (const t of tensorsIn(out)) keep(t);
+      return out;
     });
   }
 }
 
-function disposeBatch<X extends readonly Tensor[]>([inputs, labels]: Batch<X>): void {
-  for (const input of inputs as readonly Tensor[]) input.dispose();
-  labels.dispose();
+function isBatchable(dataset: unknown): dataset is BatchableDataset<readonly Tensor[]> {
+  const d = dataset as Partial<BatchableDataset<readonly Tensor[]>> | null;
+  return typeof d === 'object' && d !== null && Array.isArray(d.inputs) && d.labels instanceof Tensor;
 }
 
-const MASK64 = (1n << 64n) - 1n;
-
-// SplitMix64 (Steele, Lea and Flood), the seeding Blackman and Vigna recommend for xoshiro.
-function splitMix64(state: bigint): [next: bigint, output: bigint] {
-  const next = (state + 0x9e3779b97f4a7c15n) & MASK64;
-  let z = next;
-  z = ((z ^ (z >> 30n)) * 0xbf58476d1ce4e5b9n) & MASK64;
-  z = ((z ^ (z >> 27n)) * 0x94d049bb133111ebn) & MASK64;
-  return [next, z ^ (z >> 31n)];
+function tensorBatch(dataset: BatchableDataset<readonly Tensor[]>, rows: Int32Array): Batch<readonly Tensor[]> {
+  const index = tensor(rows);  // int32, sharing `order`'s memory until the caller's scope ends
+  return [dataset.inputs.map((input) => input.indexSelect(0, index)), dataset.labels.indexSelect(0, index)];
 }
 
-function rotl(x: number, k: number): number {
-  return (x << k) | (x >>> (32 - k));
-}
-
-/** xoshiro128** 1.1: 32-bit outputs, period 2^128 - 1. */
-class Xoshiro128StarStar {
-  private readonly s = new Uint32Array(4);
-
-  constructor(seed: number) {
-    let state = BigInt(seed);
-    for (let k = 0; k < 4; k += 2) {
-      const [next, output] = splitMix64(state);
-      state = next;
-      this.s[k] = Number(output & 0xffffffffn);
-      this.s[k + 1] = Number(output >> 32n);
-    }
+// The tensors of a batch: in arrays and plain objects, nested (what defaultCollate builds).
+function tensorsIn(value: unknown, out: Tensor[] = []): Tensor[] {
+  if (value instanceof Tensor) out.push(value);
+  else if (Array.isArray(value)) for (const item of value) tensorsIn(item, out);
+  else if (typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === Object.prototype) {
+    for (const item of Object.values(value)) tensorsIn(item, out);
   }
-
-  /** The next 32-bit output, as an unsigned integer. */
-  next(): number {
-    const s = this.s;
-    const result = Math.imul(rotl(Math.imul(s[1], 5), 7), 9) >>> 0;
-    const t = s[1] << 9;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 11);
-    return result;
-  }
-
-  /** A uniform integer in [0, bound), bound <= 2^32, without modulo bias (rejection as OpenBSD's arc4random_uniform). */
-  below(bound: number): number {
-    const threshold = (2 ** 32 - bound) % bound;
-    for (;;) {
-      const r = this.next();
-      if (r >= threshold) return r % bound;
-    }
-  }
+  return out;
 }
+
+function disposeBatch(batch: unknown): void {
+  for (const t of tensorsIn(batch)) t.dispose();
+}
+
+/**
+ * d2l's `load_array`: a DataLoader over a TensorDataset of `dataArrays` (tensors sharing their
+ * first dimension, e.g. `[features, labels]`), shuffled when `isTrain`. The loader refers to the
+ * tensors, which the caller keeps owning; its batches are `[X, Y, ...]`.
+ */
+export function loadArray<T extends readonly Tensor[]>(dataArrays: T, batchSize: number, isTrain = true,
+  options?: { seed?: number } | null): DataLoader<TensorDataset<T>> {
+  const given: unknown = dataArrays;
+  if (!Array.isArray(given)) throw new TypeError('loadArray: dataArrays must be an array of tensors, e.g. [features, labels]');
+  return new DataLoader(new TensorDataset<T>(...dataArrays), batchSize, { shuffle: isTrain, seed: options?.seed });
+}
+
