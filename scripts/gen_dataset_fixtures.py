@@ -22,6 +22,7 @@ Writes {"randomSplit": [...], "tensorDataset": {...}, "collate": [...]}:
 import json
 import os
 import sys
+import warnings
 
 import torch
 from torch.utils.data import TensorDataset, random_split
@@ -119,7 +120,6 @@ def collate_case(name, batch):
 
 
 def main():
-    import warnings
     warnings.simplefilter("ignore")  # random_split warns about empty splits
     try:
         TensorDataset(torch.zeros(4, 2), torch.zeros(3))
