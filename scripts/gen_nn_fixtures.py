@@ -395,12 +395,9 @@ def load_errors():
     }
 
 
-def architectures():
-    specs = {
-        "mlp": SEQ(L(4, 8), RELU, LN([8]), DROP(0.1), L(8, 3, bias=False)),
-        "nested": SEQ(EMB(12, 6, paddingIdx=0), SEQ(L(6, 6), GELU(), SEQ(L(6, 2))), LN([2], affine=False), TANH),
-        "block": BLOCK,
-    }
+def describe_architectures(specs):
+    """PyTorch's repr, named_parameters() names and shapes, state_dict() keys and parameter count
+    of each module spec, built after manual_seed(0)."""
     out = []
     for name, spec in specs.items():
         torch.manual_seed(0)
@@ -414,6 +411,15 @@ def architectures():
             "numParameters": sum(p.numel() for p in m.parameters()),
         })
     return out
+
+
+def architectures():
+    specs = {
+        "mlp": SEQ(L(4, 8), RELU, LN([8]), DROP(0.1), L(8, 3, bias=False)),
+        "nested": SEQ(EMB(12, 6, paddingIdx=0), SEQ(L(6, 6), GELU(), SEQ(L(6, 2))), LN([2], affine=False), TANH),
+        "block": BLOCK,
+    }
+    return describe_architectures(specs)
 
 
 # ---- cross-entropy -------------------------------------------------------------------------
@@ -853,19 +859,7 @@ def layer_architectures():
         "module_dict": MDICT(("encoder", SEQ(L(4, 8), RELU)), ("1", L(8, 2)), ("head", MLIST(L(2, 2), L(2, 1, bias=False)))),
         "convs": SEQ(C1(2, 4, 3, bias=False), C2(2, 4, [2, 3], groups=2)),
     }
-    out = []
-    for name, spec in specs.items():
-        torch.manual_seed(0)
-        m = make_module(spec)
-        out.append({
-            "name": name,
-            "spec": spec,
-            "repr": repr(m),
-            "namedParameters": [[n, list(p.shape)] for n, p in m.named_parameters()],
-            "stateDictKeys": list(m.state_dict().keys()),
-            "numParameters": sum(p.numel() for p in m.parameters()),
-        })
-    return out
+    return describe_architectures(specs)
 
 
 def module_list_case(name, start, operations):
