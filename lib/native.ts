@@ -26,6 +26,26 @@ export interface NativeOptimizer {
   readonly __nativeOptimizer?: never;
 }
 
+/** The Trainer's loss as trainerCreate takes it (native/trainer/loss_spec.h). */
+export interface TrainerLossSpec {
+  kind: 'CrossEntropyLoss' | 'NLLLoss' | 'MSELoss' | 'L1Loss' | 'SmoothL1Loss' | 'HuberLoss' | 'BCELoss' | 'BCEWithLogitsLoss';
+  reduction: 'none' | 'mean' | 'sum';
+  ignoreIndex?: number;
+  labelSmoothing?: number;
+  beta?: number;
+  delta?: number;
+  weight?: NativeTensor;
+  posWeight?: NativeTensor;
+}
+
+/** What a native step or evaluation returns. */
+export interface TrainerStepSums {
+  lossSum: number;
+  loss: number;
+  correct: number | null;
+  count: number;
+}
+
 /** An opaque native trainer handle. */
 export interface NativeTrainer {
   readonly __nativeTrainer?: never;
@@ -55,6 +75,7 @@ export interface NativeParamState {
 /** Options of a known native module type, for printing. */
 export interface NativeModuleInfo {
   kind: string;
+  originalName?: string;
   inFeatures?: number;
   outFeatures?: number;
   bias?: boolean;
@@ -272,6 +293,12 @@ export interface NativeOps {
   moduleContainer(): M;
   moduleInfo(m: M): NativeModuleInfo;
   moduleForward(m: M, inputs: (T | null)[]): T | (T | null)[];
+  jitTrace(m: M, inputs: T[], forward: (inputs: T[]) => T | T[], className: string, bothModes: boolean): { module: M; modes: 'one' | 'two' };
+  jitLoad(bytes: Uint8Array, device?: string): M;
+  jitSave(m: M): Uint8Array;
+  jitForward(m: M, inputs: (T | null)[]): T | (T | null)[];
+  jitInfo(m: M): { methods: string[]; graph?: string; signature?: string };
+  jitMaxFileFormatVersion(): number;
   moduleNamedParameters(m: M, recurse: boolean): NamedHandles;
   moduleNamedBuffers(m: M, recurse: boolean): NamedHandles;
   moduleStateDict(m: M): NamedHandles;
@@ -307,10 +334,10 @@ export interface NativeOps {
   optimizerState(o: NativeOptimizer): (NativeParamState | null)[];
   optimizerSetState(o: NativeOptimizer, index: number, state: NativeParamState): void;
   optimizerDispose(o: NativeOptimizer): void;
-  trainerCreate(module: M, optimizer: NativeOptimizer, devices: string[], options: { ignoreIndex?: number; labelSmoothing?: number; dropoutRng?: 'philox' | 'pytorch'; attention?: 'explicit' | 'fused'; precision?: 'float32' | 'bf16';
+  trainerCreate(module: M, optimizer: NativeOptimizer, devices: string[], options: { loss: TrainerLossSpec & { accuracy?: boolean }; dropoutRng?: 'philox' | 'pytorch'; attention?: 'explicit' | 'fused'; precision?: 'float32' | 'bf16';
     lengthGroups?: { groups: number; lengthsInput: number; trimmedInputs: number[] } }): NativeTrainer;
-  trainerStep(trainer: NativeTrainer, inputs: T[], labels: T): Promise<{ lossSum: number; correct: number; count: number }>;
-  trainerEvaluate(trainer: NativeTrainer, inputs: T[], labels: T): Promise<{ lossSum: number; correct: number; count: number }>;
+  trainerStep(trainer: NativeTrainer, inputs: T[], labels: T): Promise<TrainerStepSums>;
+  trainerEvaluate(trainer: NativeTrainer, inputs: T[], labels: T): Promise<TrainerStepSums>;
   trainerDispose(trainer: NativeTrainer): void;
   clipGradNorm_(parameters: T[], maxNorm: number, normType: number, errorIfNonfinite: boolean): T;
   clipGradValue_(parameters: T[], clipValue: number): void;

@@ -66,7 +66,12 @@ describe('d2l train_ch13', function () {
     const net2 = new BERTClassifier(bert2);
     const trainer = new Trainer(net2, new torch.optim.Adam(net2.parameters(), { lr: 1e-2 }), ['cpu']);
     const manual: { lossSum: number; correct: number; count: number }[] = [];
-    for (let epoch = 0; epoch < 2; ++epoch) for (const [X, y] of train) manual.push(await trainer.step(X, y));
+    for (let epoch = 0; epoch < 2; ++epoch) {
+      for (const [X, y] of train) {
+        const { lossSum, correct, count } = await trainer.step(X, y);
+        manual.push({ lossSum, correct: correct!, count });
+      }
+    }
     assert.deepEqual(steps.map(({ lossSum, correct, count }) => ({ lossSum, correct, count })), manual);
     const testAcc = await evaluateAccuracyGpu(trainer, new FixedBatches(test));
     assert.equal(result.testAcc, testAcc);

@@ -64,9 +64,10 @@ describe('Trainer: checked inputs', function () {
     const outOfRange = torch.tensor([0, 1, 3, 0, 1, 2]);
     const negative = torch.tensor([0, -1, 2, 0, 1, 2]);
     try {
-      await assert.rejects(m.trainer.step([x], float), (e: Error) => e instanceof TypeError && /labels must be int64 class indices of shape \[batch\], got float32 \[6\]; convert them with labels.to\('int64'\)/.test(e.message));
-      await assert.rejects(m.trainer.step([x], column), /got int64 \[6, 1\]; drop the trailing dimension with labels.reshape\(\[-1\]\)/);
-      await assert.rejects(m.trainer.step([x], probabilities), /class-probability targets are not supported/);
+      await assert.rejects(m.trainer.step([x], float), (e: Error) => e instanceof TypeError &&
+        /labels must be int64 class indices of shape \[batch\] \(or class probabilities \[batch, classes\]\) for CrossEntropyLoss, got float32 \[6\]; convert them with labels.to\('int64'\)/.test(e.message));
+      await assert.rejects(m.trainer.step([x], column), /labels must be class indices of shape \[rows\] for scores \[3, 3\], got \[3, 1\]; drop the trailing dimension with labels.reshape\(\[-1\]\)/);
+      await assert.rejects(m.trainer.step([x], probabilities.to('float64')), /the labels are float64 but the model returns float32; convert the labels with labels.to\('float32'\)/);
       await assert.rejects(m.trainer.step([x], outOfRange), /labels holds class 3 but the model returns 3 logits per row \(classes 0 to 2\)/);
       await assert.rejects(m.trainer.step([x], negative), /labels holds class -1/);
       await assert.rejects(m.trainer.step([x], 'labels' as unknown as torch.Tensor), /labels must be a Tensor/);
@@ -116,13 +117,15 @@ describe('Trainer: checked inputs', function () {
     }
   });
 
-  it('the loss must be a CrossEntropyLoss with reduction none; net and optimizer are checked', () => {
+  it('the loss must be one of the losses the Trainer computes; net and optimizer are checked', () => {
     const net = new torch.nn.Sequential(new torch.nn.Linear(4, 3));
     const optimizer = new torch.optim.SGD(net.parameters(), { lr: 0.1 });
     try {
       const lookalike = { options: { reduction: 'none' }, forward: () => undefined } as unknown as torch.nn.CrossEntropyLoss;
-      assert.throws(() => new Trainer(net, optimizer, ['cpu'], lookalike), (e: Error) => e instanceof TypeError && /loss must be an nn.CrossEntropyLoss\(\{ reduction: 'none' \}\), got Object/.test(e.message));
-      assert.throws(() => new Trainer(net, optimizer, ['cpu'], new torch.nn.CrossEntropyLoss()), /reduction: 'none'/);
+      assert.throws(() => new Trainer(net, optimizer, ['cpu'], lookalike),
+        (e: Error) => e instanceof TypeError && /loss must be one of nn.CrossEntropyLoss, nn.NLLLoss, nn.MSELoss, .*nn.BCEWithLogitsLoss, got an object/.test(e.message));
+      const bad = new torch.nn.CrossEntropyLoss({ reduction: 'average' as torch.nn.Reduction });
+      assert.throws(() => new Trainer(net, optimizer, ['cpu'], bad), /reduction must be 'none', 'mean' or 'sum', got the string "average"/);
       assert.throws(() => new Trainer({} as torch.nn.Module, optimizer, ['cpu']), /net must be an nn.Module/);
       assert.throws(() => new Trainer(net, {} as torch.optim.Optimizer<object>, ['cpu']), /optimizer must be an optim.Optimizer/);
     } finally {

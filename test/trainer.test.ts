@@ -125,15 +125,18 @@ describe('trainer', function () {
     s.dispose();
   });
 
-  it('evaluates in eval mode without gradients and counts correct predictions', async () => {
+  it('evaluates in eval mode without gradients: correct predictions and the loss', async () => {
     const s = setup(['cpu', 'cpu'], (p) => new torch.optim.Adam(p));
     const result = await s.trainer.evaluate(s.batch, s.labels);
-    const expected = torch.tidy(() => {
+    const [expected, lossSum] = torch.tidy(() => {
       s.net.eval();
       const logits = torch.noGrad(() => s.net.forward(s.batch[0], s.batch[1], s.batch[2]));
-      return logits.argmax(1).eq(s.labels).sum().item();
+      const l = torch.nn.crossEntropy(logits, s.labels, { reduction: 'none' }).sum().item() as number;
+      return [logits.argmax(1).eq(s.labels).sum().item(), l];
     });
-    assert.deepEqual(result, { correct: expected, count: 8 });
+    assert.deepEqual({ correct: result.correct, count: result.count }, { correct: expected, count: 8 });
+    assert.ok(Math.abs(result.lossSum - lossSum) <= 1e-5 * lossSum, `${result.lossSum} vs ${lossSum}`);
+    assert.equal(result.loss, result.lossSum);  // reduction 'none'
     s.dispose();
   });
 
@@ -146,14 +149,15 @@ describe('trainer', function () {
     s.dispose();
   });
 
-  it('rejects an optimizer that does not hold the model parameters, and other losses', () => {
+  it('rejects an optimizer that does not hold the model parameters, and an accuracy without class indices', () => {
     torch.tidy(() => {
       const bert = new BERTModel(config);
       const net = new BERTClassifier(bert);
       const other = new torch.optim.Adam([torch.zeros([1], { requiresGrad: true })]);
       assert.throws(() => new Trainer(net, other, ['cpu']), /optimizer does not hold every trainable parameter/);
       const opt = new torch.optim.Adam(net.parameters());
-      assert.throws(() => new Trainer(net, opt, ['cpu'], new torch.nn.CrossEntropyLoss()), /reduction: 'none'/);
+      assert.throws(() => new Trainer(net, opt, ['cpu'], new torch.nn.MSELoss({ reduction: 'mean' }), { accuracy: true }),
+        /options.accuracy counts argmax predictions equal to class-index labels, which MSELoss does not have/);
       assert.throws(() => new Trainer(net, opt, ['cuda:0']), /CUDA is not available|cuda:0/);
       other.dispose();
       opt.dispose();

@@ -79,13 +79,19 @@ export async function evaluateAccuracyGpu(net: Trainer | Module, dataIter: Async
   for await (const [X, y] of dataIter) {
     if (net instanceof Trainer) {
       const { correct, count } = await net.evaluate(X, y);
-      metric.add(correct, count);
+      metric.add(counted(correct), count);
     } else {
       const correct = tidy(() => noGrad(() => accuracy(net.forward(...X), y)));
       metric.add(correct, y.numel);
     }
   }
   return metric.get(0) / metric.get(1);
+}
+
+// train_ch13 reports accuracy, which the Trainer counts for class-index labels [batch] only.
+function counted(correct: number | null): number {
+  if (correct === null) throw new TypeError('trainCh13: the Trainer counted no accuracy for the batch; d2l\'s train_ch13 needs class-index labels [batch] (int64)');
+  return correct;
 }
 
 /** A progress point: five per epoch (and the last batch), as where d2l's animator adds points. */
@@ -110,7 +116,7 @@ export interface StepInfo {
   epoch: number;
   batch: number;
   numBatches: number;
-  /** This step's loss sum, correct predictions and examples. */
+  /** This step's d2l `l.sum()` (the loss sum for reduction 'none', the mean for 'mean'), correct predictions and examples. */
   lossSum: number;
   correct: number;
   count: number;
@@ -185,7 +191,9 @@ export async function trainCh13(net: Module, trainIter: BatchSource, testIter: A
       let i = 0;
       for await (const [features, labels] of trainIter) {
         timer.start();
-        const { lossSum, correct, count } = await trainer.step(features, labels);
+        // d2l's train_batch_ch13: l.sum() of the loss as its reduction left it (the sum for 'none')
+        const { loss: lossSum, correct: counts, count } = await trainer.step(features, labels);
+        const correct = counted(counts);
         metric.add(lossSum, correct, count, count);
         timer.stop();
         seen += count;

@@ -1,24 +1,41 @@
 /**
  * The data-parallel trainer: d2l's `train_batch_ch13` under `nn.DataParallel`, run natively
  * off the JS thread. One replica per device (the model itself on devices[0], clones on the
- * others); a step splits the batch along dim 0, runs forward, cross-entropy with reduction
- * 'none' and `l.sum().backward()` on every replica in its own thread, sums the gradients onto
- * the model's parameters, takes one optimizer step and refreshes the replicas. Parameters that
- * received no gradient in a step are skipped by the optimizer.
+ * others); a step splits the batch along dim 0, runs forward and the loss on every replica in
+ * its own thread, takes backward of the loss reduced as its reduction says, sums the gradients
+ * onto the model's parameters, takes one optimizer step and refreshes the replicas. Parameters
+ * that received no gradient in a step are skipped by the optimizer.
  */
-import { NativeTensor, NativeTrainer, ops } from '../native';
-import { CrossEntropyLoss } from '../nn/loss';
+import { NativeTensor, NativeTrainer, TrainerLossSpec, ops } from '../native';
+import {
+  BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss, NLLLoss, Reduction, SmoothL1Loss,
+} from '../nn/loss';
 import { Module } from '../nn/module';
 import { Optimizer } from '../optim/optimizer';
 import { Tensor, optionsOf } from '../core/tensor';
 import { Device } from '../core/types';
+import { describe } from '../core/describe';
+
+/** The losses the Trainer computes natively (lib/nn/loss.ts), with any of their options. */
+export type TrainerLoss = CrossEntropyLoss | NLLLoss | MSELoss | L1Loss | SmoothL1Loss | HuberLoss | BCELoss | BCEWithLogitsLoss;
 
 /** What one training step measured (d2l's train_loss_sum, train_acc_sum and the batch size). */
 export interface StepResult {
-  /** Sum of the per-example losses. */
+  /**
+   * The batch's losses summed: per example for class indices (weighted by the class weights when
+   * the loss has them), per element for the elementwise losses. d2l's `l.sum()` for reduction 'none'.
+   */
   lossSum: number;
-  /** Number of examples whose argmax prediction equals the label. */
-  correct: number;
+  /**
+   * The value backward was taken of: `lossSum` for reduction 'none' and 'sum', the whole batch's
+   * mean for 'mean' (what `loss(net(X), y)` returns in PyTorch for the batch on one device).
+   */
+  loss: number;
+  /**
+   * Number of examples whose argmax prediction equals the label (d2l.accuracy), or null when
+   * the batch was not counted (see `TrainerOptions.accuracy`).
+   */
+  correct: number | null;
   /** Number of examples in the batch. */
   count: number;
 }
@@ -62,23 +79,44 @@ export interface TrainerOptions {
    * For SNLIBERTDataset batches: `{ groups: 4, lengthsInput: 2, trimmedInputs: [0, 1] }`.
    */
   lengthGroups?: { groups: number; lengthsInput: number; trimmedInputs: number[] };
+  /**
+   * Count correct predictions (d2l.accuracy: argmax over dim 1 equals the label). By default
+   * they are counted where they mean something: for CrossEntropyLoss and NLLLoss with class-index
+   * labels [batch] (int64) against scores [batch, classes]; `correct` is null for every other
+   * batch (regression, binary and probability targets). `true` refuses a batch that cannot be
+   * counted (and a loss without class indices); `false` never counts.
+   */
+  accuracy?: boolean;
 }
 
-/** What one evaluation batch measured. */
+/** What one evaluation batch measured (in eval mode, without gradients). */
 export interface EvalResult {
-  correct: number;
+  /** Correct predictions (d2l.accuracy), or null when the accuracy metric is off. */
+  correct: number | null;
   count: number;
+  /** The batch's losses summed, and reduced as in `StepResult.loss`. */
+  lossSum: number;
+  loss: number;
 }
 
 /**
  * What the Trainer accepts (checked, with errors that name the fix):
  * - `net`: a native module (the nn layers, Sequential, d2l's blocks, BERTClassifier; not a
  *   container whose forward is written in TypeScript) whose forward takes 1 to 4 tensors and
- *   returns logits `[batch, classes]` with at least 2 classes;
+ *   returns one tensor, the prediction the loss takes;
  * - `optimizer`: built from (at least) every trainable parameter of `net`;
- * - `loss`: `CrossEntropyLoss({ reduction: 'none' })`, optionally with ignoreIndex and
- *   labelSmoothing (no class weights);
- * - labels: int64 class indices of shape `[batch]`, each in [0, classes) or ignoreIndex.
+ * - `loss`: one of the `TrainerLoss` modules, with any of its options (default d2l's
+ *   `CrossEntropyLoss({ reduction: 'none' })`). Its reduction decides the step's backward:
+ *   'none' and 'sum' take backward of the batch's summed loss (d2l's `l.sum().backward()`),
+ *   'mean' of the whole batch's mean, as PyTorch's `loss(net(X), y).backward()` on one device:
+ *   every replica's sum is divided by the whole batch's denominator (elements; summed class
+ *   weights of the non-ignored targets), so the gradients add up to the mean's. The loss's
+ *   tensors (weight, posWeight) are copied when the Trainer is created.
+ * - labels, by loss: class indices (int64, `[batch]` or `[batch, d1, ...]`, each in
+ *   [0, classes) or ignoreIndex) for NLLLoss and CrossEntropyLoss, whose model returns
+ *   `[batch, classes, ...]` (at least 2 classes for cross-entropy); class probabilities of the
+ *   prediction's shape and dtype for CrossEntropyLoss; targets of the prediction's shape and
+ *   dtype for the others (a `[batch, 1]` output needs `[batch, 1]` labels, never a broadcast).
  *
  * While a step or evaluation runs (from the call until its Promise settles), the model, its
  * parameters, buffers and submodules, and the optimizer are busy: anything that reads or writes
@@ -93,6 +131,10 @@ export class Trainer {
   /** The optimizer of every step: dispose it (after the trainer) to free its state. */
   readonly optimizer: Optimizer<object>;
   readonly devices: readonly Device[];
+  /** The loss of every step and evaluation. */
+  readonly loss: TrainerLoss;
+  /** The loss's reduction: 'none' and 'sum' take backward of the batch's sum, 'mean' of its mean. */
+  readonly reduction: Reduction;
   private _handle: NativeTrainer | undefined;
   // Steps run one at a time, in call order: a step called while another runs waits for it.
   private tail: Promise<unknown> = Promise.resolve();
@@ -105,28 +147,26 @@ export class Trainer {
    *   construction fails the model stays where it was.
    * @param optimizer built from `net.parameters()`.
    * @param devices one replica per entry ('cpu' may repeat: `['cpu', 'cpu']` trains two replicas).
-   * @param loss a `CrossEntropyLoss` with reduction 'none' (its ignoreIndex and labelSmoothing apply).
+   * @param loss one of the `TrainerLoss` modules (default `CrossEntropyLoss({ reduction: 'none' })`, d2l's).
    */
-  constructor(net: Module, optimizer: Optimizer<object>, devices: readonly Device[], loss: CrossEntropyLoss = new CrossEntropyLoss({ reduction: 'none' }),
+  constructor(net: Module, optimizer: Optimizer<object>, devices: readonly Device[], loss: TrainerLoss = new CrossEntropyLoss({ reduction: 'none' }),
     options?: TrainerOptions | null) {
     const o = optionsOf(options, 'Trainer');
     if (!(net instanceof Module)) throw new TypeError('Trainer: net must be an nn.Module (a native module such as d2l.BERTClassifier or nn.Sequential)');
     if (!(optimizer instanceof Optimizer)) throw new TypeError('Trainer: optimizer must be an optim.Optimizer built from net.parameters(), e.g. new optim.Adam(net.parameters())');
-    if (!(loss instanceof CrossEntropyLoss)) {
-      throw new TypeError(`Trainer: loss must be an nn.CrossEntropyLoss({ reduction: 'none' }), got ${describe(loss)}; ` +
-        'the native trainer computes cross-entropy only');
+    const spec = lossSpecOf(loss);
+    if (o.accuracy !== undefined && typeof o.accuracy !== 'boolean') throw new TypeError(`Trainer: options.accuracy must be a boolean, got ${describe(o.accuracy)}`);
+    if (o.accuracy === true && spec.kind !== 'CrossEntropyLoss' && spec.kind !== 'NLLLoss') {
+      throw new TypeError(`Trainer: options.accuracy counts argmax predictions equal to class-index labels, which ${spec.kind} does not have; leave it off`);
     }
-    if ((loss.options.reduction ?? 'mean') !== 'none') {
-      throw new TypeError("Trainer: the loss must be CrossEntropyLoss({ reduction: 'none' }), as in d2l's train_ch13 (the step sums it)");
-    }
-    if (loss.options.weight !== undefined) throw new TypeError('Trainer: class weights are not supported by the native trainer');
     if (!Array.isArray(devices) || devices.length === 0) throw new TypeError('Trainer: devices must be a non-empty array');
     this.net = net;
     this.optimizer = optimizer;
     this.devices = Object.freeze([...devices]);
+    this.loss = loss;
+    this.reduction = spec.reduction;
     this._handle = ops.trainerCreate(net.handle, optimizer.handle, [...devices], {
-      ignoreIndex: loss.options.ignoreIndex,
-      labelSmoothing: loss.options.labelSmoothing,
+      loss: { ...spec, accuracy: o.accuracy },
       dropoutRng: o.dropoutRng,
       attention: o.attention,
       precision: o.precision,
@@ -141,16 +181,21 @@ export class Trainer {
 
   /**
    * One training step on a batch: `inputs` are the model's inputs (each [batch, ...]), `labels`
-   * int64 [batch]. The tensors may live on any device (they are copied to each replica's) and
-   * may be disposed as soon as this returns. Rejects with a TypeError for a malformed batch.
+   * the loss's targets ([batch, ...]: see the class comment). The tensors may live on any device
+   * (they are copied to each replica's) and may be disposed as soon as this returns. Rejects
+   * with a TypeError for a malformed batch.
    */
   step(inputs: readonly Tensor[], labels: Tensor): Promise<StepResult> {
     return this.enqueue('step', inputs, labels, (h, l) => ops.trainerStep(this.handle, h, l));
   }
 
-  /** Correct predictions on a batch, in eval mode without gradients (d2l's evaluate_accuracy_gpu per batch). */
+  /**
+   * The loss and correct predictions on a batch, in eval mode without gradients (d2l's
+   * evaluate_accuracy_gpu per batch); nothing is trained.
+   */
   evaluate(inputs: readonly Tensor[], labels: Tensor): Promise<EvalResult> {
-    return this.enqueue('evaluate', inputs, labels, (h, l) => ops.trainerEvaluate(this.handle, h, l)).then(({ correct, count }) => ({ correct, count }));
+    return this.enqueue('evaluate', inputs, labels, (h, l) => ops.trainerEvaluate(this.handle, h, l))
+      .then(({ correct, count, lossSum, loss }) => ({ correct, count, lossSum, loss }));
   }
 
   /**
@@ -180,7 +225,7 @@ export class Trainer {
   private enqueue(what: string, inputs: readonly Tensor[], labels: Tensor, run: (h: NativeTensor[], l: NativeTensor) => Promise<StepResult>): Promise<StepResult> {
     let held: NativeTensor[];
     try {
-      checkBatch(`Trainer.${what}`, inputs, labels);
+      checkBatch(`Trainer.${what}`, inputs, labels, this.loss);
       this.handle;  // disposed: fail now
       // Own handles to the batch, so that the caller may dispose theirs before a queued step starts.
       held = [...inputs, labels].map((t) => ops.detach(t.handle));
@@ -206,24 +251,74 @@ export class Trainer {
   }
 }
 
-function describe(value: unknown): string {
-  if (value === null || typeof value !== 'object') return String(value);
-  return value.constructor?.name ?? 'an object';
+const LOSSES: readonly (new () => TrainerLoss)[] = [CrossEntropyLoss, NLLLoss, MSELoss, L1Loss, SmoothL1Loss, HuberLoss, BCELoss, BCEWithLogitsLoss];
+
+// The loss as the native step takes it: its class and options (checked as its forward checks them).
+function lossSpecOf(loss: TrainerLoss): TrainerLossSpec {
+  const kind = LOSSES.find((cls) => loss instanceof cls);
+  if (kind === undefined) {
+    throw new TypeError(`Trainer: loss must be one of nn.${LOSSES.map((cls) => cls.name).join(', nn.')}, got ${describe(loss)}`);
+  }
+  const o = loss.options as Record<string, unknown>;
+  const reduction = (o.reduction ?? 'mean') as Reduction;
+  if (!['none', 'mean', 'sum'].includes(reduction)) throw new TypeError(`Trainer: the loss's reduction must be 'none', 'mean' or 'sum', got ${describe(reduction)}`);
+  const tensor = (key: string): NativeTensor | undefined => {
+    const t = o[key];
+    if (t === undefined || t === null) return undefined;
+    if (!(t instanceof Tensor)) throw new TypeError(`Trainer: the loss's ${key} must be a Tensor, got ${describe(t)}`);
+    return t.handle;
+  };
+  const number = (key: string, check: (x: number) => boolean, range: string): number | undefined => {
+    const x = o[key];
+    if (x === undefined) return undefined;
+    if (typeof x !== 'number' || !check(x)) throw new RangeError(`Trainer: the loss's ${key} must be ${range}, got ${describe(x)}`);
+    return x;
+  };
+  const weight = tensor('weight');
+  if (weight !== undefined && (kind === CrossEntropyLoss || kind === NLLLoss)) {
+    const w = o.weight as Tensor;
+    if (w.ndim !== 1 || !w.dtype.startsWith('float')) throw new TypeError(`Trainer: the loss's weight must be a floating [classes] tensor, got ${w.dtype} [${w.shape.join(', ')}]`);
+  }
+  return {
+    kind: kind.name as TrainerLossSpec['kind'],
+    reduction,
+    ignoreIndex: number('ignoreIndex', Number.isInteger, 'an integer'),
+    labelSmoothing: number('labelSmoothing', (x) => x >= 0 && x <= 1, 'in [0, 1]'),
+    beta: number('beta', (x) => x >= 0, 'at least 0'),
+    delta: number('delta', (x) => x > 0, 'greater than 0'),
+    weight,
+    posWeight: tensor('posWeight'),
+  };
 }
 
 // The batch as the native step needs it, so that a wrong one is named here instead of surfacing
 // as libtorch's message from a worker thread (or as a silently wrong accuracy).
-function checkBatch(what: string, inputs: readonly Tensor[], labels: Tensor): void {
+function checkBatch(what: string, inputs: readonly Tensor[], labels: Tensor, loss: TrainerLoss): void {
   if (!Array.isArray(inputs) || inputs.length < 1 || inputs.length > 4 || inputs.some((t) => !(t instanceof Tensor))) {
     throw new TypeError(`${what}: inputs must be an array of 1 to 4 Tensors (the model's forward arguments)`);
   }
-  if (!(labels instanceof Tensor)) throw new TypeError(`${what}: labels must be a Tensor of int64 class indices [batch]`);
-  if (labels.dtype !== 'int64' || labels.ndim !== 1) {
-    throw new TypeError(`${what}: labels must be int64 class indices of shape [batch], got ${labels.dtype} [${labels.shape.join(', ')}]` +
-      (labels.dtype !== 'int64' ? "; convert them with labels.to('int64')" : '') +
-      (labels.ndim === 2 && labels.shape[1] === 1 ? '; drop the trailing dimension with labels.reshape([-1])' : '') +
-      (labels.ndim !== 1 && labels.dtype !== 'int64' ? '; class-probability targets are not supported by the Trainer' : ''));
+  const floating = labels instanceof Tensor && labels.dtype.startsWith('float') || labels instanceof Tensor && labels.dtype === 'bfloat16';
+  if (loss instanceof CrossEntropyLoss || loss instanceof NLLLoss) {
+    const name = loss.constructor.name;
+    const probabilities = loss instanceof CrossEntropyLoss;
+    if (!(labels instanceof Tensor)) throw new TypeError(`${what}: labels must be a Tensor of int64 class indices [batch]`);
+    if (probabilities && floating && labels.ndim >= 2) return checkRows(what, inputs, labels);
+    if (labels.dtype !== 'int64' || labels.ndim < 1) {
+      throw new TypeError(`${what}: labels must be int64 class indices of shape [batch]` + (probabilities ? ' (or class probabilities [batch, classes])' : '') +
+        ` for ${name}, got ${labels.dtype} [${labels.shape.join(', ')}]` +
+        (labels.dtype !== 'int64' && labels.ndim <= 1 ? "; convert them with labels.to('int64')" : ''));
+    }
+  } else {
+    if (!(labels instanceof Tensor)) throw new TypeError(`${what}: labels must be a Tensor of targets [batch, ...] of the model's output shape`);
+    if (!floating || labels.ndim < 1) {
+      throw new TypeError(`${what}: ${loss.constructor.name} needs floating targets [batch, ...] of the model's output shape and dtype, got ${labels.dtype} [${labels.shape.join(', ')}]` +
+        (!floating ? "; convert them with labels.to('float32')" : ''));
+    }
   }
+  checkRows(what, inputs, labels);
+}
+
+function checkRows(what: string, inputs: readonly Tensor[], labels: Tensor): void {
   const rows = labels.shape[0];
   inputs.forEach((t, k) => {
     if (t.ndim < 1 || t.shape[0] !== rows) {

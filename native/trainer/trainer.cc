@@ -2,11 +2,13 @@
 // device (replica 0 is the model itself, on devices[0]); a step splits the batch along dim 0,
 // runs forward, cross-entropy (reduction 'none') and l.sum().backward() on every replica in its
 // own thread, sums the gradients onto the model's parameters, takes one optimizer step and
-// copies the new parameters back to the replicas. All of it runs off the JS thread.
+// copies the new parameters back to the replicas. All of it runs off the JS thread. The loss is
+// any of PyTorch's (trainer/loss_spec.h), reduced as its reduction says.
 #include <unordered_set>
 
 #include "nn/attention.h"
 #include "trainer/autocast.h"
+#include "trainer/loss_spec.h"
 #include "nn/dropout.h"
 #include "core/env_data.h"
 #include "core/handle.h"
@@ -26,12 +28,8 @@ struct Replica {
   std::shared_ptr<torch::nn::Module> module;
   torch::nn::AnyModule any;
   std::vector<at::Tensor> state;  // parameters, then buffers
+  at::Tensor lossWeight, lossPosWeight;  // the loss's tensors on this device
   std::unique_ptr<WorkerThread> thread = std::make_unique<WorkerThread>();
-};
-
-struct LossOptions {
-  int64_t ignoreIndex = -100;
-  double labelSmoothing = 0.0;
 };
 
 // Length groups (see TrainerWrap::share): which input holds each row's length, which inputs are
@@ -43,8 +41,10 @@ struct LengthGroups {
 };
 
 struct StepResult {
-  double lossSum = 0;
+  double lossSum = 0;  // the pieces' summed losses
+  double loss = 0;     // what backward was taken of: lossSum, or lossSum / the batch's denominator for 'mean'
   int64_t correct = 0;
+  bool counted = false;  // correct was counted (LossSpec::accuracy)
   int64_t count = 0;
 };
 
@@ -70,30 +70,6 @@ int64_t countCorrect(const at::Tensor& pred, const at::Tensor& y) {
   return yHat.to(y.scalar_type()).eq(y).sum().item<int64_t>();
 }
 
-// The logits a model returned for `y.size(0)` rows, checked as CrossEntropyLoss with class
-// indices needs them, and the labels checked against them: errors name the fix instead of a
-// silently wrong accuracy (d2l.accuracy broadcasts [N, 1] against [N]) or libtorch's message.
-void checkLogits(const at::Tensor& pred, const at::Tensor& y, int64_t ignoreIndex) {
-  if (pred.dim() != 2 || pred.size(0) != y.size(0)) {
-    throw std::invalid_argument("Trainer: the model returned shape [" + c10::Join(", ", pred.sizes()) + "] for " +
-                                std::to_string(y.size(0)) +
-                                " rows; the Trainer needs logits of shape [rows, classes] (one score per class)");
-  }
-  const int64_t classes = pred.size(1);
-  if (classes < 2) {
-    throw std::invalid_argument("Trainer: the model returns " + std::to_string(classes) +
-                                " logit per row; CrossEntropyLoss needs one per class, at least 2 (end the model with "
-                                "Linear(hidden, numClasses))");
-  }
-  at::Tensor bad = (y.lt(0) | y.ge(classes)).logical_and_(y.ne(ignoreIndex));
-  if (bad.any().item<bool>()) {
-    int64_t label = y.masked_select(bad)[0].item<int64_t>();
-    throw std::invalid_argument("Trainer: labels holds class " + std::to_string(label) + " but the model returns " +
-                                std::to_string(classes) + " logits per row (classes 0 to " + std::to_string(classes - 1) +
-                                "); fix the labels or the model's number of outputs");
-  }
-}
-
 class TrainerWrap : public HandleClass<TrainerWrap> {
  public:
   static constexpr const char* kClassName = "NativeTrainer";
@@ -112,7 +88,8 @@ class TrainerWrap : public HandleClass<TrainerWrap> {
 
   using HandleClass::HandleClass;
 
-  // trainerCreate(module, optimizer, devices: string[], {ignoreIndex, labelSmoothing, dropoutRng: 'philox' | 'pytorch',
+  // trainerCreate(module, optimizer, devices: string[], {loss: {kind, reduction, ignoreIndex, labelSmoothing, beta,
+  //                delta, weight, posWeight, accuracy}, dropoutRng: 'philox' | 'pytorch',
   //                attention: 'explicit' | 'fused', precision: 'float32' | 'bf16',
   //                lengthGroups: {groups, lengthsInput, trimmedInputs}})
   // Everything is checked before the model moves; a failure while it moves or is copied puts it back.
@@ -130,15 +107,14 @@ class TrainerWrap : public HandleClass<TrainerWrap> {
       devices.push_back(device);
     }
     if (m.any().is_empty()) throw ArgError("Trainer: the model has no native forward (a container written in TypeScript cannot be trained off the JS thread)");
-    LossOptions loss;
+    LossSpec loss;
     DropoutRng dropoutRng = DropoutRng::Philox;
     AttentionKernel attention = AttentionKernel::Explicit;
     bool bf16 = false;
     LengthGroups split;
     if (a[3].IsObject()) {
       Napi::Object o = a[3].As<Napi::Object>();
-      if (o.Get("ignoreIndex").IsNumber()) loss.ignoreIndex = o.Get("ignoreIndex").As<Napi::Number>().Int64Value();
-      if (o.Get("labelSmoothing").IsNumber()) loss.labelSmoothing = o.Get("labelSmoothing").As<Napi::Number>().DoubleValue();
+      loss = lossSpecFrom(o.Get("loss"));
       Napi::Value rng = o.Get("dropoutRng");
       if (!rng.IsUndefined()) dropoutRng = dropoutRngNamed(rng.IsString() ? rng.As<Napi::String>().Utf8Value() : "", "Trainer: dropoutRng");
       Napi::Value kernel = o.Get("attention");
@@ -198,12 +174,14 @@ class TrainerWrap : public HandleClass<TrainerWrap> {
     c10::Device home = before.empty() ? c10::Device(c10::kCPU) : before[0].device();
     try {
       m.module().to(devices[0]);
-      Replica master{devices[0], m.modulePtr(), m.any(), stateOf(m.module())};
+      Replica master{devices[0], m.modulePtr(), m.any(), stateOf(m.module()), onDevice(loss.weight, devices[0]),
+                     onDevice(loss.posWeight, devices[0])};
       t.paramCount_ = m.module().parameters().size();
       t.replicas_.push_back(std::move(master));
       for (size_t k = 1; k < devices.size(); ++k) {
         std::shared_ptr<torch::nn::Module> copy = m.module().clone(devices[k]);
-        Replica r{devices[k], copy, anyModuleOf(copy), stateOf(*copy)};
+        Replica r{devices[k], copy, anyModuleOf(copy), stateOf(*copy), onDevice(loss.weight, devices[k]),
+                  onDevice(loss.posWeight, devices[k])};
         t.replicas_.push_back(std::move(r));
       }
     } catch (...) {
@@ -237,12 +215,7 @@ class TrainerWrap : public HandleClass<TrainerWrap> {
       refreshReplicas();
       runOnReplicas(inputs, labels, parts, /*train=*/false, threads);
     }).get();
-    StepResult total;
-    for (const auto& p : parts) {
-      total.correct += p.correct;
-      total.count += p.count;
-    }
-    return total;
+    return combine(parts, labels);
   }
 
   // What a running step uses, for the busy lease (usage.h).
@@ -266,6 +239,21 @@ class TrainerWrap : public HandleClass<TrainerWrap> {
   }
 
  private:
+  static at::Tensor onDevice(const at::Tensor& t, c10::Device device) { return t.defined() ? t.to(device) : t; }
+
+  // The replicas' sums as one result: the loss reduced as the spec says (over the whole batch).
+  StepResult combine(const std::vector<StepResult>& parts, const at::Tensor& labels) const {
+    StepResult total;
+    for (const auto& p : parts) {
+      total.lossSum += p.lossSum;
+      total.correct += p.correct;
+      total.counted = total.counted || p.counted;
+      total.count += p.count;
+    }
+    total.loss = loss_.reduction == at::Reduction::Mean ? total.lossSum / meanDenominator(loss_, labels) : total.lossSum;
+    return total;
+  }
+
   // Parameters then buffers, in the module's order (the same in every replica).
   static std::vector<at::Tensor> stateOf(const torch::nn::Module& m) {
     std::vector<at::Tensor> state = m.parameters();
@@ -297,13 +285,7 @@ class TrainerWrap : public HandleClass<TrainerWrap> {
     }
     stepAndBumpVersions(*optimizer_);
     refreshReplicas();  // the update (the model's structure cannot have changed meanwhile: it is busy)
-    StepResult total;
-    for (const auto& p : parts) {
-      total.lossSum += p.lossSum;
-      total.correct += p.correct;
-      total.count += p.count;
-    }
-    return total;
+    return combine(parts, labels);
   }
 
   static void useThreads(int threads) {
@@ -429,6 +411,9 @@ class TrainerWrap : public HandleClass<TrainerWrap> {
   void runOnReplicas(const std::vector<at::Tensor>& inputs, const at::Tensor& labels, std::vector<StepResult>& parts,
                      bool train, int threads) {
     std::vector<std::vector<Piece>> plan = share(inputs, labels);
+    // 'mean': every piece's sum is scaled by the whole batch's denominator, so that the
+    // gradients the replicas add up are those of the batch's mean
+    const double scale = loss_.reduction == at::Reduction::Mean ? 1.0 / meanDenominator(loss_, labels) : 1.0;
     size_t used = 0;
     while (used < plan.size() && !plan[used].empty()) ++used;
     std::vector<std::exception_ptr> errors(used);
@@ -451,20 +436,30 @@ class TrainerWrap : public HandleClass<TrainerWrap> {
               AutocastGuard autocast(bf16_, device);
               pred = runForward(rep.any, in);
             }
-            checkLogits(pred, y, loss_.ignoreIndex);
             // the loss in float32, outside autocast (as a float32 model's)
-            pred = pred.to(at::kFloat);
-            at::Tensor l = at::cross_entropy_loss(pred, y, {}, at::Reduction::None, loss_.ignoreIndex, loss_.labelSmoothing);
-            at::Tensor lsum = l.sum();
-            lsum.backward();  // accumulates into .grad across the pieces
+            if (bf16_ && pred.scalar_type() == at::kBFloat16) pred = pred.to(at::kFloat);
+            checkPrediction(loss_, pred, y);
+            at::Tensor lsum = lossSum(loss_, pred, y, rep.lossWeight, rep.lossPosWeight);
+            (scale == 1.0 ? lsum : lsum * scale).backward();  // accumulates into .grad across the pieces
             parts[r].lossSum += lsum.item<double>();
-            parts[r].correct += countCorrect(pred.detach(), y);
+            if (countsAccuracy(loss_, pred, y)) {
+              parts[r].correct += countCorrect(pred.detach(), y);
+              parts[r].counted = true;
+            }
           } else {
             torch::NoGradGuard noGrad;
-            AutocastGuard autocast(bf16_, device);
-            at::Tensor pred = runForward(rep.any, in);
-            checkLogits(pred, y, loss_.ignoreIndex);
-            parts[r].correct += countCorrect(pred.to(at::kFloat), y);
+            at::Tensor pred;
+            {
+              AutocastGuard autocast(bf16_, device);
+              pred = runForward(rep.any, in);
+            }
+            if (bf16_ && pred.scalar_type() == at::kBFloat16) pred = pred.to(at::kFloat);
+            checkPrediction(loss_, pred, y);
+            parts[r].lossSum += lossSum(loss_, pred, y, rep.lossWeight, rep.lossPosWeight).item<double>();
+            if (countsAccuracy(loss_, pred, y)) {
+              parts[r].correct += countCorrect(pred, y);
+              parts[r].counted = true;
+            }
           }
           parts[r].count += y.size(0);
         }
@@ -490,7 +485,7 @@ class TrainerWrap : public HandleClass<TrainerWrap> {
   std::vector<int64_t> seenVersion_;  // of the model's state when the replicas last copied it
   std::vector<const void*> seenData_;
   std::vector<at::ScalarType> dtypes_;  // of the model's state, as the replicas hold it
-  LossOptions loss_;
+  LossSpec loss_;
   DropoutRng dropoutRng_ = DropoutRng::Philox;
   AttentionKernel attention_ = AttentionKernel::Explicit;
   bool bf16_ = false;
@@ -502,7 +497,7 @@ class TrainerWrap : public HandleClass<TrainerWrap> {
 };
 
 // Runs a step or an evaluation on a libuv worker thread and settles a Promise with
-// {lossSum, correct, count}. The model and the optimizer are busy meanwhile (usage.h): JS calls
+// {lossSum, loss, correct (null without the accuracy metric), count}. The model and the optimizer are busy meanwhile (usage.h): JS calls
 // that touch them fail clearly instead of racing the step.
 class TrainerTask : public Napi::AsyncWorker {
  public:
@@ -537,7 +532,8 @@ class TrainerTask : public Napi::AsyncWorker {
     Napi::Env env = Env();
     Napi::Object out = Napi::Object::New(env);
     out.Set("lossSum", result_.lossSum);
-    out.Set("correct", static_cast<double>(result_.correct));
+    out.Set("loss", result_.loss);
+    out.Set("correct", result_.counted ? Napi::Value(Napi::Number::New(env, static_cast<double>(result_.correct))) : env.Null());
     out.Set("count", static_cast<double>(result_.count));
     deferred_.Resolve(out);
   }
