@@ -17,7 +17,8 @@
         "native/nn/loss.cc",
         "native/optim/optimizers.cc",
         "native/trainer/trainer.cc",
-        "native/d2l/blocks.cc"
+        "native/d2l/blocks.cc",
+        "native/jit/script_module.cc"
       ],
       "include_dirs": [
         "native",

@@ -21,6 +21,7 @@ export { save, load, loadValue, loadSafetensors, loadSafetensorsHeader, saveSafe
 export type { StateDict, PickleValue, SafetensorsHeader, SafetensorsTensorInfo, SaveSafetensorsOptions } from './serialization';
 export * as nn from './nn';
 export * as optim from './optim';
+export * as jit from './jit';
 export { Trainer } from './trainer/trainer';
 export type { StepResult, EvalResult, TrainerOptions } from './trainer/trainer';
 export { DataLoader, loadArray } from './data/data-loader';

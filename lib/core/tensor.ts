@@ -6,6 +6,7 @@
  * integral); other numbers act as Python floats.
  */
 
+import { warnTracedRead } from './tracing';
 import { describe } from './describe';
 import { formatTensor } from './format';
 import { NativeIndex, NativeOperand, NativeTensor, ops } from '../native';
@@ -381,10 +382,12 @@ export class Tensor implements Disposable {
 
   /** The value of a one-element tensor (number, or boolean for bool tensors). */
   item(): number | boolean {
+    warnTracedRead('Tensor.item()');
     return ops.item(this.handle);
   }
   /** A copy of the elements in row-major order (float16/bfloat16 -> Float32Array, bool -> Uint8Array, int64 -> BigInt64Array). */
   data(): TensorData {
+    warnTracedRead('Tensor.data()');
     return ops.toTypedArray(this.handle);
   }
   /** The elements as nested arrays (numbers; booleans for bool tensors; a bare value for 0-dim tensors). */

@@ -49,6 +49,8 @@ function extraRepr(info: NativeModuleInfo): string {
       return `${pyTuple(info.normalizedShape!)}, eps=${formatFloat(info.eps!)}, elementwise_affine=${py(info.elementwiseAffine)}`;
     case 'Dropout':
       return `p=${formatFloat(info.p!)}, inplace=False`;
+    case 'RecursiveScriptModule':
+      return info.originalName === undefined ? '' : `original_name=${info.originalName}`;
     case 'GELU':
       return `approximate='${info.approximate}'`;
     case 'Conv1d':

@@ -23,9 +23,12 @@ function startsWith(bytes: Uint8Array, prefix: Uint8Array): boolean {
   return bytes.length >= prefix.length && prefix.every((b, k) => bytes[k] === b);
 }
 
-// The zip directory, after telling apart the files that are not zip archives at all.
-async function openArchive(source: RandomAccessSource): Promise<ZipReader> {
-  if (source.size === 0) throw new Error('the file is empty (0 bytes), not a torch.save file');
+/**
+ * The zip directory of a `format` ('torch.save', 'torch.jit.save') file, after telling apart the
+ * files that are not zip archives at all. @internal
+ */
+export async function openArchive(source: RandomAccessSource, format = 'torch.save'): Promise<ZipReader> {
+  if (source.size === 0) throw new Error(`the file is empty (0 bytes), not a ${format} file`);
   const head = await source.read(0, Math.min(source.size, LEGACY_MAGIC.length));
   if (startsWith(head, LEGACY_MAGIC)) {
     throw new Error("the file is in PyTorch's legacy (non-zip) torch.save format, which torchbridge does not read; " +
@@ -33,7 +36,7 @@ async function openArchive(source: RandomAccessSource): Promise<ZipReader> {
   }
   if (!startsWith(head, ZIP_MAGIC) && !startsWith(head, EMPTY_ZIP_MAGIC)) {
     const hex = Buffer.from(head.subarray(0, 4)).toString('hex');
-    throw new Error(`not a torch.save file: it is not a zip archive (its first bytes are ${hex}; zip archives start with 504b0304)`);
+    throw new Error(`not a ${format} file: it is not a zip archive (its first bytes are ${hex}; zip archives start with 504b0304)`);
   }
   return ZipReader.open(source);
 }
@@ -69,10 +72,16 @@ const MAX_FORMAT_VERSION = 10n;
 // `<prefix>/.data/version`, else `<prefix>/version`, read as PyTorchStreamReader::init reads it:
 // with std::stoull, that is leading white space, an optional sign and decimal digits, anything
 // after them ignored, a minus sign wrapping around 2^64; then checked against the versions read.
-async function checkFormatVersion(zip: ZipReader, prefix: string): Promise<void> {
+/**
+ * The archive format version of a torch.save or torch.jit.save archive whose records live in
+ * `prefix`, as PyTorchStreamReader reads it (see above), with `shown`, the record's text for
+ * messages. @internal
+ * @throws Error when the record is missing, not a number, beyond 64 bits or below 1 (corrupt file)
+ */
+export async function readFormatVersion(zip: ZipReader, prefix: string, format: string): Promise<{ version: bigint; shown: string; entry: ZipEntry }> {
   const entry = zip.find(`${prefix}/.data/version`) ?? zip.find(`${prefix}/version`);
   if (entry === undefined) {
-    throw new Error(`the archive has no version record '${prefix}/version', which every torch.save file has (truncated or corrupt file)`);
+    throw new Error(`the archive has no version record '${prefix}/version', which every ${format} file has (truncated or corrupt file)`);
   }
   const text = Buffer.from(await zip.read(entry)).toString('latin1');
   const shown = JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}...` : text);
@@ -82,9 +91,14 @@ async function checkFormatVersion(zip: ZipReader, prefix: string): Promise<void>
   if (version >= 2n ** 64n) throw new Error(`the version record '${entry.name}' holds ${shown}, a number beyond 64 bits (corrupt file)`);
   if (match[1] === '-') version = BigInt.asUintN(64, -version);
   if (version < MIN_FORMAT_VERSION) {
-    throw new Error(`the version record '${entry.name}' holds ${shown}: format version ${version} is older than any torch.save format ` +
+    throw new Error(`the version record '${entry.name}' holds ${shown}: format version ${version} is older than any ${format} format ` +
       `(the oldest is ${MIN_FORMAT_VERSION}; corrupt file)`);
   }
+  return { version, shown, entry };
+}
+
+async function checkFormatVersion(zip: ZipReader, prefix: string): Promise<void> {
+  const { version, shown, entry } = await readFormatVersion(zip, prefix, 'torch.save');
   if (version > MAX_FORMAT_VERSION) {
     throw new Error(`the file's archive format version is ${version} ('${entry.name}' holds ${shown}), but torchbridge reads versions ` +
       `${MIN_FORMAT_VERSION} to ${MAX_FORMAT_VERSION}, as PyTorch 1.13 to 2.11 do: it was written by a newer PyTorch, or is corrupt`);

@@ -4,6 +4,7 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
+#include <ATen/TracerMode.h>
 #include <ATen/core/PhiloxRNGEngine.h>
 
 namespace tb {
@@ -39,7 +40,8 @@ DropoutRngGuard::~DropoutRngGuard() { currentDropoutRng = previous_; }
 
 at::Tensor applyDropout(const at::Tensor& input, double p, bool train) {
   const auto type = input.scalar_type();
-  if (currentDropoutRng == DropoutRng::PyTorch || !train || p == 0 || p == 1 || input.numel() == 0 || !input.is_cpu() ||
+  // PyTorch's own op under torch.jit.trace, so that the graph records aten::dropout
+  if (currentDropoutRng == DropoutRng::PyTorch || at::tracer::impl::is_dispatch_enabled() || !train || p == 0 || p == 1 || input.numel() == 0 || !input.is_cpu() ||
       (type != at::kFloat && type != at::kDouble)) {
     return at::dropout(input, p, train);  // PyTorch's stream; its own edge cases
   }
