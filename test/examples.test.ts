@@ -45,7 +45,9 @@ describe('examples/', function () {
       assert.deepEqual([...state.keys()], ['hidden.weight', 'hidden.bias', 'out.weight', 'out.bias']);
       const scripted = await torch.jit.load(path.join(dir, 'moons-mlp.pt'));
       // the TorchScript file holds the saved weights
-      for (const [name, t] of scripted.stateDict()) assert.deepEqual(t.toArray(), state.get(name)!.toArray(), name);
+      torch.tidy(() => {
+        for (const [name, t] of scripted.stateDict()) assert.deepEqual(t.toArray(), state.get(name)!.toArray(), name);
+      });
       scripted.dispose();
       torch.dispose([...state.values()]);
     } finally {

@@ -67,14 +67,21 @@ class WithBatchNorm extends torch.nn.Module {
   }
 }
 
+// stateDict() returns new tensor handles: these helpers dispose them.
 function stateValues(m: torch.nn.Module): Map<string, number[]> {
-  return new Map([...m.stateDict()].map(([k, t]) => [k, tensorValues(t)]));
+  return torch.tidy(() => new Map([...m.stateDict()].map(([k, t]) => [k, tensorValues(t)])));
+}
+
+function stateNames(m: torch.nn.Module): string[] {
+  return [...stateValues(m).keys()];
 }
 
 function assertState(m: torch.nn.Module, expected: Record<string, TensorFixture>, what: string): void {
-  const state = m.stateDict();
-  assert.deepEqual([...state.keys()], Object.keys(expected), `${what}: state dict names`);
-  for (const [name, t] of state) assertTensor(t, expected[name], TOL, `${what}: ${name}`);
+  torch.tidy(() => {
+    const state = m.stateDict();
+    assert.deepEqual([...state.keys()], Object.keys(expected), `${what}: state dict names`);
+    for (const [name, t] of state) assertTensor(t, expected[name], TOL, `${what}: ${name}`);
+  });
 }
 
 function tmpdir(): string {
@@ -87,6 +94,15 @@ function pythonHasTorch(): boolean {
 
 describe('torch.jit', function () {
   this.timeout(120_000);
+  let start = { liveTensors: 0, moduleBytes: 0 };
+  before(() => {
+    start = torch.memory();
+  });
+  after(() => {
+    // every test disposed what it made: nothing is left to the garbage collector
+    assert.equal(torch.memory().liveTensors, start.liveTensors, 'live tensors');
+    assert.equal(torch.memory().moduleBytes, start.moduleBytes, 'module bytes');
+  });
 
   describe('trace', () => {
     it('a TypeScript module traced: same outputs, PyTorch names, shared parameters, forward as a graph', () => {
@@ -96,7 +112,7 @@ describe('torch.jit', function () {
       const traced = torch.jit.trace(net, x);
       try {
         assert.ok(traced instanceof ScriptModule);
-        assert.deepEqual([...traced.stateDict().keys()], ['fc1.weight', 'fc1.bias', 'fc2.weight', 'fc2.bias']);
+        assert.deepEqual(stateNames(traced), ['fc1.weight', 'fc1.bias', 'fc2.weight', 'fc2.bias']);
         assert.equal(traced.toString(), [
           'RecursiveScriptModule(',
           '  original_name=MLP',
@@ -160,24 +176,24 @@ describe('torch.jit', function () {
       const net = new WithBatchNorm();
       const x = torch.randn([8, 4]);
       const reference = new WithBatchNorm();
-      reference.loadStateDict(net.stateDict());
+      torch.tidy(() => reference.loadStateDict(net.stateDict()));
       net.train();
       const traced = torch.jit.trace(net, x);
       try {
-        assert.deepEqual([...traced.stateDict().keys()],
+        assert.deepEqual(stateNames(traced),
           ['fc.weight', 'fc.bias', 'bn.weight', 'bn.bias', 'bn.running_mean', 'bn.running_var', 'bn.num_batches_tracked']);
         // the trace ran forward once in train mode (as PyTorch's does), and once in eval mode that left no trace
         torch.tidy(() => reference.forward(x));
         const expected = stateValues(reference);
         for (const [name, values] of stateValues(traced)) assertClose(values, expected.get(name)!, TOL, `after tracing: ${name}`);
-        assert.equal(traced.stateDict().get('bn.num_batches_tracked')!.item(), 1);
+        assert.equal(stateValues(traced).get('bn.num_batches_tracked')![0], 1);
         torch.tidy(() => {
           assertClose(tensorValues(traced.forward(x)), tensorValues(reference.forward(x)), TOL, 'train forward');
           traced.eval();
           reference.eval();
           assertClose(tensorValues(traced.forward(x)), tensorValues(reference.forward(x)), TOL, 'eval forward uses the running statistics');
         });
-        assert.equal(traced.stateDict().get('bn.num_batches_tracked')!.item(), 2);
+        assert.equal(stateValues(traced).get('bn.num_batches_tracked')![0], 2);
       } finally {
         for (const m of [traced, net, reference]) m.dispose();
         x.dispose();
@@ -246,8 +262,11 @@ describe('torch.jit', function () {
         assert.throws(() => torch.jit.trace(fails, x), /forward says no/);
         fails.dispose();
         // the tracer is gone: ops run untraced and a new trace works
-        const again = torch.jit.trace(new MLP(), torch.randn([2, 4]));
-        again.dispose();
+        torch.tidy(() => {
+          const fresh = new MLP();
+          torch.jit.trace(fresh, torch.randn([2, 4])).dispose();
+          fresh.dispose();
+        });
         assert.throws(() => torch.jit.trace(net, [] as torch.Tensor[]), /exampleInputs must be a Tensor or an array of 1 to 4 Tensors/);
         assert.throws(() => torch.jit.trace({} as torch.nn.Module, x), /module must be an nn.Module, got an object/);
       } finally {
@@ -259,13 +278,15 @@ describe('torch.jit', function () {
 
     it('the structure of a ScriptModule is fixed', () => {
       const net = new MLP();
-      const traced = torch.jit.trace(net, torch.tidy(() => torch.keep(torch.randn([2, 4]))));
+      const x = torch.randn([2, 4]);
+      const traced = torch.jit.trace(net, x);
+      const relu = new torch.nn.ReLU();
       try {
-        assert.throws(() => traced.registerParameter('extra', torch.zeros([1])), /attributes are fixed; register it before tracing/);
-        assert.throws(() => traced.registerModule('extra', new torch.nn.ReLU()), /submodules are fixed/);
+        torch.tidy(() => assert.throws(() => traced.registerParameter('extra', torch.zeros([1])), /attributes are fixed; register it before tracing/));
+        assert.throws(() => traced.registerModule('extra', relu), /submodules are fixed/);
       } finally {
-        traced.dispose();
-        net.dispose();
+        for (const m of [traced, net, relu]) m.dispose();
+        x.dispose();
       }
     });
   });
@@ -282,11 +303,12 @@ describe('torch.jit', function () {
           m.eval();
           torch.tidy(() => assertTensor(torch.noGrad(() => m.forward(x)), f.eval, TOL, 'eval output'));
           m.train();
-          const before = m.stateDict();
-          const saved = new Map([...before].map(([k, t]) => [k, t.clone()]));
-          torch.tidy(() => assertTensor(torch.noGrad(() => m.forward(x)), f.train, TOL, 'train output'));
-          for (const [k, t] of before) t.copy_(saved.get(k)!);  // undo the statistics the train forward updated
-          torch.dispose([...saved.values()]);
+          torch.tidy(() => {
+            const before = m.stateDict();
+            const saved = new Map([...before].map(([k, t]) => [k, t.clone()]));
+            assertTensor(torch.noGrad(() => m.forward(x)), f.train, TOL, 'train output');
+            for (const [k, t] of before) t.copy_(saved.get(k)!);  // undo the statistics the train forward updated
+          });
           // one step in a JS loop, as the generator took it
           const opt = new torch.optim.SGD(m.parameters(), { lr: 0.1, momentum: 0.9 });
           const loss = torch.tidy(() => {
@@ -347,6 +369,12 @@ describe('torch.jit', function () {
         await rewriteArchive(path.join(FIXTURES, 'traced_mlp.pt'), newer, (name, data) => (name.endsWith('/version') ? Buffer.from('99\n') : data));
         await assert.rejects(torch.jit.load(newer),
           /the archive's format version is 99 \('traced_mlp\/version' holds "99\\n"\), but this libtorch reads versions up to 10: it was written by a newer PyTorch than this libtorch/);
+        // an operator this libtorch does not have, as in an archive of a newer PyTorch
+        const unknownOp = path.join(dir, 'unknown-op.pt');
+        await rewriteArchive(path.join(FIXTURES, 'traced_mlp.pt'), unknownOp, (name, data) =>
+          (name.endsWith('activation.py') ? Buffer.from(Buffer.from(data).toString('utf8').replace('torch.tanh(', 'torch.frobnicate(')) : data));
+        await assert.rejects(torch.jit.load(unknownOp),
+          /the archive uses an operator or type that this libtorch lacks \(it was probably written by a newer PyTorch; .*frobnicate/s);
         // the rewriting itself keeps a loadable archive
         const same = path.join(dir, 'same.pt');
         await rewriteArchive(path.join(FIXTURES, 'traced_mlp.pt'), same, (_, data) => data);
@@ -374,7 +402,7 @@ describe('torch.jit', function () {
         net.eval();
         const expected = torch.tidy(() => tensorValues(net.forward(x)));
         torch.tidy(() => assertClose(tensorValues(back.forward(x)), expected, { rtol: 0, atol: 0 }, 'loaded here'));
-        assert.deepEqual([...back.stateDict().keys()], [...traced.stateDict().keys()]);
+        assert.deepEqual(stateNames(back), stateNames(traced));
         back.dispose();
         if (!pythonHasTorch()) {
           console.warn(`      skipped the Python half: ${PYTHON} cannot import torch (set TORCHBRIDGE_PYTHON)`);
@@ -423,7 +451,7 @@ describe('torch.jit', function () {
       torch.manualSeed(5);
       const net = new MLP();
       const reference = new MLP();
-      reference.loadStateDict(net.stateDict());
+      torch.tidy(() => reference.loadStateDict(net.stateDict()));
       const batches = [0, 1, 2, 3].map((k) => {
         torch.manualSeed(30 + k);
         return { x: torch.randn([7, 4]), y: torch.randint(0, 3, [7]) };

@@ -156,9 +156,23 @@ export async function load(path: string, options?: JitLoadOptions | null): Promi
   try {
     await checkTorchScriptArchive(path, ops.jitMaxFileFormatVersion());
     const bytes = await fs.readFile(path);
-    return new ScriptModule(ops.jitLoad(bytes, o.device));
+    return new ScriptModule(loadArchive(bytes, o.device));
   } catch (e) {
     throw new Error(`torch.jit.load('${path}'): ${(e as Error).message}`);
+  }
+}
+
+// libtorch's reading of the archive: an operator or type it does not know means a newer PyTorch wrote it.
+function loadArchive(bytes: Uint8Array, device: Device | undefined): NativeModule {
+  try {
+    return ops.jitLoad(bytes, device);
+  } catch (e) {
+    const message = (e as Error).message;
+    if (/Unknown builtin op|Unknown type name|Unknown type constructor|Schema not found/.test(message)) {
+      throw new Error(`the archive uses an operator or type that this libtorch lacks (it was probably written by a newer PyTorch; ` +
+        `save it with the PyTorch of this libtorch, or use a newer libtorch): ${message}`);
+    }
+    throw new Error(`libtorch could not read the archive (corrupt?): ${message}`);
   }
 }
 

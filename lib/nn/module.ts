@@ -250,8 +250,11 @@ export class Module implements Disposable {
 
   /** Registers `module` as a child named `name` (its parameters become `name.*`) and returns it. */
   registerModule<T extends Module>(name: string, module: T): T {
+    // the wrappers of the children so far first: made after the native registration, they would
+    // include a generic wrapper of `module` itself, replaced below and never disposed
+    const children = this.children$();
     ops.moduleRegisterModule(this.handle, name, module.handle);
-    this.children$().set(name, module);
+    children.set(name, module);
     return module;
   }
 

@@ -114,6 +114,19 @@ class Args {
     return out;
   }
 
+  // Tensors, or null/undefined for an absent optional tensor (an undefined at::Tensor; d2l's
+  // valid_lens=None): a forward's inputs.
+  std::vector<at::Tensor> optionalTensors(size_t i) const {
+    if (!info_[i].IsArray()) fail(i, "an array of inputs");
+    Napi::Array array = info_[i].As<Napi::Array>();
+    std::vector<at::Tensor> out(array.Length());
+    for (uint32_t k = 0; k < array.Length(); ++k) {
+      Napi::Value v = array.Get(k);
+      if (!v.IsNull() && !v.IsUndefined()) out[k] = TensorWrap::Get(v, (label(i) + "[" + std::to_string(k) + "]").c_str());
+    }
+    return out;
+  }
+
   at::ScalarType dtype(size_t i) const { return parseDtype(string(i)); }
   c10::optional<at::ScalarType> optDtype(size_t i) const {
     if (!has(i)) return c10::nullopt;

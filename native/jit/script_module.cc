@@ -311,13 +311,7 @@ Napi::Value save(const Args& a) {
 // result, a tuple or list of tensors as an array
 Napi::Value forward(const Args& a) {
   ScriptModuleImpl& m = scriptOf(a, 0);
-  if (!a[1].IsArray()) a.fail(1, "an array of inputs");
-  Napi::Array list = a[1].As<Napi::Array>();
-  std::vector<at::Tensor> in(list.Length());
-  for (uint32_t k = 0; k < list.Length(); ++k) {
-    Napi::Value v = list.Get(k);
-    if (!v.IsNull() && !v.IsUndefined()) in[k] = TensorWrap::Get(v, "ScriptModule.forward: input");
-  }
+  std::vector<at::Tensor> in = a.optionalTensors(1);
   c10::IValue out = m.run(in);
   if (out.isTensor()) return a.wrap(out.toTensor());
   std::vector<c10::IValue> items;

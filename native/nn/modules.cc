@@ -366,14 +366,7 @@ Napi::Value forward(const Args& a) {
   if (m.any().is_empty()) {
     throw ArgError("forward: this module has no native forward (a container: its forward is written in TypeScript)");
   }
-  // inputs: Tensors, or null for an absent optional input (d2l's valid_lens=None)
-  if (!a[1].IsArray()) a.fail(1, "an array of inputs");
-  Napi::Array list = a[1].As<Napi::Array>();
-  std::vector<at::Tensor> in(list.Length());
-  for (uint32_t k = 0; k < list.Length(); ++k) {
-    Napi::Value v = list.Get(k);
-    if (!v.IsNull() && !v.IsUndefined()) in[k] = TensorWrap::Get(v, "forward: input");
-  }
+  std::vector<at::Tensor> in = a.optionalTensors(1);
   torch::nn::AnyValue out = [&] {
     switch (in.size()) {
       case 1: return m.any().any_forward(in[0]);
