@@ -28,3 +28,5 @@ export { DataLoader, loadArray } from './data/data-loader';
 export type { Batch, BatchableDataset, BatchTransform, DataLoaderBaseOptions, DataLoaderOptions, LoaderBatch, LoaderDataset } from './data/data-loader';
 export { TensorDataset, Subset, randomSplit, defaultCollate } from './data/dataset';
 export type { Dataset, Collated, TensorRow, FromArraysOptions, RandomSplitOptions } from './data/dataset';
+export { DistributedSampler } from './data/distributed-sampler';
+export type { Sampler, DistributedSamplerOptions } from './data/distributed-sampler';

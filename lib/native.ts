@@ -149,6 +149,7 @@ export interface NativeOps {
   rand(shape: Dims, dtype: Opt<string>, device: Opt<string>, requiresGrad: Opt<boolean>): T;
   randn(shape: Dims, dtype: Opt<string>, device: Opt<string>, requiresGrad: Opt<boolean>): T;
   randint(low: number, high: number, shape: Dims, dtype: Opt<string>, device: Opt<string>, requiresGrad: Opt<boolean>): T;
+  randperm(n: number, seed: bigint | null, dtype: Opt<string>, device: Opt<string>, requiresGrad: Opt<boolean>): T;
   manualSeed(seed: bigint): void;
   zerosLike(t: T, dtype: Opt<string>, device: Opt<string>, requiresGrad: Opt<boolean>): T;
   onesLike(t: T, dtype: Opt<string>, device: Opt<string>, requiresGrad: Opt<boolean>): T;

@@ -281,18 +281,41 @@ export function randintLike(like: Tensor, low: number, high: number, options?: T
 
 const SEED_RANGE = 'an integer (number or bigint) from -2^63 to 2^64 - 1, as torch.manual_seed takes';
 
+/** Options of `randperm`. */
+export interface RandpermOptions extends TensorOptions {
+  /**
+   * Draw from a fresh CPU generator seeded with this, as
+   * `torch.randperm(n, generator=torch.Generator().manual_seed(seed))` (what DistributedSampler
+   * does each epoch), leaving the global generator alone; otherwise the global generator.
+   */
+  seed?: number | bigint;
+}
+
+/** A random permutation of 0 .. n-1 (int64 unless `dtype` says otherwise), as `torch.randperm`. */
+export function randperm(n: number, options?: RandpermOptions | null): Tensor {
+  const o = optionsOf(options, 'randperm');
+  if (!Number.isInteger(n) || n < 0) throw new RangeError(`randperm: n must be a non-negative integer, got ${describe(n)}`);
+  const seed = o.seed === undefined ? null : seedValue(o.seed, 'randperm');
+  return new Tensor(ops.randperm(n, seed, o.dtype, o.device, o.requiresGrad));
+}
+
+// A seed in PyTorch's range as the unsigned 64-bit value PyTorch uses (negative: two's complement).
+function seedValue(seed: number | bigint, what: string): bigint {
+  let value: bigint;
+  if (typeof seed === 'bigint') value = seed;
+  else if (typeof seed === 'number' && Number.isInteger(seed)) value = BigInt(seed);
+  else throw new TypeError(`${what}: the seed must be ${SEED_RANGE}; got ${describe(seed)}`);
+  if (value < -(2n ** 63n) || value > 2n ** 64n - 1n) {
+    throw new RangeError(`${what}: the seed must be ${SEED_RANGE}; got ${String(value)}`);
+  }
+  return value < 0n ? 2n ** 64n + value : value;
+}
+
 /**
  * Seeds every random generator (CPU and CUDA), as `torch.manual_seed`: same seed, same samples
  * as PyTorch. Seeds above 2^53 need a bigint to be exact; a negative seed is taken as PyTorch
  * takes it, as its 64-bit two's complement (-2 seeds as 2^64 - 2).
  */
 export function manualSeed(seed: number | bigint): void {
-  let value: bigint;
-  if (typeof seed === 'bigint') value = seed;
-  else if (typeof seed === 'number' && Number.isInteger(seed)) value = BigInt(seed);
-  else throw new TypeError(`manualSeed: the seed must be ${SEED_RANGE}; got ${describe(seed)}`);
-  if (value < -(2n ** 63n) || value > 2n ** 64n - 1n) {
-    throw new RangeError(`manualSeed: the seed must be ${SEED_RANGE}; got ${String(value)}`);
-  }
-  ops.manualSeed(value < 0n ? 2n ** 64n + value : value);
+  ops.manualSeed(seedValue(seed, 'manualSeed'));
 }

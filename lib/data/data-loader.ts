@@ -8,6 +8,7 @@ import { tensor } from '../core/creation';
 import { keep, tidy } from '../core/scope';
 import { Tensor } from '../core/tensor';
 import { Collated, Dataset, TensorDataset, Xoshiro128StarStar, batchOf, isDataset, seedOf, shuffleInPlace } from './dataset';
+import { Sampler } from './distributed-sampler';
 
 /**
  * What `DataLoader` batches as `[inputs, labels]`: CPU input tensors and a CPU label tensor that
@@ -52,6 +53,13 @@ export interface DataLoaderBaseOptions {
    * examples of similar lengths, so trimming them to their longest example removes more padding.
    */
   bucket?: { lengths: ArrayLike<number>; poolBatches?: number };
+  /**
+   * Where each epoch's example indices come from instead (PyTorch's `sampler`), e.g. a
+   * `DistributedSampler` that gives this rank its shard: the loader visits `sampler.indices()`
+   * in order (cut into length buckets when `bucket` is set). Exclusive with `shuffle`, as in
+   * PyTorch; call the sampler's `setEpoch` before each epoch.
+   */
+  sampler?: Sampler;
 }
 
 /**
@@ -113,6 +121,8 @@ export class DataLoader<S> implements AsyncIterable<LoaderBatch<S>> {
   private readonly transform: ((batch: LoaderBatch<S>) => LoaderBatch<S>) | undefined;
   private readonly bucket: { lengths: Float64Array; poolBatches: number } | undefined;
   private readonly build: (rows: Int32Array) => LoaderBatch<S>;
+  private readonly sampler: Sampler | undefined;
+  private readonly datasetExamples: number | undefined;  // with a sampler: the dataset's examples
 
   /**
    * @param dataset a Dataset, or a BatchableDataset (`{inputs, labels}`)
@@ -148,13 +158,24 @@ export class DataLoader<S> implements AsyncIterable<LoaderBatch<S>> {
     this.batchSize = batchSize;
     this.shuffle = options.shuffle ?? false;
     this.dropLast = options.dropLast ?? false;
+    if (options.sampler !== undefined) {
+      const sampler = options.sampler as Partial<Sampler> | null;
+      if (sampler === null || typeof sampler !== 'object' || typeof sampler.indices !== 'function' || !Number.isInteger(sampler.length)) {
+        throw new TypeError('DataLoader: sampler must have length and indices() (e.g. a DistributedSampler)');
+      }
+      if (this.shuffle) throw new TypeError('DataLoader: sampler option is mutually exclusive with shuffle (the sampler decides the order)');
+      this.sampler = options.sampler;
+      this.datasetExamples = examples;
+      examples = options.sampler.length;
+    }
     this.examples = examples;
     this.random = new Xoshiro128StarStar(seed);
     if (options.transform !== undefined && typeof options.transform !== 'function') throw new TypeError('DataLoader: transform must be a function');
     this.transform = options.transform;
     if (options.bucket !== undefined) {
       const lengths = Float64Array.from(options.bucket.lengths);
-      if (lengths.length !== examples) throw new RangeError(`DataLoader: bucket.lengths has ${lengths.length} entries for ${examples} examples`);
+      const total = this.datasetExamples ?? examples;  // one length per example of the dataset
+      if (lengths.length !== total) throw new RangeError(`DataLoader: bucket.lengths has ${lengths.length} entries for ${total} examples`);
       const poolBatches = options.bucket.poolBatches ?? DEFAULT_POOL_BATCHES;
       if (!Number.isInteger(poolBatches) || poolBatches < 1) throw new RangeError(`DataLoader: bucket.poolBatches must be a positive integer, got ${poolBatches}`);
       this.bucket = { lengths, poolBatches };
@@ -201,8 +222,17 @@ export class DataLoader<S> implements AsyncIterable<LoaderBatch<S>> {
 
   // The examples of one epoch, in visiting order.
   private order(): Int32Array {
-    const order = new Int32Array(this.examples);
-    for (let i = 0; i < order.length; ++i) order[i] = i;
+    let order: Int32Array;
+    if (this.sampler !== undefined) {
+      order = Int32Array.from(this.sampler.indices());
+      const n = this.datasetExamples!;
+      if (order.length !== this.examples || order.some((i) => !(i >= 0 && i < n))) {
+        throw new RangeError(`DataLoader: the sampler gave ${order.length} indices (its length says ${this.examples}), each must be in [0, ${n})`);
+      }
+    } else {
+      order = new Int32Array(this.examples);
+      for (let i = 0; i < order.length; ++i) order[i] = i;
+    }
     if (this.shuffle) shuffleInPlace(order, this.random);
     return this.bucket === undefined ? order : this.bucketed(order, this.bucket);
   }

@@ -3,6 +3,8 @@
 #include <mutex>
 #include <thread>
 
+#include <ATen/CPUGeneratorImpl.h>
+
 #include "core/env_data.h"
 #include "core/js_memory.h"
 #include "core/ops.h"
@@ -129,6 +131,22 @@ const OpEntry creationOps[] = {
     {"randint",
      [](const Args& a) {
        return a.wrap(torch::randint(a.integer(0), a.integer(1), a.integers(2), a.options(3, at::kLong)));
+     }},
+    // randperm(n, seed: bigint | null, dtype?, device?, requiresGrad): with a seed, drawn from a fresh CPU
+    // generator seeded with it (torch.randperm(n, generator=torch.Generator().manual_seed(seed)))
+    {"randperm",
+     [](const Args& a) {
+       const int64_t n = a.integer(0);
+       if (n < 0) throw ArgError("randperm: n must be non-negative, got " + std::to_string(n));
+       at::TensorOptions options = a.options(2, at::kLong);
+       if (!a.has(1)) return a.wrap(torch::randperm(n, options));
+       if (!a[1].IsBigInt()) a.fail(1, "a bigint seed");
+       bool lossless = false;
+       uint64_t seed = a[1].As<Napi::BigInt>().Uint64Value(&lossless);
+       if (!lossless) throw ArgError("randperm: the seed must be in [0, 2^64)");
+       at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(seed);
+       at::Tensor perm = at::randperm(n, generator, options.device(c10::kCPU).requires_grad(false));
+       return a.wrap(perm.to(options.device()).requires_grad_(options.requires_grad()));
      }},
     {"manualSeed",
      [](const Args& a) {
