@@ -9,7 +9,7 @@ import * as os from 'os';
 import * as path from 'path';
 
 import * as torch from '../lib';
-import { PYTHON } from './helpers';
+import { PYTHON, pythonHasTorch } from './helpers';
 
 // The messages of JS errors raised inside the library rather than by its checks.
 const INTERNAL = /Cannot read propert|is not iterable|is not a function|Maximum call stack/;
@@ -21,10 +21,6 @@ function refuses(run: () => unknown, type: new (...args: never[]) => Error, patt
     assert.match(e.message, pattern);
     return true;
   });
-}
-
-function pythonHasTorch(): boolean {
-  return fs.existsSync(PYTHON) && spawnSync(PYTHON, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
 }
 
 // What Python prints for a script run on `file` (passed as sys.argv[1]).

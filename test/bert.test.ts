@@ -29,7 +29,7 @@ import {
 import { CrossEntropyLoss } from '../lib/nn/loss';
 import { Module } from '../lib/nn/module';
 import { Adam } from '../lib/optim';
-import { assertTensor, forwardTolerance, fromFixture, PYTHON, TensorFixture, tensorValues, Tolerance } from './helpers';
+import { PYTHON, TensorFixture, Tolerance, assertTensor, forwardTolerance, fromFixture, pythonHasTorch, tensorValues } from './helpers';
 
 const FIXTURES = path.join(__dirname, 'fixtures', 'bert');
 const SCRIPT = path.join(__dirname, '..', 'scripts', 'gen_bert_fixtures.py');
@@ -103,10 +103,6 @@ function snapshot(module: Module): Map<string, number[]> {
 
 function sameValues(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((x, k) => Object.is(x, b[k]));
-}
-
-function pythonHasTorch(): boolean {
-  return fs.existsSync(PYTHON) && spawnSync(PYTHON, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
 }
 
 // A d2l block of a fixture case, built with the case's constructor arguments.

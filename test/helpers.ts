@@ -3,10 +3,27 @@
  * tolerance checks whose failures name the case and the first mismatching element.
  */
 import { strict as assert } from 'assert';
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
 import * as torch from '../lib';
 
 /** The Python whose torch the addon was built against (TORCHBRIDGE_PYTHON, else Debian's python3). */
 export const PYTHON = process.env.TORCHBRIDGE_PYTHON || '/usr/bin/python3';
+
+/** Whether PYTHON exists and imports torch (the live checks against Python need it). */
+export function pythonHasTorch(): boolean {
+  return fs.existsSync(PYTHON) && spawnSync(PYTHON, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
+}
+
+/** Loads the state dict in `file` (a torch.save fixture) into `module`, and frees the loaded tensors. */
+export async function loadWeights(module: torch.nn.Module, file: string): Promise<void> {
+  const dict = await torch.load(file);
+  try {
+    module.loadStateDict(dict);
+  } finally {
+    torch.dispose(dict);
+  }
+}
 
 /** One fixture value: a number, a boolean (bool tensors), or "nan" / "inf" / "-inf". */
 export type FixtureValue = number | boolean | string;

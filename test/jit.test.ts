@@ -11,10 +11,9 @@ import * as torch from '../lib';
 import { ScriptModule } from '../lib/jit';
 import { ZipReader, ZipWriter, fileSource } from '../lib/serialization/zip';
 import { Trainer } from '../lib/trainer/trainer';
-import { TensorFixture, assertClose, assertTensor, fromFixture, tensorValues } from './helpers';
+import { PYTHON, TensorFixture, assertClose, assertTensor, fromFixture, pythonHasTorch, tensorValues } from './helpers';
 
 const FIXTURES = path.join(__dirname, 'fixtures', 'jit');
-const PYTHON = process.env.TORCHBRIDGE_PYTHON || '/usr/bin/python3';
 const TOL = { rtol: 1e-5, atol: 1e-6 };
 
 interface ModuleFixture {
@@ -86,10 +85,6 @@ function assertState(m: torch.nn.Module, expected: Record<string, TensorFixture>
 
 function tmpdir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'torchbridge-jit-'));
-}
-
-function pythonHasTorch(): boolean {
-  return fs.existsSync(PYTHON) && spawnSync(PYTHON, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
 }
 
 describe('torch.jit', function () {

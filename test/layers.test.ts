@@ -15,7 +15,7 @@ import * as os from 'os';
 import * as path from 'path';
 import * as torch from '../lib';
 import { nn, Tensor } from '../lib';
-import { assertTensor, EXACT, forwardTolerance, fromFixture, PYTHON, TensorFixture, tensorValues, settledLiveTensors } from './helpers';
+import { EXACT, PYTHON, TensorFixture, assertTensor, forwardTolerance, fromFixture, loadWeights, pythonHasTorch, settledLiveTensors, tensorValues } from './helpers';
 
 const FIXTURES = path.join(__dirname, 'fixtures', 'nn');
 const GENERATOR = path.join(__dirname, '..', 'scripts', 'gen_nn_fixtures.py');
@@ -181,19 +181,6 @@ function disposeOwned(): void {
   owned.length = 0;
 }
 
-async function loadWeights(module: nn.Module, file: string): Promise<void> {
-  const dict = await torch.load(path.join(FIXTURES, file));
-  try {
-    module.loadStateDict(dict);
-  } finally {
-    torch.dispose(dict);
-  }
-}
-
-function pythonHasTorch(): boolean {
-  return fs.existsSync(PYTHON) && spawnSync(PYTHON, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
-}
-
 describe('layers and containers match PyTorch (test/fixtures/nn/layers.json)', () => {
   let liveBefore = 0;
   let threads = 0;
@@ -211,7 +198,7 @@ describe('layers and containers match PyTorch (test/fixtures/nn/layers.json)', (
       it(c.name, async () => {
         const module = own(build(c.spec));
         if (c.dtype === 'float64') module.to({ dtype: 'float64' });
-        if (c.weights !== null) await loadWeights(module, c.weights);
+        if (c.weights !== null) await loadWeights(module, path.join(FIXTURES, c.weights));
         const tolerance = forwardTolerance(c.dtype);
         if (c.warmup.length > 0) {
           module.train();

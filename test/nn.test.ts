@@ -12,7 +12,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as torch from '../lib';
 import { nn, Tensor } from '../lib';
-import { assertClose, assertTensor, EXACT, forwardTolerance, fromFixture, TensorFixture, tensorValues, settledLiveTensors } from './helpers';
+import { EXACT, TensorFixture, assertClose, assertTensor, forwardTolerance, fromFixture, loadWeights, settledLiveTensors, tensorValues } from './helpers';
 
 const FIXTURES = path.join(__dirname, 'fixtures', 'nn');
 
@@ -159,15 +159,6 @@ function disposeOwned(): void {
   owned.length = 0;
 }
 
-async function loadWeights(module: nn.Module, file: string): Promise<void> {
-  const dict = await torch.load(path.join(FIXTURES, file));
-  try {
-    module.loadStateDict(dict);
-  } finally {
-    torch.dispose(dict);
-  }
-}
-
 // A snapshot of every parameter's values.
 function snapshot(module: nn.Module): Map<string, number[]> {
   return new Map(module.namedParameters().map(([name, p]) => [name, tensorValues(p)]));
@@ -192,7 +183,7 @@ describe('nn modules match PyTorch (test/fixtures/nn/modules.json)', () => {
             module.forward(fromFixture(c.input));
           }));
         }
-        if (c.weights !== null) await loadWeights(module, c.weights);
+        if (c.weights !== null) await loadWeights(module, path.join(FIXTURES, c.weights));
         module.train(c.mode === 'train');
         const tolerance = forwardTolerance(c.dtype);
         torch.tidy(() => {
@@ -222,7 +213,7 @@ describe('nn modules match PyTorch (test/fixtures/nn/modules.json)', () => {
     it.skip('LazyLinear: loading a state dict before the first forward materialises it, as PyTorch does', async () => {
       const c = fixtures.forward.find((f) => f.name === 'lazy_linear')!;
       const module = own(build(c.spec));
-      await loadWeights(module, c.weights!);
+      await loadWeights(module, path.join(FIXTURES, c.weights!));
       assert.equal(module.toString(), 'Linear(in_features=4, out_features=3, bias=True)');
       torch.tidy(() => assertTensor(module.forward(fromFixture(c.input)), c.output, forwardTolerance('float32'), 'output'));
     });

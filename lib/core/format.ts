@@ -80,6 +80,11 @@ function signOf(x: number): string {
   return x < 0 || Object.is(x, -0) ? '-' : '';
 }
 
+/** A shape as PyTorch's messages print it: `torch.Size([2, 3])`. */
+export function torchSize(shape: readonly number[]): string {
+  return `torch.Size([${shape.join(', ')}])`;
+}
+
 /** Python's `'{:.<digits>f}'.format(x)` (correctly rounded, ties to even, unlike `toFixed`). */
 export function formatFixed(x: number, digits: number): string {
   const special = nonFiniteString(x);

@@ -2,6 +2,7 @@
  * Losses, equal to PyTorch's.
  */
 import { describe } from '../core/describe';
+import { torchSize } from '../core/format';
 import { NativeTensor, ops } from '../native';
 import { Tensor, optionsOf, tensorHandle } from '../core/tensor';
 
@@ -52,11 +53,6 @@ export interface RegressionLossOptions {
   reduction?: Reduction;
 }
 
-// `torch.Size([2, 3])`, as PyTorch's messages print sizes.
-function torchSize(t: Tensor): string {
-  return `torch.Size([${t.shape.join(', ')}])`;
-}
-
 function sameShape(a: Tensor, b: Tensor): boolean {
   return a.ndim === b.ndim && a.shape.every((d, k) => d === b.shape[k]);
 }
@@ -75,7 +71,7 @@ function checkPair(what: string, input: unknown, target: unknown, floatTarget = 
 // size: PyTorch's warning, then both broadcast to a common shape.
 function broadcastWithWarning(what: string, input: Tensor, target: Tensor, run: (i: NativeTensor, t: NativeTensor) => NativeTensor): Tensor {
   if (sameShape(input, target)) return new Tensor(run(input.handle, target.handle));
-  process.emitWarning(`${what}: Using a target size (${torchSize(target)}) that is different to the input size (${torchSize(input)}). ` +
+  process.emitWarning(`${what}: Using a target size (${torchSize(target.shape)}) that is different to the input size (${torchSize(input.shape)}). ` +
     'This will likely lead to incorrect results due to broadcasting. Please ensure they have the same size.', 'UserWarning');
   const [i, t] = ops.broadcastPair(input.handle, target.handle);
   try {
@@ -158,7 +154,7 @@ export function binaryCrossEntropy(input: Tensor, target: Tensor, options?: BCEL
   const o = optionsOf(options, 'binaryCrossEntropy');
   checkPair('binaryCrossEntropy', input, target);
   if (!sameShape(input, target)) {
-    throw new RangeError(`binaryCrossEntropy: Using a target size (${torchSize(target)}) that is different to the input size (${torchSize(input)}) ` +
+    throw new RangeError(`binaryCrossEntropy: Using a target size (${torchSize(target.shape)}) that is different to the input size (${torchSize(input.shape)}) ` +
       'is deprecated. Please ensure they have the same size.');
   }
   let weight = optionalTensor(o.weight, 'binaryCrossEntropy', 'weight');
@@ -204,7 +200,7 @@ export function binaryCrossEntropyWithLogits(input: Tensor, target: Tensor, opti
   const o = optionsOf(options, 'binaryCrossEntropyWithLogits');
   checkPair('binaryCrossEntropyWithLogits', input, target);
   if (!sameShape(input, target)) {
-    throw new RangeError(`binaryCrossEntropyWithLogits: Target size (${torchSize(target)}) must be the same as input size (${torchSize(input)})`);
+    throw new RangeError(`binaryCrossEntropyWithLogits: Target size (${torchSize(target.shape)}) must be the same as input size (${torchSize(input.shape)})`);
   }
   return new Tensor(ops.binaryCrossEntropyWithLogits(input.handle, target.handle, optionalTensor(o.weight, 'binaryCrossEntropyWithLogits', 'weight'),
     optionalTensor(o.posWeight, 'binaryCrossEntropyWithLogits', 'posWeight'), o.reduction ?? 'mean'));

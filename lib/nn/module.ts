@@ -3,6 +3,7 @@
  * state dicts and children use PyTorch's dotted names (`0.weight`, `encoder.blks.0.ffn.dense1.bias`).
  */
 import { describe } from '../core/describe';
+import { torchSize } from '../core/format';
 import { NativeModule, NativeModuleInfo, NativeTensor, ops } from '../native';
 import { noGrad } from '../core/runtime';
 import type { StateDict } from '../serialization';
@@ -24,10 +25,6 @@ export interface ModuleOptions {
   device?: Device;
   /** Floating point dtype of the parameters; defaults to float32. */
   dtype?: DType;
-}
-
-function torchSize(shape: readonly number[]): string {
-  return `torch.Size([${shape.join(', ')}])`;
 }
 
 function indent(text: string): string {
