@@ -1,7 +1,7 @@
 /**
  * A pickle reader for the subset `torch.save` emits (protocols 2 to 5): containers, scalars,
  * strings, bytes, and tensors rebuilt from persistent storage ids. It never executes anything:
- * the only globals it accepts are a fixed table (OrderedDict, torch's tensor and parameter
+ * the only globals it accepts are a fixed table (OrderedDict, Counter (as a dict), torch's tensor and parameter
  * rebuild functions, the storage classes, bytes); any other global or opcode is an error that
  * names it.
  */
@@ -173,6 +173,13 @@ const CALLABLES: Readonly<Record<string, (args: Item[], reader: Unpickler) => It
   'collections.OrderedDict': (args, reader) => {
     expectArgs('collections.OrderedDict', args, 0);
     return reader.newOrderedDict();
+  },
+  // Counter(dict): a dict of counts (MultiStepLR's milestones); read as a plain dict
+  'collections.Counter': (args) => {
+    expectArgs('collections.Counter', args, 0, 1);
+    if (args.length === 0) return new Map() as PyDict;
+    if (!(args[0] instanceof Map)) throw new Error(`collections.Counter is read only from a dict of counts, got ${describe(args[0])}`);
+    return new Map(args[0] as PyDict);
   },
   'torch._utils._rebuild_tensor_v2': rebuildTensor,
   'torch._utils._rebuild_parameter': rebuildParameter('torch._utils._rebuild_parameter', 3),
