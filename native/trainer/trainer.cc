@@ -1,9 +1,9 @@
 // The data-parallel trainer: nn.DataParallel + d2l's train_batch_ch13 in C++. One replica per
 // device (replica 0 is the model itself, on devices[0]); a step splits the batch along dim 0,
-// runs forward, cross-entropy (reduction 'none') and l.sum().backward() on every replica in its
-// own thread, sums the gradients onto the model's parameters, takes one optimizer step and
-// copies the new parameters back to the replicas. All of it runs off the JS thread. The loss is
-// any of PyTorch's (trainer/loss_spec.h), reduced as its reduction says.
+// runs forward, the loss (any of PyTorch's: trainer/loss_spec.h) and backward of its sum (for
+// 'mean', divided by the whole batch's denominator) on every replica in its own thread, sums the
+// gradients onto the model's parameters, takes one optimizer step and copies the new parameters
+// back to the replicas. All of it runs off the JS thread.
 #include <unordered_set>
 
 #include "nn/attention.h"
@@ -210,12 +210,13 @@ class TrainerWrap : public HandleClass<TrainerWrap> {
   StepResult evaluate(const std::vector<at::Tensor>& inputs, const at::Tensor& labels, int threads) {
     std::lock_guard<std::mutex> lock(mutex_);
     std::vector<StepResult> parts(replicas_.size());
+    double denominator = 1;
     replicas_[0].thread->submit([&] {
       checkModel();
       refreshReplicas();
-      runOnReplicas(inputs, labels, parts, /*train=*/false, threads);
+      denominator = runOnReplicas(inputs, labels, parts, /*train=*/false, threads);
     }).get();
-    return combine(parts, labels);
+    return combine(parts, denominator);
   }
 
   // What a running step uses, for the busy lease (usage.h).
@@ -241,8 +242,8 @@ class TrainerWrap : public HandleClass<TrainerWrap> {
  private:
   static at::Tensor onDevice(const at::Tensor& t, c10::Device device) { return t.defined() ? t.to(device) : t; }
 
-  // The replicas' sums as one result: the loss reduced as the spec says (over the whole batch).
-  StepResult combine(const std::vector<StepResult>& parts, const at::Tensor& labels) const {
+  // The replicas' sums as one result, the loss divided by the whole batch's `denominator` for 'mean'.
+  StepResult combine(const std::vector<StepResult>& parts, double denominator) const {
     StepResult total;
     for (const auto& p : parts) {
       total.lossSum += p.lossSum;
@@ -250,7 +251,7 @@ class TrainerWrap : public HandleClass<TrainerWrap> {
       total.counted = total.counted || p.counted;
       total.count += p.count;
     }
-    total.loss = loss_.reduction == at::Reduction::Mean ? total.lossSum / meanDenominator(loss_, labels) : total.lossSum;
+    total.loss = total.lossSum / denominator;
     return total;
   }
 
@@ -271,7 +272,7 @@ class TrainerWrap : public HandleClass<TrainerWrap> {
       for (size_t k = 0; k < paramCount_; ++k) rep.state[k].mutable_grad() = at::Tensor();
     }
     std::vector<StepResult> parts(replicas_.size());
-    runOnReplicas(inputs, labels, parts, /*train=*/true, threads);
+    const double denominator = runOnReplicas(inputs, labels, parts, /*train=*/true, threads);
     // nn.DataParallel's reduce: every replica's gradient summed onto the model's parameters
     auto& master = replicas_[0].state;
     for (size_t r = 1; r < replicas_.size(); ++r) {
@@ -285,7 +286,7 @@ class TrainerWrap : public HandleClass<TrainerWrap> {
     }
     stepAndBumpVersions(*optimizer_);
     refreshReplicas();  // the update (the model's structure cannot have changed meanwhile: it is busy)
-    return combine(parts, labels);
+    return combine(parts, denominator);
   }
 
   static void useThreads(int threads) {
@@ -406,14 +407,16 @@ class TrainerWrap : public HandleClass<TrainerWrap> {
     return plan;
   }
 
-  // Runs each replica's share of the batch on that replica's thread and fills parts[r]. Called
+  // Runs each replica's share of the batch on that replica's thread and fills parts[r]; returns
+  // what the summed loss is divided by (1, or the whole batch's denominator for 'mean'). Called
   // on replica 0's thread.
-  void runOnReplicas(const std::vector<at::Tensor>& inputs, const at::Tensor& labels, std::vector<StepResult>& parts,
-                     bool train, int threads) {
+  double runOnReplicas(const std::vector<at::Tensor>& inputs, const at::Tensor& labels, std::vector<StepResult>& parts,
+                       bool train, int threads) {
     std::vector<std::vector<Piece>> plan = share(inputs, labels);
     // 'mean': every piece's sum is scaled by the whole batch's denominator, so that the
     // gradients the replicas add up are those of the batch's mean
-    const double scale = loss_.reduction == at::Reduction::Mean ? 1.0 / meanDenominator(loss_, labels) : 1.0;
+    const double denominator = loss_.reduction == at::Reduction::Mean ? meanDenominator(loss_, labels) : 1.0;
+    const double scale = 1.0 / denominator;
     size_t used = 0;
     while (used < plan.size() && !plan[used].empty()) ++used;
     std::vector<std::exception_ptr> errors(used);
@@ -474,6 +477,7 @@ class TrainerWrap : public HandleClass<TrainerWrap> {
     for (auto& e : errors) {
       if (e) std::rethrow_exception(e);
     }
+    return denominator;
   }
 
   Napi::ObjectReference moduleRef_, optimizerRef_;
