@@ -125,6 +125,11 @@ describe('torch.jit', function () {
           // the traced module's parameters are the module's own tensors
           torch.noGrad(() => traced.parameters()[0].mul_(2));
           assertClose(tensorValues(traced.forward(other)), tensorValues(net.forward(other)), { rtol: 0, atol: 0 }, 'after an in-place change');
+          // it loads a state dict like any module
+          const fresh = new MLP();
+          traced.loadStateDict(fresh.stateDict());
+          assertClose(tensorValues(traced.forward(other)), tensorValues(fresh.forward(other)), { rtol: 0, atol: 0 }, 'after loadStateDict');
+          fresh.dispose();
         });
       } finally {
         traced.dispose();
