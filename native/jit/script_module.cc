@@ -93,6 +93,7 @@ class ScriptModuleImpl : public torch::nn::Module {
   }
 
   tj::Module& script() { return script_; }
+  const tj::Module& script() const { return script_; }
 
   // forward's signature, as Python prints a schema: forward(Tensor x, Tensor y) -> Tensor
   static std::string signature(const c10::FunctionSchema& schema) {
@@ -129,7 +130,7 @@ class ScriptModuleImpl : public torch::nn::Module {
 
 // `kind` in reprs; the TypeScript class adds the graph.
 void describeScript(const torch::nn::Module& m, Napi::Object& out) {
-  const auto& script = const_cast<ScriptModuleImpl&>(static_cast<const ScriptModuleImpl&>(m)).script();
+  const tj::Module& script = static_cast<const ScriptModuleImpl&>(m).script();
   c10::optional<c10::QualifiedName> name = script.type()->name();
   out.Set("kind", "RecursiveScriptModule");
   if (name) out.Set("originalName", name->name());
