@@ -954,6 +954,10 @@ def random_cases():
     case("randnLike/dtype", [F("randnLike", T(0), {"dtype": "float64"})], [like],
          lambda x: torch.randn_like(x, dtype=f64), seed=6)
     case("randintLike", [F("randintLike", T(0), 3, 9)], [like], lambda x: torch.randint_like(x, 3, 9), seed=5)
+    case("randperm/global", [F("randperm", 10)], [], lambda: torch.randperm(10), seed=0)
+    case("randperm/int32", [F("randperm", 300, {"dtype": "int32"})], [], lambda: torch.randperm(300, dtype=i32), seed=3)
+    case("randperm/seeded_generator", [F("randperm", 12, {"seed": 5})], [],
+         lambda: torch.randperm(12, generator=torch.Generator().manual_seed(5)), seed=0)
     # torchbridge's dropout with rng 'pytorch' (the default) draws PyTorch's mask
     case("dropout/train", [F("dropout", T(0), 0.3)], [randn(301, 6, 7, dtype=f32)], lambda x: torch.nn.functional.dropout(x, 0.3), seed=8)
     case("dropout/float64", [F("dropout", T(0), 0.5)], [randn(302, 40)], lambda x: torch.nn.functional.dropout(x, 0.5), seed=9)
