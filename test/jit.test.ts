@@ -11,7 +11,7 @@ import * as torch from '../lib';
 import { ScriptModule } from '../lib/jit';
 import { ZipReader, ZipWriter, fileSource } from '../lib/serialization/zip';
 import { Trainer } from '../lib/trainer/trainer';
-import { PYTHON, TensorFixture, assertClose, assertTensor, fromFixture, pythonHasTorch, tensorValues } from './helpers';
+import { PYTHON, TensorFixture, assertClose, assertTensor, fromFixture, pythonHasTorch, settledLiveTensors, tensorValues } from './helpers';
 
 const FIXTURES = path.join(__dirname, 'fixtures', 'jit');
 const TOL = { rtol: 1e-5, atol: 1e-6 };
@@ -89,14 +89,21 @@ function tmpdir(): string {
 
 describe('torch.jit', function () {
   this.timeout(120_000);
+  // Every test disposes what it made: nothing is left to the garbage collector. The start is
+  // taken once earlier files' garbage is collected, the end without collecting (helpers.ts).
   let start = { liveTensors: 0, moduleBytes: 0 };
-  before(() => {
+  const counts: string[] = [];
+  before(async () => {
+    await settledLiveTensors();
     start = torch.memory();
   });
+  afterEach(function () {
+    counts.push(`${this.currentTest?.title.slice(0, 40)}: ${torch.memory().liveTensors} tensors, ${torch.memory().moduleBytes} module bytes`);
+  });
   after(() => {
-    // every test disposed what it made: nothing is left to the garbage collector
-    assert.equal(torch.memory().liveTensors, start.liveTensors, 'live tensors');
-    assert.equal(torch.memory().moduleBytes, start.moduleBytes, 'module bytes');
+    const after = `(from ${start.liveTensors} tensors and ${start.moduleBytes} module bytes; after each test: ${counts.join('; ')})`;
+    assert.equal(torch.memory().liveTensors, start.liveTensors, `live tensors ${after}`);
+    assert.equal(torch.memory().moduleBytes, start.moduleBytes, `module bytes ${after}`);
   });
 
   describe('trace', () => {
