@@ -190,7 +190,9 @@ describe('torch.jit', function () {
         assert.deepEqual(stateNames(traced),
           ['fc.weight', 'fc.bias', 'bn.weight', 'bn.bias', 'bn.running_mean', 'bn.running_var', 'bn.num_batches_tracked']);
         // the trace ran forward once in train mode (as PyTorch's does), and once in eval mode that left no trace
-        torch.tidy(() => reference.forward(x));
+        torch.tidy(() => {
+          reference.forward(x);
+        });
         const expected = stateValues(reference);
         for (const [name, values] of stateValues(traced)) assertClose(values, expected.get(name)!, TOL, `after tracing: ${name}`);
         assert.equal(stateValues(traced).get('bn.num_batches_tracked')![0], 1);
