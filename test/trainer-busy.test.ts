@@ -111,8 +111,15 @@ describe('Trainer: the busy rule', function () {
       assert.ok(!param.isDisposed);
       r.optimizer.paramGroups[0].lr = 0.5;
       assert.equal(r.optimizer.getLr(), 0.5);
-      torch.tidy(() => r.net.forward(r.inputs[0], r.inputs[1], r.inputs[2]));
-      await torch.save(r.net.stateDict(), path.join(dir, 'net.pt'));
+      torch.tidy(() => {
+        r.net.forward(r.inputs[0], r.inputs[1], r.inputs[2]);
+      });
+      const state = r.net.stateDict();
+      try {
+        await torch.save(state, path.join(dir, 'net.pt'));
+      } finally {
+        torch.dispose(state);
+      }
       assert.ok(fs.existsSync(path.join(dir, 'net.pt')));
     } finally {
       await step.catch(() => undefined);  // a failed assertion above must not leave the step running
