@@ -11,6 +11,7 @@ import { ChildProcess, spawn } from 'child_process';
 
 import { FlagSpecs, UsageError, integerFlag, parseFlags } from './flags';
 
+/** The launcher's own options (those before the command). */
 export const LAUNCH_FLAGS = {
   'nproc-per-node': { type: 'string', value: 'N', help: 'processes to start on this machine (default 1)' },
   nnodes: { type: 'string', value: 'N', help: 'machines in the job (default 1); start the launcher once on each' },
@@ -21,6 +22,7 @@ export const LAUNCH_FLAGS = {
   help: { type: 'boolean', help: 'print this help' },
 } as const satisfies FlagSpecs;
 
+/** What `torchbridge-launch --help` prints. */
 export const LAUNCH_HELP = [
   'usage: torchbridge-launch [options] [--] COMMAND [ARGS...]',
   '',
@@ -33,6 +35,7 @@ export const LAUNCH_HELP = [
   ...Object.entries(LAUNCH_FLAGS).map(([name, spec]) => `  --${name}${'value' in spec ? ` ${spec.value}` : ''}`.padEnd(28) + spec.help),
 ].join('\n');
 
+/** What to start: the processes of this machine, where rank 0's store is, and the command. */
 export interface LaunchPlan {
   nprocPerNode: number;
   nnodes: number;

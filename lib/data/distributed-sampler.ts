@@ -35,6 +35,11 @@ export interface DistributedSamplerOptions {
   dropLast?: boolean;
 }
 
+/**
+ * One rank's shard of a dataset's indices, as PyTorch's DistributedSampler (see the file
+ * comment): give it to `new DataLoader(dataset, batchSize, { sampler })` and call `setEpoch(e)`
+ * before each epoch.
+ */
 export class DistributedSampler implements Sampler {
   readonly datasetLength: number;
   readonly numReplicas: number;
@@ -81,6 +86,7 @@ export class DistributedSampler implements Sampler {
     this.epochNumber = epoch;
   }
 
+  /** The epoch set by `setEpoch` (0 until then). */
   get epoch(): number {
     return this.epochNumber;
   }

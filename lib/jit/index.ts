@@ -71,10 +71,12 @@ export class ScriptModule extends Module {
     return new Tensor(out);
   }
 
+  /** Refused: a TorchScript module's attributes are fixed (register parameters before tracing). */
   override registerParameter(name: string, _tensor?: Tensor, _requiresGrad?: boolean): Tensor {
     throw new Error(`ScriptModule.registerParameter('${name}'): a TorchScript module's attributes are fixed; register it before tracing`);
   }
 
+  /** Refused: a TorchScript module's submodules are fixed (register them before tracing). */
   override registerModule<T extends Module>(name: string, _module: T): T {
     throw new Error(`ScriptModule.registerModule('${name}'): a TorchScript module's submodules are fixed; register it before tracing`);
   }

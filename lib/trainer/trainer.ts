@@ -13,7 +13,7 @@ import {
 import { Module } from '../nn/module';
 import { Optimizer } from '../optim/optimizer';
 import { Tensor, optionsOf } from '../core/tensor';
-import { Device } from '../core/types';
+import { Device, isFloatingPoint } from '../core/types';
 import { describe } from '../core/describe';
 
 /** The losses the Trainer computes natively (lib/nn/loss.ts), with any of their options. */
@@ -277,7 +277,7 @@ function lossSpecOf(loss: TrainerLoss): TrainerLossSpec {
   const weight = tensor('weight');
   if (weight !== undefined && (kind === CrossEntropyLoss || kind === NLLLoss)) {
     const w = o.weight as Tensor;
-    if (w.ndim !== 1 || !w.dtype.startsWith('float')) throw new TypeError(`Trainer: the loss's weight must be a floating [classes] tensor, got ${w.dtype} [${w.shape.join(', ')}]`);
+    if (w.ndim !== 1 || !isFloatingPoint(w.dtype)) throw new TypeError(`Trainer: the loss's weight must be a floating [classes] tensor, got ${w.dtype} [${w.shape.join(', ')}]`);
   }
   return {
     kind: kind.name as TrainerLossSpec['kind'],
@@ -297,7 +297,7 @@ function checkBatch(what: string, inputs: readonly Tensor[], labels: Tensor, los
   if (!Array.isArray(inputs) || inputs.length < 1 || inputs.length > 4 || inputs.some((t) => !(t instanceof Tensor))) {
     throw new TypeError(`${what}: inputs must be an array of 1 to 4 Tensors (the model's forward arguments)`);
   }
-  const floating = labels instanceof Tensor && labels.dtype.startsWith('float') || labels instanceof Tensor && labels.dtype === 'bfloat16';
+  const floating = labels instanceof Tensor && isFloatingPoint(labels.dtype);
   if (loss instanceof CrossEntropyLoss || loss instanceof NLLLoss) {
     const name = loss.constructor.name;
     const probabilities = loss instanceof CrossEntropyLoss;
