@@ -294,7 +294,7 @@ export interface NativeOps {
   moduleContainer(): M;
   moduleInfo(m: M): NativeModuleInfo;
   moduleForward(m: M, inputs: (T | null)[]): T | (T | null)[];
-  jitTrace(m: M, inputs: T[], forward: (inputs: T[]) => T | T[], className: string, bothModes: boolean): { module: M; modes: 'one' | 'two' };
+  jitTrace(m: M, inputs: T[], forward: (inputs: T[]) => T | T[], className: string, bothModes: boolean): M;
   jitLoad(bytes: Uint8Array, device?: string): M;
   jitSave(m: M): Uint8Array;
   jitForward(m: M, inputs: (T | null)[]): T | (T | null)[];

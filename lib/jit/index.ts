@@ -59,16 +59,9 @@ export class ScriptModule extends Module {
     return ops.jitInfo(this.handle).methods;
   }
 
-  /** Runs forward; a tuple or list of tensors is returned as forwardAll's array. */
-  protected override forwardNative(inputs: readonly (Tensor | null | undefined)[]): Tensor | (Tensor | null)[] {
-    inputs.forEach((t, k) => {
-      if (t !== null && t !== undefined && !(t instanceof Tensor)) {
-        throw new TypeError(`ScriptModule.forward: input ${k + 1} must be a Tensor (or null for None), got ${describe(t)}`);
-      }
-    });
-    const out = ops.jitForward(this.handle, inputs.map((t) => t?.handle ?? null));
-    if (Array.isArray(out)) return out.map((h) => (h === null ? null : new Tensor(h)));
-    return new Tensor(out);
+  /** Runs forward's graph; a tuple or list of tensors is returned as forwardAll's array. @internal */
+  protected override callNativeForward(inputs: (NativeTensor | null)[]): NativeTensor | (NativeTensor | null)[] {
+    return ops.jitForward(this.handle, inputs);
   }
 
   /** Refused: a TorchScript module's attributes are fixed (register parameters before tracing). */
@@ -131,8 +124,7 @@ export function trace(module: Module, exampleInputs: Tensor | readonly Tensor[],
     return out instanceof Tensor ? out.handle : list.map((t) => t.handle);
   };
   try {
-    const className = module.constructor.name === 'Module' ? 'Module' : module.constructor.name;
-    const { module: handle } = ops.jitTrace(module.handle, inputs.map((t) => t.handle), run, className, o.bothModes ?? true);
+    const handle = ops.jitTrace(module.handle, inputs.map((t) => t.handle), run, module.constructor.name, o.bothModes ?? true);
     return new ScriptModule(handle);
   } finally {
     results.forEach((t) => t.dispose());

@@ -141,9 +141,14 @@ export class Module implements Disposable {
         throw new TypeError(`${this.kind()}.forward: input ${k + 1} must be a Tensor (or null for an absent optional input), got ${describe(t)}`);
       }
     });
-    const out = ops.moduleForward(this.handle, inputs.map((t) => t?.handle ?? null));
+    const out = this.callNativeForward(inputs.map((t) => t?.handle ?? null));
     if (Array.isArray(out)) return out.map((h) => (h === null ? null : new Tensor(h)));
     return new Tensor(out);
+  }
+
+  /** The native call behind forwardNative (a TorchScript module runs its graph instead). @internal */
+  protected callNativeForward(inputs: (NativeTensor | null)[]): NativeTensor | (NativeTensor | null)[] {
+    return ops.moduleForward(this.handle, inputs);
   }
 
   // ---- parameters and state -------------------------------------------------------------

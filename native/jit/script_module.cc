@@ -197,7 +197,7 @@ void setTraining(torch::nn::Module& m, tj::Module& script, bool on) {
 }
 
 // jitTrace(module, inputs: Tensor[], forward: (inputs: Tensor[]) => Tensor | Tensor[], className, bothModes)
-// -> {module, modes: 'one' | 'two'}
+// -> ScriptModule
 // Traces forward in the module's current mode; with bothModes, in the other mode too (with the
 // buffers and the CPU generator put back afterwards, so the second run leaves no trace), and
 // when the graphs differ (dropout, batch norm), forward runs the graph of the current
@@ -278,10 +278,7 @@ Napi::Value trace(const Args& a) {
     root.define("def forward(self" + params + "):\n  if self.training:\n    return self.forward_train(" + args +
                 ")\n  else:\n    return self.forward_eval(" + args + ")\n");
   }
-  Napi::Object out = Napi::Object::New(a.env());
-  out.Set("module", ModuleWrap::New(a.env(), std::make_shared<ScriptModuleImpl>(root)));
-  out.Set("modes", second ? "two" : "one");
-  return out;
+  return ModuleWrap::New(a.env(), std::make_shared<ScriptModuleImpl>(root));
 }
 
 // ---- load, save, inspect -------------------------------------------------------------------
@@ -328,7 +325,7 @@ Napi::Value forward(const Args& a) {
   return result;
 }
 
-// jitInfo(module) -> {graph, code, signature, methods}: forward's graph and TorchScript code
+// jitInfo(module) -> {methods, graph, signature}: the TorchScript methods, forward's graph and signature
 Napi::Value info(const Args& a) {
   ScriptModuleImpl& m = scriptOf(a, 0);
   Napi::Object out = Napi::Object::New(a.env());
