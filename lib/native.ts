@@ -51,6 +51,23 @@ export interface NativeTrainer {
   readonly __nativeTrainer?: never;
 }
 
+/** An opaque native c10d process group handle (native/distributed/process_group.cc). */
+export interface NativeProcessGroup {
+  readonly __nativeProcessGroup?: never;
+}
+
+/** What processGroupJoin takes: the rendezvous, as lib/distributed/process-group.ts reads it from the environment. */
+export interface NativeJoinOptions {
+  masterAddr: string;
+  masterPort: number;
+  rank: number;
+  worldSize: number;
+  timeoutMs: number;
+  agentStore: boolean;
+  restartCount: string;
+  interfaces: string[];
+}
+
 /** Hyper-parameters of one optimizer parameter group (fields by optimizer kind). */
 export interface NativeGroupOptions {
   lr: number;
@@ -336,10 +353,18 @@ export interface NativeOps {
   optimizerSetState(o: NativeOptimizer, index: number, state: NativeParamState): void;
   optimizerDispose(o: NativeOptimizer): void;
   trainerCreate(module: M, optimizer: NativeOptimizer, devices: string[], options: { loss: TrainerLossSpec & { accuracy?: boolean }; dropoutRng?: 'philox' | 'pytorch'; attention?: 'explicit' | 'fused'; precision?: 'float32' | 'bf16';
-    lengthGroups?: { groups: number; lengthsInput: number; trimmedInputs: number[] } }): NativeTrainer;
+    lengthGroups?: { groups: number; lengthsInput: number; trimmedInputs: number[] };
+    processGroup?: NativeProcessGroup; gradientReduction?: 'sum' | 'mean'; bucketCapMB?: number }): NativeTrainer;
+  trainerStart(trainer: NativeTrainer): Promise<void>;
   trainerStep(trainer: NativeTrainer, inputs: T[], labels: T): Promise<TrainerStepSums>;
   trainerEvaluate(trainer: NativeTrainer, inputs: T[], labels: T): Promise<TrainerStepSums>;
   trainerDispose(trainer: NativeTrainer): void;
+  processGroupJoin(options: NativeJoinOptions): Promise<NativeProcessGroup>;
+  processGroupInfo(group: NativeProcessGroup): { rank: number; worldSize: number; backend: 'gloo'; timeoutMs: number };
+  processGroupAllReduce(group: NativeProcessGroup, tensor: T, op: 'sum' | 'product' | 'min' | 'max'): Promise<T>;
+  processGroupBroadcast(group: NativeProcessGroup, tensor: T, src: number): Promise<T>;
+  processGroupBarrier(group: NativeProcessGroup): Promise<void>;
+  processGroupDispose(group: NativeProcessGroup): void;
   clipGradNorm_(parameters: T[], maxNorm: number, normType: number, errorIfNonfinite: boolean): T;
   clipGradValue_(parameters: T[], clipValue: number): void;
   crossEntropy(logits: T, target: T, weight: Opt<T>, reduction: string, ignoreIndex: number, labelSmoothing: number): T;

@@ -88,6 +88,19 @@ function abiFromLibrary(file) {
   return null;
 }
 
+// Where Gloo's headers come from for c10d's ProcessGroupGloo.hpp. Debian's libtorch links the
+// system's libgloo, whose headers are libgloo-dev's (beside libtorch's, in /usr/include).
+// PyTorch's wheels and libtorch archives compile Gloo in and ship no headers of it: theirs are
+// vendored in native/third_party/gloo (the commit torch 2.11 builds; see its README).
+function glooIncludeDirs(includeDir, debian) {
+  if (isFile(path.join(includeDir, 'gloo', 'context.h'))) return [];
+  if (debian) {
+    throw new Error(`Debian's libtorch links the system's Gloo, whose headers are missing (${includeDir}/gloo/context.h): ` +
+      'apt-get install -y libgloo-dev');
+  }
+  return [path.join(__dirname, '..', 'native', 'third_party', 'gloo')];
+}
+
 // A libtorch install from its TorchConfig.cmake directory (<prefix>/share/cmake/Torch, or
 // Debian's /usr/lib/<triplet>/cmake/Torch). `known`: what the caller knows already (abi, python).
 function fromCmakeDir(cmakeDir, source, known = {}) {
@@ -104,7 +117,7 @@ function fromCmakeDir(cmakeDir, source, known = {}) {
     source,
     prefix,
     cmakeDir: path.resolve(cmakeDir),
-    includeDirs: [includeDir, path.join(includeDir, 'torch', 'csrc', 'api', 'include')],
+    includeDirs: [includeDir, path.join(includeDir, 'torch', 'csrc', 'api', 'include'), ...glooIncludeDirs(includeDir, debian)],
     libDir,
     version,
     cuda: isFile(path.join(libDir, 'libtorch_cuda.so')),

@@ -15,6 +15,7 @@ import { Optimizer } from '../optim/optimizer';
 import { Tensor, optionsOf } from '../core/tensor';
 import { Device, isFloatingPoint } from '../core/types';
 import { describe } from '../core/describe';
+import { ProcessGroup } from '../distributed/process-group';
 
 /** The losses the Trainer computes natively (lib/nn/loss.ts), with any of their options. */
 export type TrainerLoss = CrossEntropyLoss | NLLLoss | MSELoss | L1Loss | SmoothL1Loss | HuberLoss | BCELoss | BCEWithLogitsLoss;
@@ -87,6 +88,30 @@ export interface TrainerOptions {
    * counted (and a loss without class indices); `false` never counts.
    */
   accuracy?: boolean;
+  /**
+   * Train as PyTorch's `DistributedDataParallel` in this group (from `initProcessGroup()`), one
+   * device per rank (`devices` has one entry; one process per GPU). The Trainer starts at once:
+   * it checks that every rank's parameters have the same shapes, broadcasts rank 0's parameters
+   * and buffers to the others, and builds c10d's Reducer (`trainer.ready` resolves then; steps
+   * wait for it). Each step's backward all-reduces the gradients in 25 MB buckets while it runs;
+   * every rank then takes its own optimizer step, so the ranks stay identical. Buffers are
+   * broadcast from rank 0 before each training forward, as DDP does. Every rank must call
+   * `step` (and `evaluate`) the same number of times, with batches of its own shard
+   * (DistributedSampler). With length groups, the groups but the last accumulate locally
+   * (DDP's no_sync()).
+   */
+  processGroup?: ProcessGroup;
+  /**
+   * How the ranks' gradients are combined. 'sum': the global batch's gradient, the step one
+   * process takes on the ranks' batches together, for a loss summed over examples (reduction
+   * 'none', d2l's `l.sum()`, or 'sum'). 'mean': DDP's default, the ranks' gradients averaged,
+   * which is the global batch's mean when each rank's loss is its own batch's mean (reduction
+   * 'mean') over equal shards. Default: 'mean' for reduction 'mean', 'sum' otherwise; give
+   * 'mean' to train in step with Python ranks that run stock DDP on a summed loss.
+   */
+  gradientReduction?: 'sum' | 'mean';
+  /** DDP's bucket_cap_mb: the size of the gradient buckets all-reduced during backward (default 25). */
+  bucketCapMB?: number;
 }
 
 /** What one evaluation batch measured (in eval mode, without gradients). */
@@ -135,6 +160,13 @@ export class Trainer {
   readonly loss: TrainerLoss;
   /** The loss's reduction: 'none' and 'sum' take backward of the batch's sum, 'mean' of its mean. */
   readonly reduction: Reduction;
+  /** The group it trains in (TrainerOptions.processGroup), or undefined. */
+  readonly processGroup: ProcessGroup | undefined;
+  /**
+   * Resolves once the Trainer can step: at once without a process group; with one, after the
+   * parameters came from rank 0 (rejects when a rank did not arrive within the group's timeout).
+   */
+  readonly ready: Promise<void>;
   private _handle: NativeTrainer | undefined;
   // Steps run one at a time, in call order: a step called while another runs waits for it.
   private tail: Promise<unknown> = Promise.resolve();
@@ -165,13 +197,41 @@ export class Trainer {
     this.devices = Object.freeze([...devices]);
     this.loss = loss;
     this.reduction = spec.reduction;
+    const group = o.processGroup;
+    if (group !== undefined && !(group instanceof ProcessGroup)) throw new TypeError(`Trainer: options.processGroup must be a ProcessGroup from initProcessGroup(), got ${describe(group)}`);
+    if (o.gradientReduction !== undefined && o.gradientReduction !== 'sum' && o.gradientReduction !== 'mean') {
+      throw new TypeError(`Trainer: options.gradientReduction must be 'sum' or 'mean', got ${describe(o.gradientReduction)}`);
+    }
+    if (group === undefined && (o.gradientReduction !== undefined || o.bucketCapMB !== undefined)) {
+      throw new TypeError('Trainer: options.gradientReduction and bucketCapMB apply to distributed training; give options.processGroup too');
+    }
+    if (group !== undefined && devices.length !== 1) {
+      throw new TypeError(`Trainer: with a processGroup, give one device per rank (one process per GPU, as DistributedDataParallel), got [${devices.join(', ')}]`);
+    }
+    this.processGroup = group;
     this._handle = ops.trainerCreate(net.handle, optimizer.handle, [...devices], {
       loss: { ...spec, accuracy: o.accuracy },
       dropoutRng: o.dropoutRng,
       attention: o.attention,
       precision: o.precision,
       lengthGroups: o.lengthGroups,
+      ...(group === undefined ? {} : {
+        processGroup: group.handle,
+        gradientReduction: o.gradientReduction ?? (spec.reduction === 'mean' ? 'mean' : 'sum'),
+        bucketCapMB: o.bucketCapMB,
+      }),
     });
+    if (group === undefined) {
+      this.ready = Promise.resolve();
+    } else {
+      ++this.pending;
+      const started = ops.trainerStart(this._handle);
+      started.then(() => --this.pending, () => --this.pending);
+      this.ready = started;
+      // steps wait for the start; after a failed start they fail with its error
+      this.tail = started;
+      started.catch(() => undefined);
+    }
   }
 
   private get handle(): NativeTrainer {
@@ -236,7 +296,7 @@ export class Trainer {
     let result: Promise<StepResult>;
     try {
       // Start at once when idle, so the model is busy from this call on.
-      result = this.pending === 0 ? start() : this.tail.then(start);
+      result = this.pending === 0 ? start() : this.tail.then(start, (err: unknown) => Promise.reject(startFailure(err)));
     } catch (err) {
       result = Promise.reject(err);
     }
@@ -246,9 +306,16 @@ export class Trainer {
       held.forEach((h) => h.dispose());
     };
     result.then(done, done);
+    // a failed start fails every later step too
     this.tail = result.catch(() => undefined);
+    if (this.processGroup !== undefined) this.tail = Promise.all([this.tail, this.ready]);
     return result;
   }
+}
+
+function startFailure(err: unknown): Error {
+  const message = err instanceof Error ? err.message : String(err);
+  return new Error(`Trainer: the distributed start failed, so the Trainer cannot step: ${message}`);
 }
 
 const LOSSES: readonly (new () => TrainerLoss)[] = [CrossEntropyLoss, NLLLoss, MSELoss, L1Loss, SmoothL1Loss, HuberLoss, BCELoss, BCEWithLogitsLoss];

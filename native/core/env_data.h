@@ -89,6 +89,7 @@ struct EnvData {
   Napi::FunctionReference moduleConstructor;
   Napi::FunctionReference optimizerConstructor;
   Napi::FunctionReference trainerConstructor;
+  Napi::FunctionReference processGroupConstructor;
   std::shared_ptr<JsThreadLink> jsLink;
   TensorStats tensors;
   ModuleStats modules;

@@ -3,7 +3,10 @@
 // runs forward, the loss (any of PyTorch's: trainer/loss_spec.h) and backward of its sum (for
 // 'mean', divided by the whole batch's denominator) on every replica in its own thread, sums the
 // gradients onto the model's parameters, takes one optimizer step and copies the new parameters
-// back to the replicas. All of it runs off the JS thread.
+// back to the replicas. All of it runs off the JS thread. With a process group, the Trainer is
+// DistributedDataParallel instead (distributed/ddp.h): one replica per rank, its gradients
+// all-reduced with the other ranks' by c10d's Reducer while backward runs, each rank stepping
+// its own optimizer.
 #include <unordered_set>
 
 #include "nn/attention.h"
@@ -17,6 +20,8 @@
 #include "optim/optimizer_wrap.h"
 #include "core/js_memory.h"
 #include "core/usage.h"
+#include "distributed/ddp.h"
+#include "distributed/process_group.h"
 #include "trainer/worker_thread.h"
 
 namespace tb {
@@ -146,6 +151,29 @@ class TrainerWrap : public HandleClass<TrainerWrap> {
         bf16 = name == "bf16";
       }
     }
+    std::shared_ptr<DistributedGroup> group;
+    DistributedOptions distributed;
+    if (a[3].IsObject()) {
+      Napi::Object o = a[3].As<Napi::Object>();
+      Napi::Value handle = o.Get("processGroup");
+      if (!handle.IsUndefined() && !handle.IsNull()) {
+        group = distributedGroupOf(handle, "Trainer: processGroup");
+        if (devices.size() != 1) {
+          throw ArgError("Trainer: with a processGroup, give one device per rank (one process per GPU, as DistributedDataParallel), got " +
+                         std::to_string(devices.size()));
+        }
+        Napi::Value reduction = o.Get("gradientReduction");
+        std::string name = reduction.IsString() ? reduction.As<Napi::String>().Utf8Value() : "";
+        if (name != "sum" && name != "mean") throw ArgError("Trainer: gradientReduction must be 'sum' or 'mean'");
+        distributed.sumGradients = name == "sum";
+        Napi::Value bucket = o.Get("bucketCapMB");
+        if (!bucket.IsUndefined()) {
+          double mb = bucket.IsNumber() ? bucket.As<Napi::Number>().DoubleValue() : NAN;
+          if (!(mb > 0)) throw ArgError("Trainer: bucketCapMB must be a positive number of megabytes");
+          distributed.bucketBytes = static_cast<int64_t>(mb * 1024 * 1024);
+        }
+      }
+    }
     // Moving the model keeps its parameter tensors (set_data), so the optimizer's are checked first.
     std::unordered_set<const void*> held;
     for (const auto& group : optimizer.param_groups()) {
@@ -194,7 +222,12 @@ class TrainerWrap : public HandleClass<TrainerWrap> {
     t.mirrorRequiresGrad();
     t.moduleRef_ = Napi::Persistent(a[0].As<Napi::Object>());
     t.optimizerRef_ = Napi::Persistent(a[1].As<Napi::Object>());
-    t.holds_ = std::make_unique<UsageLease>(heldObjects(), std::vector<const void*>{t.model_.get(), t.optimizer_});
+    std::vector<const void*> holding{t.model_.get(), t.optimizer_};
+    if (group) {
+      holding.push_back(group.get());
+      t.ddp_ = std::make_unique<DistributedDataParallel>(group, distributed);
+    }
+    t.holds_ = std::make_unique<UsageLease>(heldObjects(), holding);
     return object;
   }
 
@@ -213,17 +246,45 @@ class TrainerWrap : public HandleClass<TrainerWrap> {
     double denominator = 1;
     replicas_[0].thread->submit([&] {
       checkModel();
+      checkStarted("Trainer.evaluate");
       refreshReplicas();
-      denominator = runOnReplicas(inputs, labels, parts, /*train=*/false, threads);
+      denominator = distributedStage("Trainer.evaluate", [&] { return runOnReplicas(inputs, labels, parts, /*train=*/false, threads); });
     }).get();
     return combine(parts, denominator);
   }
 
-  // What a running step uses, for the busy lease (usage.h).
-  std::vector<const void*> busyKeys() const { return tb::busyKeys(*model_, *optimizer_); }
+  // DistributedDataParallel's construction (distributed/ddp.h), on replica 0's thread: the
+  // parameters and buffers broadcast from rank 0, the Reducer built. Once, before any step.
+  void startDistributed(int threads) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    replicas_[0].thread->submit([&] {
+      useThreads(threads);
+      checkModel();
+      if (ddp_->started()) throw std::runtime_error("Trainer: the distributed start ran already");
+      std::vector<at::Tensor> parameters(replicas_[0].state.begin(), replicas_[0].state.begin() + static_cast<std::ptrdiff_t>(paramCount_));
+      std::vector<at::Tensor> buffers(replicas_[0].state.begin() + static_cast<std::ptrdiff_t>(paramCount_), replicas_[0].state.end());
+      distributedStage("the Trainer's start (parameters broadcast from rank 0)", [&] {
+        ddp_->start(parameters, buffers);
+        return 0.0;
+      });
+      recordMasterState();  // the broadcast wrote the parameters
+    }).get();
+  }
+  bool distributed() const { return ddp_ != nullptr; }
+
+  // What a running step uses, for the busy lease (usage.h): the model, the optimizer and the group.
+  std::vector<const void*> busyKeys() const {
+    std::vector<const void*> keys = tb::busyKeys(*model_, *optimizer_);
+    if (ddp_) keys.push_back(ddp_->groupKey());
+    return keys;
+  }
   void checkIdle(const std::string& what) const {
     checkModuleIdle(*model_, what);
     checkOptimizerIdle(*optimizer_, what);
+    if (ddp_ && busyObjects().contains(ddp_->groupKey())) {
+      throw BusyError(what + ": a collective on the Trainer's process group is running; await it first (every rank must issue "
+                             "the same collectives in the same order)");
+    }
   }
   int& inFlight() { return inFlight_; }
 
@@ -231,6 +292,7 @@ class TrainerWrap : public HandleClass<TrainerWrap> {
   void dispose() {
     if (inFlight_ > 0) throw BusyError("Trainer.dispose: a step or evaluation is running; await its Promise first");
     replicas_.clear();
+    ddp_.reset();  // the Reducer's hooks leave the parameters
     holds_.reset();
     moduleRef_.Reset();
     optimizerRef_.Reset();
@@ -262,9 +324,33 @@ class TrainerWrap : public HandleClass<TrainerWrap> {
     return state;
   }
 
+  // A distributed failure (a collective that a dead or diverging rank broke) as a message naming
+  // the rank, the stage and the cause; other errors as they are.
+  template <class F>
+  double distributedStage(const std::string& what, F&& body) {
+    if (!ddp_) return body();
+    try {
+      return body();
+    } catch (const ArgError&) {
+      throw;
+    } catch (const c10::Error& e) {
+      throw std::runtime_error(ddp_->failure(what, e.what_without_backtrace()));
+    } catch (const std::exception& e) {
+      throw std::runtime_error(ddp_->failure(what, e.what()));
+    }
+  }
+
+  void checkStarted(const char* what) const {
+    if (ddp_ && !ddp_->started()) {
+      throw std::runtime_error(std::string(what) + ": the distributed Trainer has not started (its start failed, or was not run): "
+                               "create a new Trainer");
+    }
+  }
+
   StepResult stepOnThread(const std::vector<at::Tensor>& inputs, const at::Tensor& labels, int threads) {
     useThreads(threads);
     checkModel();
+    checkStarted("Trainer.step");
     refreshReplicas();  // what JS changed since the last step (loadStateDict, in-place ops, another optimizer)
     // every replica starts without gradients: stale parameters stay gradient-free, and a replica
     // that gets no rows (a batch smaller than the replica count) adds nothing
@@ -272,7 +358,7 @@ class TrainerWrap : public HandleClass<TrainerWrap> {
       for (size_t k = 0; k < paramCount_; ++k) rep.state[k].mutable_grad() = at::Tensor();
     }
     std::vector<StepResult> parts(replicas_.size());
-    const double denominator = runOnReplicas(inputs, labels, parts, /*train=*/true, threads);
+    const double denominator = distributedStage("Trainer.step", [&] { return runOnReplicas(inputs, labels, parts, /*train=*/true, threads); });
     // nn.DataParallel's reduce: every replica's gradient summed onto the model's parameters
     auto& master = replicas_[0].state;
     for (size_t r = 1; r < replicas_.size(); ++r) {
@@ -428,17 +514,23 @@ class TrainerWrap : public HandleClass<TrainerWrap> {
         Replica& rep = replicas_[r];
         c10::Device device = rep.device;
         rep.module->train(train);
-        for (const Piece& piece : plan[r]) {
+        for (size_t j = 0; j < plan[r].size(); ++j) {
+          const Piece& piece = plan[r][j];
+          // DDP: the gradients are all-reduced by the last piece's backward (the earlier ones
+          // accumulate locally, as under no_sync())
+          const bool sync = j + 1 == plan[r].size();
           std::vector<at::Tensor> in;
           for (const auto& t : piece.inputs) in.push_back(t.to(device, /*non_blocking=*/true));
           at::Tensor y = piece.labels.to(device, /*non_blocking=*/true);
           if (train) {
             torch::AutoGradMode grad(true);
             at::Tensor pred;
+            if (ddp_) ddp_->beforeForward(true, sync);
             {
               AutocastGuard autocast(bf16_, device);
               pred = runForward(rep.any, in);
             }
+            if (ddp_) ddp_->afterForward(true, sync);
             // the loss in float32, outside autocast (as a float32 model's)
             if (bf16_ && pred.scalar_type() == at::kBFloat16) pred = pred.to(at::kFloat);
             checkPrediction(loss_, pred, y);
@@ -452,10 +544,12 @@ class TrainerWrap : public HandleClass<TrainerWrap> {
           } else {
             torch::NoGradGuard noGrad;
             at::Tensor pred;
+            if (ddp_) ddp_->beforeForward(false, false);
             {
               AutocastGuard autocast(bf16_, device);
               pred = runForward(rep.any, in);
             }
+            if (ddp_) ddp_->afterForward(false, false);
             if (bf16_ && pred.scalar_type() == at::kBFloat16) pred = pred.to(at::kFloat);
             checkPrediction(loss_, pred, y);
             parts[r].lossSum += lossSum(loss_, pred, y, rep.lossWeight, rep.lossPosWeight).item<double>();
@@ -497,7 +591,8 @@ class TrainerWrap : public HandleClass<TrainerWrap> {
   std::mutex mutex_;
   int inFlight_ = 0;  // scheduled tasks not yet settled (JS thread only)
   bool disposed_ = false;
-  std::unique_ptr<UsageLease> holds_;  // the model and the optimizer cannot be disposed meanwhile
+  std::unique_ptr<UsageLease> holds_;  // the model, the optimizer and the group cannot be disposed meanwhile
+  std::unique_ptr<DistributedDataParallel> ddp_;  // with a process group
 };
 
 // Runs a step or an evaluation on a libuv worker thread and settles a Promise with
@@ -564,6 +659,50 @@ class TrainerTask : public Napi::AsyncWorker {
   StepResult result_;
 };
 
+// The distributed Trainer's start (TrainerWrap::startDistributed) on a libuv worker thread: it
+// waits for every rank. The model, the optimizer and the group are busy meanwhile.
+class StartTask : public Napi::AsyncWorker {
+ public:
+  StartTask(Napi::Env env, TrainerWrap& trainer, Napi::Object trainerObject)
+      : Napi::AsyncWorker(env, "torchbridge.trainerStart"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        trainer_(trainer),
+        threads_(at::get_num_threads()),
+        busy_(std::make_unique<UsageLease>(busyObjects(), trainer.busyKeys())) {
+    trainerRef_ = Napi::Persistent(trainerObject);
+    ++trainer_.inFlight();
+  }
+  Napi::Promise promise() { return deferred_.Promise(); }
+  void Execute() override {
+    try {
+      trainer_.startDistributed(threads_);
+    } catch (const c10::Error& e) {
+      SetError(e.what_without_backtrace());
+    } catch (const std::exception& e) {
+      SetError(e.what());
+    }
+  }
+  void OnOK() override {
+    settle();
+    deferred_.Resolve(Env().Undefined());
+  }
+  void OnError(const Napi::Error& error) override {
+    settle();
+    deferred_.Reject(error.Value());
+  }
+
+ private:
+  void settle() {
+    busy_.reset();
+    --trainer_.inFlight();
+  }
+  Napi::Promise::Deferred deferred_;
+  TrainerWrap& trainer_;
+  Napi::ObjectReference trainerRef_;
+  int threads_;
+  std::unique_ptr<UsageLease> busy_;
+};
+
 // trainerStep(trainer, inputs: Tensor[], labels) / trainerEvaluate(...) -> Promise
 Napi::Value schedule(const Args& a, bool train) {
   TrainerWrap& t = TrainerWrap::Get(a, 0);
@@ -587,6 +726,16 @@ const OpEntry trainerOps[] = {
     {"trainerCreate", TrainerWrap::Create},
     {"trainerStep", [](const Args& a) { return schedule(a, true); }},
     {"trainerEvaluate", [](const Args& a) { return schedule(a, false); }},
+    {"trainerStart",
+     [](const Args& a) {
+       TrainerWrap& t = TrainerWrap::Get(a, 0);
+       if (!t.distributed()) throw ArgError("trainerStart: the Trainer has no process group");
+       t.checkIdle("Trainer.start");
+       auto* task = new StartTask(a.env(), t, a[0].As<Napi::Object>());  // freed by libuv after OnOK/OnError
+       Napi::Promise promise = task->promise();
+       task->Queue();
+       return Napi::Value(promise);
+     }},
     {"trainerDispose",
      [](const Args& a) {
        TrainerWrap::Get(a, 0).dispose();
