@@ -29,4 +29,8 @@ export type { Batch, BatchableDataset, BatchTransform, DataLoaderBaseOptions, Da
 export { TensorDataset, Subset, randomSplit, defaultCollate } from './data/dataset';
 export type { Dataset, Collated, TensorRow, FromArraysOptions, RandomSplitOptions } from './data/dataset';
 export { DistributedSampler } from './data/distributed-sampler';
+export { ProcessGroup, initProcessGroup, DEFAULT_TIMEOUT_MS } from './distributed/process-group';
+export type { InitProcessGroupOptions, ReduceOp } from './distributed/process-group';
+export { distributedEnv, DistributedEnvError } from './distributed/env';
+export type { DistributedEnv } from './distributed/env';
 export type { Sampler, DistributedSamplerOptions } from './data/distributed-sampler';

@@ -6,12 +6,11 @@
 import { strict as assert } from 'assert';
 import { spawn } from 'child_process';
 import * as fs from 'fs';
-import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 
 import * as torch from '../lib';
-import { PYTHON, pythonHasTorch } from './helpers';
+import { PYTHON, freePort, pythonHasTorch } from './helpers';
 
 const RANK_SCRIPT = path.join(__dirname, 'distributed', 'train-rank.js');
 const PYTHON_RANK = path.join(__dirname, 'distributed', 'python_ddp_rank.py');
@@ -29,19 +28,6 @@ interface Exit {
   status: number | null;
   stderr: string;
   ms: number;
-}
-
-/** A port nothing listens on now (the system's pick on 127.0.0.1). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 function run(command: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<Exit> {
@@ -196,6 +182,23 @@ describe('distributed training (c10d Gloo, 127.0.0.1)', function () {
     assert.equal(exit.status, 1);
     assert.match(exit.stderr, new RegExp(`rank 0 of 2 could not (serve the rendezvous store on port ${port} and gather the other ranks|connect to every other rank \\(rendezvous at 127\\.0\\.0\\.1:${port}\\)) within 2 s`));
     assert.ok(exit.ms < 30_000, `took ${exit.ms} ms`);
+  });
+
+  it("torchrun --no-python starts the ranks end to end, on its agent's store (needs a pip torch 2.x at TORCHBRIDGE_PYTHON)", async function () {
+    // Debian's own torchrun starts no worker (test/launch.test.ts): the wheel's does
+    const pip = await run(PYTHON, ['-c', 'import torch, sys; sys.exit(0 if torch.__version__.startswith("2.") and "site-packages" in torch.__file__ else 1)'],
+      process.env, 60_000);
+    // a 1.x store client cannot talk to 2.x's store server (it resets the connection)
+    if (pip.status !== 0 || !torch.version().libtorch.startsWith('2.')) this.skip();
+    const c = config('torchrun');
+    const port = await freePort();
+    const exit = await run(PYTHON, ['-m', 'torch.distributed.run', '--nproc-per-node', '2', '--master-addr', '127.0.0.1', '--master-port', String(port),
+      '--no-python', process.execPath, RANK_SCRIPT], rankEnv(port, 0, 0, c.file), 150_000);
+    assert.equal(exit.status, 0, exit.stderr);
+    for (const rank of [0, 1]) {
+      const r = JSON.parse(fs.readFileSync(c.out(rank), 'utf8')) as RankResult;
+      assert.ok(relativeUpdateError(r.params, reference.params, initial) < 1e-5);
+    }
   });
 
   it('torchbridge-launch starts the ranks end to end', async () => {

@@ -5,6 +5,7 @@
 import { strict as assert } from 'assert';
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
+import * as net from 'net';
 import * as torch from '../lib';
 
 /** The Python whose torch the addon was built against (TORCHBRIDGE_PYTHON, else Debian's python3). */
@@ -13,6 +14,19 @@ export const PYTHON = process.env.TORCHBRIDGE_PYTHON || '/usr/bin/python3';
 /** Whether PYTHON exists and imports torch (the live checks against Python need it). */
 export function pythonHasTorch(): boolean {
   return fs.existsSync(PYTHON) && spawnSync(PYTHON, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
+}
+
+/** A TCP port nothing listens on now (the system's pick on 127.0.0.1), for the distributed tests' stores. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
 }
 
 /** Loads the state dict in `file` (a torch.save fixture) into `module`, and frees the loaded tensors. */

@@ -8,7 +8,7 @@ import * as os from 'os';
 import * as path from 'path';
 
 import * as torch from '../lib';
-import { PYTHON } from './helpers';
+import { PYTHON, freePort } from './helpers';
 
 const ROOT = path.join(__dirname, '..');
 const FIXTURE = path.join(__dirname, 'fixtures', 'train');
@@ -62,12 +62,21 @@ describe('node lib/train.js', function () {
     });
   }
 
-  async function parity(devices: string): Promise<void> {
-    const out = path.join(tmp, `parity-${devices}.pt`);
+  it("2 ranks (torchbridge-launch, DistributedDataParallel over Gloo on 127.0.0.1), --init: d2l's steps and final parameters", async () => {
+    await parity('cpu', 2);
+  });
+
+  async function parity(devices: string, ranks = 1): Promise<void> {
+    const out = path.join(tmp, `parity-${devices}-${ranks}.pt`);
     const args = [...expected.args];
     assert.equal(args[args.indexOf('--devices') + 1], 'cpu');
     args[args.indexOf('--devices') + 1] = devices;
-    const r = run('train', [...args, '--json', '--no-plot', '--save', out]);
+    const trainArgs = [...args, '--json', '--no-plot', '--save', out];
+    // ranks > 1: each rank takes half of every global batch of 8 (the fixture's d2l batch)
+    const r = ranks === 1 ? run('train', trainArgs) : spawnSync(process.execPath, [path.join(ROOT, 'lib', 'launch.js'), '--nproc-per-node', String(ranks),
+      '--master-port', String(await freePort()), '--', process.execPath, path.join(ROOT, 'lib', 'train.js'), ...trainArgs], {
+      cwd: FIXTURE, encoding: 'utf8', env: { ...process.env, GLOO_SOCKET_IFNAME: 'lo' }, timeout: 120_000,
+    });
     assert.equal(r.status, 0, r.stderr);
     const events = r.stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, number | string>);
     // fewer than ten batches per epoch: every batch is a progress point, with the epoch's sums so far

@@ -26,6 +26,10 @@ import { UsageError } from './flags';
 import { exists, isDirectory, notRegularFile } from './paths';
 import { TrainCliOptions } from './train-options';
 import { TrainReporter } from './train-report';
+import { DistributedSampler, Sampler } from '../data/distributed-sampler';
+import { DistributedEnvError } from '../distributed/env';
+import { initProcessGroup, ProcessGroup } from '../distributed/process-group';
+import { Device } from '../core/types';
 
 /** d2l builds its pretraining vocabulary with min_freq 5 and these reserved tokens (d2l 1.0's `_WikiTextDataset`). */
 const RANDOM_VOCAB = { minFreq: 5, reservedTokens: ['<pad>', '<mask>', '<cls>', '<sep>'] };
@@ -155,8 +159,55 @@ class Chart {
   }
 }
 
-/** Runs the fine-tuning `options` describe, reporting through `reporter`. */
+/** The group of a distributed job (launch environment), or undefined for a single process. */
+async function joinJob(options: TrainCliOptions): Promise<ProcessGroup | undefined> {
+  try {
+    return await initProcessGroup({ timeoutMs: options.distTimeout * 1000 });
+  } catch (error) {
+    if (error instanceof DistributedEnvError) throw new UsageError(`the launch environment: ${error.message}`);
+    throw error;
+  }
+}
+
+/** The device of this rank: --devices[LOCAL_RANK], or the one device every rank shares. */
+function rankDevice(options: TrainCliOptions, group: ProcessGroup): Device {
+  const devices = options.devices;
+  if (devices.length === 1) return devices[0];
+  if (devices.length < group.localWorldSize) {
+    throw new UsageError(`--devices lists ${devices.length} devices for the ${group.localWorldSize} ranks on this machine (LOCAL_WORLD_SIZE); ` +
+      'give one per rank, or one that they share');
+  }
+  return devices[group.localRank];
+}
+
+/** Rank `rank`'s part of the test set: every worldSize-th example, none twice (counts are summed over the ranks). */
+function testShard(length: number, rank: number, worldSize: number): Sampler {
+  const indices: number[] = [];
+  for (let i = rank; i < length; i += worldSize) indices.push(i);
+  const order = Int32Array.from(indices);
+  return { length: order.length, indices: () => order };
+}
+
+/**
+ * Runs the fine-tuning `options` describe, reporting through `reporter`. In a distributed job
+ * (the launch environment), this rank trains on its device with its shard of each global batch.
+ */
 export async function fineTune(options: TrainCliOptions, reporter: TrainReporter): Promise<TrainCh13Result> {
+  const group = await joinJob(options);
+  try {
+    if (group === undefined) return await fineTuneOn(options, reporter, undefined);
+    if (options.batchSize % group.worldSize !== 0) {
+      throw new UsageError(`--batch-size ${options.batchSize} does not split evenly over the ${group.worldSize} ranks (WORLD_SIZE); ` +
+        `give a multiple of ${group.worldSize}`);
+    }
+    const device = rankDevice(options, group);
+    return await fineTuneOn({ ...options, devices: [device], batchSize: options.batchSize / group.worldSize }, reporter, group);
+  } finally {
+    group?.dispose();
+  }
+}
+
+async function fineTuneOn(options: TrainCliOptions, reporter: TrainReporter, group: ProcessGroup | undefined): Promise<TrainCh13Result> {
   if (options.threads !== undefined) setNumThreads(options.threads);
   if (options.seed !== undefined) manualSeed(options.seed);
   // Downloads draw their own bar on a terminal; as lines they go where the reporter's messages go.
@@ -173,11 +224,18 @@ export async function fineTune(options: TrainCliOptions, reporter: TrainReporter
     if (options.init !== undefined) await loadInit(net, options.init);
     const transform = options.trim ? SNLIBERTDataset.trimBatch : undefined;
     const bucket = options.bucket ? { lengths: trainSet.validLens.toArray() as number[] } : undefined;
-    const trainIter = new DataLoader(trainSet, options.batchSize, { shuffle: options.shuffle, seed: options.seed, transform, bucket });
-    const testIter = new DataLoader(testSet, options.batchSize, { transform });
+    // a rank's shard (DistributedSampler: shuffled by the shared seed and the epoch, padded to equal shards)
+    const sampler = group === undefined ? undefined
+      : new DistributedSampler(trainSet, { numReplicas: group.worldSize, rank: group.rank, shuffle: options.shuffle, seed: options.seed ?? 0 });
+    const trainIter = sampler === undefined
+      ? new DataLoader(trainSet, options.batchSize, { shuffle: options.shuffle, seed: options.seed, transform, bucket })
+      : new DataLoader(trainSet, options.batchSize, { sampler, transform, bucket });
+    const testIter = new DataLoader(testSet, options.batchSize,
+      { transform, ...(group === undefined ? {} : { sampler: testShard(testSet.length, group.rank, group.worldSize) }) });
     const optimizer = new Adam(net.parameters(), { lr: options.lr });
     const loss = new CrossEntropyLoss({ reduction: 'none' });
-    const chart = options.plot === null ? undefined : new Chart(options.plot, options.epochs, reporter);
+    const lead = group === undefined || group.rank === 0;  // only rank 0 draws and saves
+    const chart = options.plot === null || !lead ? undefined : new Chart(options.plot, options.epochs, reporter);
     try {
       const result = await trainCh13(net, trainIter, testIter, loss, optimizer, options.epochs, options.devices, {
         maxSteps: options.maxSteps,
@@ -187,7 +245,9 @@ export async function fineTune(options: TrainCliOptions, reporter: TrainReporter
           precision: options.precision,
           // SNLIBERTDataset's inputs: [tokens, segments, validLens]
           lengthGroups: options.lengthGroups > 1 ? { groups: options.lengthGroups, lengthsInput: 2, trimmedInputs: [0, 1] } : undefined,
+          processGroup: group,
         },
+        onEpochStart: (epoch) => sampler?.setEpoch(epoch),
         onStep: (step) => reporter.step(step),
         onProgress: (point) => {
           reporter.progress(point);
@@ -200,7 +260,7 @@ export async function fineTune(options: TrainCliOptions, reporter: TrainReporter
         log: () => undefined,
       });
       reporter.done(result);
-      if (options.save !== undefined) {
+      if (options.save !== undefined && lead) {
         await saveClassifier(options.save, net, vocab, options.maxLen);
         reporter.info(`saved the classifier to ${options.save} (and ${options.save}.json)`);
       }

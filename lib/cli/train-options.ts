@@ -25,7 +25,7 @@ const FLAGS = {
   'test-split': { type: 'string', value: 'test|dev', help: 'the split to evaluate on after each epoch (default test)' },
   epochs: { type: 'string', value: 'N', help: 'training epochs (default 5)' },
   lr: { type: 'string', value: 'LR', help: "Adam's learning rate (default 1e-4)" },
-  'batch-size': { type: 'string', value: 'N', help: 'examples per step, split across the devices (default 512, at most 1048576)' },
+  'batch-size': { type: 'string', value: 'N', help: 'examples per step, split across the devices and the ranks of a distributed job\n(default 512, at most 1048576)' },
   'max-len': { type: 'string', value: 'N', help: 'tokens per example after truncation and padding (default 128, 3 to --bert-max-len)' },
   'bert-max-len': { type: 'string', value: 'N', help: `the checkpoint's position table (default ${SMALL.maxLen}, at most 4096)` },
   'num-hiddens': { type: 'string', value: 'N', help: `BERT sizes: hidden units (default ${SMALL.numHiddens}; bert.base ${BASE.numHiddens}),` },
@@ -49,6 +49,7 @@ const FLAGS = {
   'no-plot': { type: 'boolean', help: 'write no chart' },
   'max-steps': { type: 'string', value: 'N', help: 'stop after N training steps (the epoch still ends with its test pass)' },
   json: { type: 'boolean', help: 'one JSON object per progress point on stdout (other messages on stderr)' },
+  'dist-timeout': { type: 'string', value: 'S', help: 'in a distributed job: seconds a rank waits for the others before it fails\n(default 300)' },
   help: { type: 'boolean', help: 'print this help' },
 } as const;
 
@@ -121,6 +122,8 @@ export interface TrainCliOptions {
   plot: string | null;
   maxSteps: number | undefined;
   json: boolean;
+  /** Seconds a rank of a distributed job waits for the others. */
+  distTimeout: number;
 }
 
 export const TRAIN_HELP = `Usage: node lib/train.js [options]
@@ -139,6 +142,13 @@ Examples:
   node lib/train.js
   node lib/train.js --pretrained bert.base --devices cuda:0,cuda:1 --save bert-snli.pt
   node lib/train.js --pretrained random --data-dir snli_1.0 --train-split dev --devices cpu
+
+Distributed (one process per device, PyTorch's DistributedDataParallel over c10d's Gloo): start
+every rank with torchrun's variables (MASTER_ADDR, MASTER_PORT, WORLD_SIZE, RANK, LOCAL_RANK,
+LOCAL_WORLD_SIZE), e.g. torchrun --nproc-per-node 2 --no-python node lib/train.js, or
+torchbridge-launch --nproc-per-node 2 node lib/train.js. Each rank trains on --devices[LOCAL_RANK]
+(or the one device given), takes its shard of every global batch of --batch-size, and reports
+the whole job's figures; rank 0 alone prints, draws the chart and saves.
 
 Exit status: 0 done, 2 bad options or inputs (the message says which and how to fix it), 1 other failures.`;
 
@@ -230,6 +240,7 @@ export function parseTrainArgs(argv: readonly string[]): TrainCliOptions | null 
     plot: flags['no-plot'] ? null : flags.plot ?? 'train-chart',
     maxSteps: flags['max-steps'] === undefined ? undefined : integerFlag('max-steps', flags['max-steps'], 1),
     json: flags.json ?? false,
+    distTimeout: numberFlag('dist-timeout', flags['dist-timeout'], 300, { min: 0, minOpen: true }),
   };
   if (flags['fixed-padding'] && flags['length-groups'] !== undefined) {
     throw new UsageError('--fixed-padding and --length-groups contradict each other (length groups trim); give one');

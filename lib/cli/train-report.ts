@@ -23,6 +23,15 @@ export interface TrainReporter {
   done(result: TrainCh13Result): void;
 }
 
+/** The reporter of a distributed job's ranks other than 0: rank 0 reports for the job. */
+export class SilentReporter implements TrainReporter {
+  info(): void {}
+  step(): void {}
+  progress(): void {}
+  epochEnd(): void {}
+  done(): void {}
+}
+
 /** The streams a reporter writes to. */
 export interface ReportStreams {
   stdout: NodeJS.WritableStream;

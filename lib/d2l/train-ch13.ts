@@ -11,6 +11,8 @@ import { tidy } from '../core/scope';
 import { Tensor } from '../core/tensor';
 import { Trainer, TrainerOptions } from '../trainer/trainer';
 import { Device } from '../core/types';
+import { ProcessGroup } from '../distributed/process-group';
+import { tensor } from '../core/creation';
 
 /** One batch: the model's inputs (e.g. [tokens, segments, validLens]) and int64 labels [batch]. */
 export type Batch = readonly [readonly Tensor[], Tensor];
@@ -75,6 +77,7 @@ export function accuracy(yHat: Tensor, y: Tensor): number {
  */
 export async function evaluateAccuracyGpu(net: Trainer | Module, dataIter: AsyncIterable<Batch>): Promise<number> {
   const metric = new Accumulator(2);
+  const group = net instanceof Trainer ? net.processGroup : undefined;
   if (net instanceof Module) net.eval();
   for await (const [X, y] of dataIter) {
     if (net instanceof Trainer) {
@@ -85,7 +88,27 @@ export async function evaluateAccuracyGpu(net: Trainer | Module, dataIter: Async
       metric.add(correct, y.numel);
     }
   }
+  // a distributed Trainer: every rank evaluated its shard; all report the whole set's accuracy
+  if (group !== undefined) {
+    const [correct, count] = await sumOverRanks(group, [metric.get(0), metric.get(1)]);
+    return correct / count;
+  }
   return metric.get(0) / metric.get(1);
+}
+
+/** `values` summed over the ranks of `group` (float64, exact for counts). */
+export async function sumOverRanks(group: ProcessGroup, values: number[]): Promise<number[]> {
+  const local = tensor(values, { dtype: 'float64' });
+  try {
+    const total = await group.allReduce(local);
+    try {
+      return total.toArray() as number[];
+    } finally {
+      total.dispose();
+    }
+  } finally {
+    local.dispose();
+  }
 }
 
 // train_ch13 reports accuracy, which the Trainer counts for class-index labels [batch] only.
@@ -142,9 +165,16 @@ export interface TrainCh13Options {
   onEpochEnd?: (end: EpochEnd) => void;
   /** Called with every step's result (for detailed logs and tests). */
   onStep?: (step: StepInfo) => void;
+  /** Called before each epoch's first step (e.g. `DistributedSampler.setEpoch`). */
+  onEpochStart?: (epoch: number) => void;
   /** Stop after this many training steps in total (the epoch in progress still ends with its test pass). */
   maxSteps?: number;
-  /** Options of the native Trainer (dropout stream, precision, length groups). */
+  /**
+   * Options of the native Trainer (dropout stream, precision, length groups, and a process
+   * group: then every step's loss, correct predictions and examples are summed over the ranks,
+   * so progress, epoch figures and the test accuracy are the whole job's on every rank, as one
+   * process on the global batches would report them).
+   */
   trainer?: TrainerOptions;
   /** Where d2l's two summary lines go; default console.log. */
   log?: (line: string) => void;
@@ -175,6 +205,7 @@ export async function trainCh13(net: Module, trainIter: BatchSource, testIter: A
   optimizer: Optimizer<object>, numEpochs: number, devices: readonly Device[], options: TrainCh13Options = {}): Promise<TrainCh13Result> {
   if (!Number.isInteger(numEpochs) || numEpochs < 1) throw new RangeError(`trainCh13: numEpochs must be a positive integer, got ${numEpochs}`);
   const trainer = new Trainer(net, optimizer, devices, loss, options.trainer);
+  const group = trainer.processGroup;
   const timer = new Timer();
   const numBatches = trainIter.length;
   // d2l reports every num_batches // 5 batches (and divides by zero below 5 batches; we report each batch then)
@@ -188,12 +219,15 @@ export async function trainCh13(net: Module, trainIter: BatchSource, testIter: A
   try {
     for (let epoch = 0; epoch < numEpochs && !(options.maxSteps !== undefined && steps >= options.maxSteps); ++epoch) {
       metric = new Accumulator(4);
+      options.onEpochStart?.(epoch);
       let i = 0;
       for await (const [features, labels] of trainIter) {
         timer.start();
         // d2l's train_batch_ch13: l.sum() of the loss as its reduction left it (the sum for 'none')
-        const { loss: lossSum, correct: counts, count } = await trainer.step(features, labels);
-        const correct = counted(counts);
+        const step = await trainer.step(features, labels);
+        let { loss: lossSum, count } = step;
+        let correct = counted(step.correct);
+        if (group !== undefined) [lossSum, correct, count] = await sumOverRanks(group, [lossSum, correct, count]);
         metric.add(lossSum, correct, count, count);
         timer.stop();
         seen += count;

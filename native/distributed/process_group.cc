@@ -80,7 +80,8 @@ std::shared_ptr<DistributedGroup> join(const JoinOptions& o) {
                                                     : "reach the rendezvous store at " + g->where) +
                              " within " + seconds(o.timeout) + ": " + message +
                              "\nEvery rank needs the same MASTER_ADDR, MASTER_PORT and WORLD_SIZE, rank 0 must be running, "
-                             "and MASTER_PORT must be free on rank 0's machine and open to the others.");
+                             "MASTER_PORT must be free on rank 0's machine and open to the others, and the store's server (rank 0, or "
+                             "torchrun's agent) must be a PyTorch of the same major version as this libtorch (" TORCH_VERSION ").");
   }
   tcp->setTimeout(o.timeout);
   g->store = tcp;
