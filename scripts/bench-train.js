@@ -44,21 +44,15 @@ const { performance } = require('perf_hooks');
 
 const torch = require('../lib');
 const { BERTClassifier, BERTModel, fusedAttentionAvailable } = require('../lib/d2l/bert');
-const { readSnli } = require('../lib/d2l/snli');
 const { SNLIBERTDataset } = require('../lib/d2l/snli-dataset');
 const { DataLoader } = require('../lib/data/data-loader');
-const { tokenize, Vocab } = require('../lib/d2l/text');
 
-const { mulberry32 } = require('./seeded-random');
+const { BERT_SMALL, LR, SELECTION_SEED, benchExamples } = require('./bench-data');
 
 // The Python whose torch the addon was built against.
 const PYTHON = process.env.TORCHBRIDGE_PYTHON || '/usr/bin/python3';
 const PYTHON_SCRIPT = path.join(__dirname, 'bench_train_pytorch.py');
 
-// d2l's bert.small as the fine-tuning section loads it (vocabulary of bert.small's vocab.json).
-const BERT_SMALL = { vocabSize: 20256, numHiddens: 256, ffnNumHiddens: 512, numHeads: 4, numBlks: 2, dropout: 0.1, maxLen: 512 };
-const LR = 1e-4;
-const SELECTION_SEED = 20240607;
 const CHECK_STEPS = 2;
 const CHECK_TOLERANCE = 1e-4;  // relative, on each step's loss sum
 
@@ -130,26 +124,6 @@ function parseDevices(text) {
   if (cpu !== 0 && cpu !== devices.length) throw new UsageError(`--devices: use either CPU replicas or GPUs, not both ('${text}')`);
   if (cpu === 0 && new Set(devices).size !== devices.length) throw new UsageError(`--devices: a GPU is listed twice ('${text}')`);
   return devices;
-}
-
-// `count` pairs of `data`: seeded shuffles of all of it, one after another, cut at `count`.
-function select(data, count) {
-  const random = mulberry32(SELECTION_SEED);
-  const [premises, hypotheses, labels] = data;
-  const out = [[], [], []];
-  while (out[0].length < count) {
-    const order = Array.from(premises, (_, i) => i);
-    for (let i = order.length - 1; i > 0; --i) {
-      const j = Math.floor(random() * (i + 1));
-      [order[i], order[j]] = [order[j], order[i]];
-    }
-    for (const i of order.slice(0, count - out[0].length)) {
-      out[0].push(premises[i]);
-      out[1].push(hypotheses[i]);
-      out[2].push(labels[i]);
-    }
-  }
-  return out;
 }
 
 // Our configurations, each measured in its own process (so that each peak RSS is its own) on the
@@ -347,14 +321,8 @@ async function main() {
   args.threads = torch.getNumThreads();
   if (args.measure !== undefined) return measureChild(args);
 
-  const dev = await readSnli(args.data, 'dev');
-  const vocab = new Vocab(tokenize([...dev[0], ...dev[1]].map((s) => s.toLowerCase())), {
-    minFreq: 1,
-    reservedTokens: ['<pad>', '<mask>', '<cls>', '<sep>'],
-  });
-  if (vocab.length > BERT_SMALL.vocabSize) throw new Error(`the dev vocabulary (${vocab.length}) exceeds bert.small's ${BERT_SMALL.vocabSize} embeddings`);
   const count = (args.check ? CHECK_STEPS : args.warmup + args.steps) * args.batchSize;
-  const dataset = await SNLIBERTDataset.create(select(dev, count), args.maxLen, vocab, { log: null });
+  const dataset = await benchExamples(args.data, count, args.maxLen);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-train-'));
   const heading = `bert.small classifier, batch ${args.batchSize}, max_len ${args.maxLen}, ` +
     (args.check ? `${CHECK_STEPS} steps from the same weights, dropout 0` : `${args.steps} timed steps after ${args.warmup} warm-up`) +

@@ -88,14 +88,16 @@ describe('distributed training (c10d Gloo, 127.0.0.1)', function () {
     const ranks = worldSize === 0 ? [0] : [...Array(worldSize).keys()];
     const exits = await Promise.all(ranks.map((rank) => {
       const env = rankEnv(port, rank, worldSize, c.file);
-      return python.includes(rank) ? run(PYTHON, [PYTHON_RANK], env, 120_000) : run(process.execPath, [RANK_SCRIPT], env, 120_000);
+      // USE_LIBUV=0: Debian's torch 2.6 has no libuv store, which its env:// rendezvous asks for by default
+      return python.includes(rank) ? run(PYTHON, [PYTHON_RANK], { ...env, USE_LIBUV: '0' }, 120_000) : run(process.execPath, [RANK_SCRIPT], env, 120_000);
     }));
     const results = ranks.map((rank) => (fs.existsSync(c.out(rank)) ? JSON.parse(fs.readFileSync(c.out(rank), 'utf8')) as RankResult : undefined));
     return { exits, results };
   }
 
   function assertOk({ exits, results }: { exits: Exit[]; results: (RankResult | undefined)[] }): RankResult[] {
-    exits.forEach((e, rank) => assert.equal(e.status, 0, `rank ${rank} exited with ${e.status}: ${e.stderr}`));
+    const stderr = exits.map((e, rank) => `rank ${rank} (status ${e.status}): ${e.stderr}`).join('\n');
+    exits.forEach((e, rank) => assert.equal(e.status, 0, `rank ${rank} failed:\n${stderr}`));
     return results.map((r, rank) => {
       assert.ok(r, `rank ${rank} wrote no result`);
       return r;

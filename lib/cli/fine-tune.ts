@@ -27,7 +27,7 @@ import { exists, isDirectory, notRegularFile } from './paths';
 import { TrainCliOptions } from './train-options';
 import { TrainReporter } from './train-report';
 import { DistributedSampler, Sampler } from '../data/distributed-sampler';
-import { DistributedEnvError } from '../distributed/env';
+import { DistributedEnv, DistributedEnvError, distributedEnv } from '../distributed/env';
 import { initProcessGroup, ProcessGroup } from '../distributed/process-group';
 import { Device } from '../core/types';
 
@@ -159,10 +159,10 @@ class Chart {
   }
 }
 
-/** The group of a distributed job (launch environment), or undefined for a single process. */
-async function joinJob(options: TrainCliOptions): Promise<ProcessGroup | undefined> {
+/** The distributed job the launch environment describes, or undefined for a single process. */
+function launchEnv(): DistributedEnv | undefined {
   try {
-    return await initProcessGroup({ timeoutMs: options.distTimeout * 1000 });
+    return distributedEnv();
   } catch (error) {
     if (error instanceof DistributedEnvError) throw new UsageError(`the launch environment: ${error.message}`);
     throw error;
@@ -170,14 +170,14 @@ async function joinJob(options: TrainCliOptions): Promise<ProcessGroup | undefin
 }
 
 /** The device of this rank: --devices[LOCAL_RANK], or the one device every rank shares. */
-function rankDevice(options: TrainCliOptions, group: ProcessGroup): Device {
+function rankDevice(options: TrainCliOptions, env: DistributedEnv): Device {
   const devices = options.devices;
   if (devices.length === 1) return devices[0];
-  if (devices.length < group.localWorldSize) {
-    throw new UsageError(`--devices lists ${devices.length} devices for the ${group.localWorldSize} ranks on this machine (LOCAL_WORLD_SIZE); ` +
+  if (devices.length < env.localWorldSize) {
+    throw new UsageError(`--devices lists ${devices.length} devices for the ${env.localWorldSize} ranks on this machine (LOCAL_WORLD_SIZE); ` +
       'give one per rank, or one that they share');
   }
-  return devices[group.localRank];
+  return devices[env.localRank];
 }
 
 /** Rank `rank`'s part of the test set: every worldSize-th example, none twice (counts are summed over the ranks). */
@@ -193,15 +193,17 @@ function testShard(length: number, rank: number, worldSize: number): Sampler {
  * (the launch environment), this rank trains on its device with its shard of each global batch.
  */
 export async function fineTune(options: TrainCliOptions, reporter: TrainReporter): Promise<TrainCh13Result> {
-  const group = await joinJob(options);
+  const env = launchEnv();
+  if (env === undefined) return fineTuneOn(options, reporter, undefined);
+  // what is wrong with the options is said before waiting for the other ranks
+  if (options.batchSize % env.worldSize !== 0) {
+    throw new UsageError(`--batch-size ${options.batchSize} does not split evenly over the ${env.worldSize} ranks (WORLD_SIZE); ` +
+      `give a multiple of ${env.worldSize}`);
+  }
+  const device = rankDevice(options, env);
+  const group = await initProcessGroup({ timeoutMs: options.distTimeout * 1000 });
   try {
-    if (group === undefined) return await fineTuneOn(options, reporter, undefined);
-    if (options.batchSize % group.worldSize !== 0) {
-      throw new UsageError(`--batch-size ${options.batchSize} does not split evenly over the ${group.worldSize} ranks (WORLD_SIZE); ` +
-        `give a multiple of ${group.worldSize}`);
-    }
-    const device = rankDevice(options, group);
-    return await fineTuneOn({ ...options, devices: [device], batchSize: options.batchSize / group.worldSize }, reporter, group);
+    return await fineTuneOn({ ...options, devices: [device], batchSize: options.batchSize / env.worldSize }, reporter, group);
   } finally {
     group?.dispose();
   }

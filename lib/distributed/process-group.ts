@@ -141,7 +141,13 @@ export class ProcessGroup {
     }
     // Own handle to the tensor while the collective waits its turn
     const held = tensor?.detach();
-    const start = () => (held === undefined ? run() : run().finally(() => held.dispose()));
+    const start = async (): Promise<R> => {
+      try {
+        return await run();
+      } finally {
+        held?.dispose();
+      }
+    };
     const result = this.tail.then(start);
     this.tail = result.catch(() => undefined);
     return result;

@@ -50,7 +50,9 @@ def main():
     with open(config["out"].replace("%RANK%", str(rank)), "w") as f:
         json.dump({"rank": rank, "losses": losses, "params": params,
                    "evalCorrect": counts[0].item(), "evalCount": counts[1].item()}, f)
-    dist.destroy_process_group()
+    # Debian's PyTorch 1.13 can deadlock at interpreter exit, where the garbage-collected Reducer
+    # destroys its Gloo group while a Gloo thread waits for the GIL: leave without tearing down
+    os._exit(0)
 
 
 if __name__ == "__main__":

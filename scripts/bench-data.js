@@ -1,0 +1,48 @@
+// What the training benchmarks share (scripts/bench-train.js, scripts/bench-distributed.js): the
+// bert.small shape, and the examples: real SNLI dev pairs, a seeded selection (repeated when more
+// are needed), through our pipeline (readSnli, a Vocab of the lowercased dev words with BERT's
+// reserved tokens, SNLIBERTDataset padded to maxLen).
+'use strict';
+
+const { readSnli } = require('../lib/d2l/snli');
+const { SNLIBERTDataset } = require('../lib/d2l/snli-dataset');
+const { tokenize, Vocab } = require('../lib/d2l/text');
+const { mulberry32 } = require('./seeded-random');
+
+// d2l's bert.small as the fine-tuning section loads it (vocabulary of bert.small's vocab.json).
+const BERT_SMALL = { vocabSize: 20256, numHiddens: 256, ffnNumHiddens: 512, numHeads: 4, numBlks: 2, dropout: 0.1, maxLen: 512 };
+const LR = 1e-4;
+const SELECTION_SEED = 20240607;
+
+// `count` pairs of `data`: seeded shuffles of all of it, one after another, cut at `count`.
+function select(data, count) {
+  const random = mulberry32(SELECTION_SEED);
+  const [premises, hypotheses, labels] = data;
+  const out = [[], [], []];
+  while (out[0].length < count) {
+    const order = Array.from(premises, (_, i) => i);
+    for (let i = order.length - 1; i > 0; --i) {
+      const j = Math.floor(random() * (i + 1));
+      [order[i], order[j]] = [order[j], order[i]];
+    }
+    for (const i of order.slice(0, count - out[0].length)) {
+      out[0].push(premises[i]);
+      out[1].push(hypotheses[i]);
+      out[2].push(labels[i]);
+    }
+  }
+  return out;
+}
+
+/** `count` selected SNLI dev examples of `dataDir` as an SNLIBERTDataset padded to `maxLen`. */
+async function benchExamples(dataDir, count, maxLen) {
+  const dev = await readSnli(dataDir, 'dev');
+  const vocab = new Vocab(tokenize([...dev[0], ...dev[1]].map((s) => s.toLowerCase())), {
+    minFreq: 1,
+    reservedTokens: ['<pad>', '<mask>', '<cls>', '<sep>'],
+  });
+  if (vocab.length > BERT_SMALL.vocabSize) throw new Error(`the dev vocabulary (${vocab.length}) exceeds bert.small's ${BERT_SMALL.vocabSize} embeddings`);
+  return SNLIBERTDataset.create(select(dev, count), maxLen, vocab, { log: null });
+}
+
+module.exports = { BERT_SMALL, LR, SELECTION_SEED, benchExamples };
