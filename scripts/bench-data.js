@@ -45,4 +45,16 @@ async function benchExamples(dataDir, count, maxLen) {
   return SNLIBERTDataset.create(select(dev, count), maxLen, vocab, { log: null });
 }
 
-module.exports = { BERT_SMALL, LR, SELECTION_SEED, benchExamples };
+/** A bad command line (the benchmarks exit with 2). */
+class UsageError extends Error {}
+
+/** The integer `text` of `flag`, in [min, max]. */
+function integer(flag, text, min, max = Infinity) {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < min || n > max) {
+    throw new UsageError(`${flag} must be an integer ${max === Infinity ? `of at least ${min}` : `from ${min} to ${max}`}, got '${text}'`);
+  }
+  return n;
+}
+
+module.exports = { BERT_SMALL, LR, SELECTION_SEED, UsageError, benchExamples, integer };

@@ -30,26 +30,18 @@ const { performance } = require('perf_hooks');
 const torch = require('../lib');
 const { BERTClassifier, BERTModel } = require('../lib/d2l/bert');
 const { initProcessGroup } = require('../lib/distributed/process-group');
-const { BERT_SMALL, LR, benchExamples } = require('./bench-data');
+const { BERT_SMALL, LR, UsageError, benchExamples, integer } = require('./bench-data');
 
 const PYTHON = process.env.TORCHBRIDGE_PYTHON || '/usr/bin/python3';
 const PYTHON_SCRIPT = path.join(__dirname, 'bench_ddp_pytorch.py');
 const GROUPS = 4;
 const ALLREDUCE_REPS = 10;
 
-class UsageError extends Error {}
 
 function parseArgs(argv) {
   const args = {
     ranks: 2, threads: 2, batchSize: 64, maxLen: 128, steps: 20, warmup: 3,
     data: path.resolve(__dirname, '..', '..', 'shared', 'data', 'snli_1.0'), python: true, json: false,
-  };
-  const integer = (flag, text, min, max = Infinity) => {
-    const n = Number(text);
-    if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < min || n > max) {
-      throw new UsageError(`${flag} must be an integer ${max === Infinity ? `of at least ${min}` : `from ${min} to ${max}`}, got '${text}'`);
-    }
-    return n;
   };
   for (let k = 0; k < argv.length; ++k) {
     const flag = argv[k];

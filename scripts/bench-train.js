@@ -47,7 +47,7 @@ const { BERTClassifier, BERTModel, fusedAttentionAvailable } = require('../lib/d
 const { SNLIBERTDataset } = require('../lib/d2l/snli-dataset');
 const { DataLoader } = require('../lib/data/data-loader');
 
-const { BERT_SMALL, LR, SELECTION_SEED, benchExamples } = require('./bench-data');
+const { BERT_SMALL, LR, SELECTION_SEED, UsageError, benchExamples, integer } = require('./bench-data');
 
 // The Python whose torch the addon was built against.
 const PYTHON = process.env.TORCHBRIDGE_PYTHON || '/usr/bin/python3';
@@ -56,7 +56,6 @@ const PYTHON_SCRIPT = path.join(__dirname, 'bench_train_pytorch.py');
 const CHECK_STEPS = 2;
 const CHECK_TOLERANCE = 1e-4;  // relative, on each step's loss sum
 
-class UsageError extends Error {}
 
 function parseArgs(argv) {
   const args = {
@@ -70,13 +69,6 @@ function parseArgs(argv) {
     python: true,
     json: false,
     check: false,
-  };
-  const integer = (flag, text, min, max = Infinity) => {
-    const n = Number(text);
-    if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < min || n > max) {
-      throw new UsageError(`${flag} must be an integer ${max === Infinity ? `of at least ${min}` : `from ${min} to ${max}`}, got '${text}'`);
-    }
-    return n;
   };
   for (let k = 0; k < argv.length; ++k) {
     const flag = argv[k];

@@ -3,6 +3,7 @@
 // behaviour is test/distributed.test.ts's.
 import { strict as assert } from 'assert';
 import { spawnSync } from 'child_process';
+import * as fs from 'fs';
 import * as path from 'path';
 
 import * as torch from '../lib';
@@ -41,6 +42,23 @@ describe('ProcessGroup (one rank)', function () {
     assert.equal(group.backend, 'gloo');
     assert.equal(group.timeoutMs, 20_000);
     assert.equal(await initProcessGroup({ env: { PATH: '/usr/bin' } }), undefined);
+  });
+
+  it('libtorch 2.x: rank 0 serves the store on MASTER_ADDR alone, and says so when it cannot listen there', async function () {
+    // 1.x's TCPStore server can only listen on every interface (README)
+    if (!torch.version().libtorch.startsWith('2.')) this.skip();
+    const port = await freePort();
+    const listening = () => fs.readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1).map((line) => line.trim().split(/\s+/))
+      .filter((f) => f.length > 3 && f[3] === '0A' && parseInt(f[1].split(':')[1], 16) === port).map((f) => f[1].split(':')[0]);
+    const solo = await initProcessGroup({ env: { MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port), WORLD_SIZE: '1', RANK: '0', GLOO_SOCKET_IFNAME: 'lo' }, timeoutMs: 20_000 });
+    try {
+      assert.deepEqual(listening(), ['0100007F'], 'the store listens on 127.0.0.1 only');
+    } finally {
+      solo!.dispose();
+    }
+    // 192.0.2.1 (TEST-NET-1) is no address of this machine: binding fails before any traffic
+    await assert.rejects(initProcessGroup({ env: { MASTER_ADDR: '192.0.2.1', MASTER_PORT: String(port), WORLD_SIZE: '1', RANK: '0' }, timeoutMs: 5000 }),
+      /rank 0 serves the store on MASTER_ADDR, but cannot listen on 192\.0\.2\.1:\d+ .*start rank 0 on the machine MASTER_ADDR names/);
   });
 
   it('allReduce, broadcast and barrier resolve with new tensors; the input is not written', async () => {

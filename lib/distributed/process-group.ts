@@ -63,9 +63,10 @@ export class ProcessGroup {
   }
 
   /**
-   * Joins the group that `env` describes: rank 0 serves the TCP store on MASTER_PORT (on every
-   * interface of its machine: the one port a firewall must open to the other machines; Gloo's
-   * own connections then use ports the system picks), the others connect to MASTER_ADDR, and
+   * Joins the group that `env` describes: rank 0 serves the TCP store on MASTER_ADDR:MASTER_PORT
+   * (libtorch 2.x listens on that address only, 1.13 on every interface of its machine; the one
+   * port a firewall must open to the other machines: Gloo's own connections then use ports the
+   * system picks), the others connect to it, and
    * every rank connects to every other. Resolves once all have; rejects with an Error that names
    * the rank, the address and the fix when they do not within the timeout.
    * @internal use initProcessGroup

@@ -16,6 +16,13 @@
 
 #include <thread>
 
+#include <netdb.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
@@ -50,6 +57,36 @@ std::string seconds(std::chrono::milliseconds t) {
   return out.str();
 }
 
+// A TCP socket listening on `host`:`port` only (not on every interface, as TCPStore's own
+// server listens), for the store's server to take over (2.x's masterListenFd). Throws naming
+// the address when this machine cannot listen there (MASTER_ADDR is another machine's).
+int listenOn(const std::string& host, int port) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  const std::string service = std::to_string(port);
+  if (int rc = getaddrinfo(host.c_str(), service.c_str(), &hints, &found); rc != 0) {
+    throw std::runtime_error("cannot resolve MASTER_ADDR " + host + ": " + gai_strerror(rc));
+  }
+  std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> owned(found, &freeaddrinfo);
+  std::string why;
+  for (addrinfo* a = found; a != nullptr; a = a->ai_next) {
+    int fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+    if (fd < 0) {
+      why = std::strerror(errno);
+      continue;
+    }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(fd, a->ai_addr, a->ai_addrlen) == 0 && listen(fd, SOMAXCONN) == 0) return fd;
+    why = std::strerror(errno);
+    close(fd);
+  }
+  throw std::runtime_error("rank 0 serves the store on MASTER_ADDR, but cannot listen on " + host + ":" + service + " (" + why +
+                           "): start rank 0 on the machine MASTER_ADDR names, with a free MASTER_PORT");
+}
+
 // As Python's env:// rendezvous and init_process_group('gloo'), up to the group itself.
 std::shared_ptr<DistributedGroup> join(const JoinOptions& o) {
   auto g = std::make_shared<DistributedGroup>();
@@ -65,11 +102,13 @@ std::shared_ptr<DistributedGroup> join(const JoinOptions& o) {
   storeOptions.waitWorkers = true;
   storeOptions.timeout = o.timeout;
   storeOptions.multiTenant = !o.agentStore;
-#if TORCH_VERSION_MAJOR >= 2
-  storeOptions.useLibUV = false;
-#endif
   c10::intrusive_ptr<c10d::TCPStore> tcp;
   try {
+#if TORCH_VERSION_MAJOR >= 2
+    storeOptions.useLibUV = false;
+    // 2.x: the store listens on MASTER_ADDR alone (1.x's server can only listen on every interface)
+    if (storeOptions.isServer) storeOptions.masterListenFd = listenOn(o.masterAddr, o.masterPort);
+#endif
     tcp = c10::make_intrusive<c10d::TCPStore>(o.masterAddr, storeOptions);
   } catch (const std::exception& e) {
     std::string message = e.what();

@@ -595,19 +595,16 @@ class TrainerWrap : public HandleClass<TrainerWrap> {
   std::unique_ptr<DistributedDataParallel> ddp_;  // with a process group
 };
 
-// Runs a step or an evaluation on a libuv worker thread and settles a Promise with
-// {lossSum, loss, correct (null without the accuracy metric), count}. The model and the optimizer are busy meanwhile (usage.h): JS calls
-// that touch them fail clearly instead of racing the step.
-class TrainerTask : public Napi::AsyncWorker {
+// Work of a Trainer on a libuv worker thread, settling a Promise: the model, the optimizer (and
+// the process group) are busy meanwhile (usage.h), so that JS calls that touch them fail clearly
+// instead of racing it. `run` is the work (its exceptions reject the Promise); `resolve` makes
+// the value on the JS thread.
+class TrainerWork : public Napi::AsyncWorker {
  public:
-  TrainerTask(Napi::Env env, TrainerWrap& trainer, Napi::Object trainerObject, std::vector<at::Tensor> inputs,
-              at::Tensor labels, bool train)
-      : Napi::AsyncWorker(env, train ? "torchbridge.step" : "torchbridge.evaluate"),
+  TrainerWork(Napi::Env env, const char* name, TrainerWrap& trainer, Napi::Object trainerObject)
+      : Napi::AsyncWorker(env, name),
         deferred_(Napi::Promise::Deferred::New(env)),
         trainer_(trainer),
-        inputs_(std::move(inputs)),
-        labels_(std::move(labels)),
-        train_(train),
         threads_(at::get_num_threads()),  // the JS thread's setting (libtorch keeps it per thread)
         busy_(std::make_unique<UsageLease>(busyObjects(), trainer.busyKeys())) {
     trainerRef_ = Napi::Persistent(trainerObject);
@@ -618,7 +615,7 @@ class TrainerTask : public Napi::AsyncWorker {
 
   void Execute() override {
     try {
-      result_ = train_ ? trainer_.step(inputs_, labels_, threads_) : trainer_.evaluate(inputs_, labels_, threads_);
+      run();
     } catch (const c10::Error& e) {
       SetError(e.what_without_backtrace());
     } catch (const std::exception& e) {
@@ -628,79 +625,71 @@ class TrainerTask : public Napi::AsyncWorker {
 
   void OnOK() override {
     settle();
+    deferred_.Resolve(resolve());
+  }
+
+  void OnError(const Napi::Error& error) override {
+    settle();
+    deferred_.Reject(error.Value());
+  }
+
+ protected:
+  virtual void run() = 0;
+  virtual Napi::Value resolve() = 0;
+  TrainerWrap& trainer_;
+  int threads_;
+
+ private:
+  void settle() {
+    busy_.reset();
+    --trainer_.inFlight();
+  }
+
+  Napi::Promise::Deferred deferred_;
+  Napi::ObjectReference trainerRef_;
+  std::unique_ptr<UsageLease> busy_;
+};
+
+// A step or an evaluation: {lossSum, loss, correct (null without the accuracy metric), count}.
+class TrainerTask : public TrainerWork {
+ public:
+  TrainerTask(Napi::Env env, TrainerWrap& trainer, Napi::Object trainerObject, std::vector<at::Tensor> inputs,
+              at::Tensor labels, bool train)
+      : TrainerWork(env, train ? "torchbridge.step" : "torchbridge.evaluate", trainer, trainerObject),
+        inputs_(std::move(inputs)),
+        labels_(std::move(labels)),
+        train_(train) {}
+
+ private:
+  void run() override {
+    result_ = train_ ? trainer_.step(inputs_, labels_, threads_) : trainer_.evaluate(inputs_, labels_, threads_);
+  }
+
+  Napi::Value resolve() override {
     Napi::Env env = Env();
     Napi::Object out = Napi::Object::New(env);
     out.Set("lossSum", result_.lossSum);
     out.Set("loss", result_.loss);
     out.Set("correct", result_.counted ? Napi::Value(Napi::Number::New(env, static_cast<double>(result_.correct))) : env.Null());
     out.Set("count", static_cast<double>(result_.count));
-    deferred_.Resolve(out);
+    return out;
   }
 
-  void OnError(const Napi::Error& error) override {
-    settle();
-    deferred_.Reject(error.Value());
-  }
-
- private:
-  void settle() {
-    busy_.reset();
-    --trainer_.inFlight();
-  }
-
-  Napi::Promise::Deferred deferred_;
-  TrainerWrap& trainer_;
-  Napi::ObjectReference trainerRef_;
   std::vector<at::Tensor> inputs_;
   at::Tensor labels_;
   bool train_;
-  int threads_;
-  std::unique_ptr<UsageLease> busy_;
   StepResult result_;
 };
 
-// The distributed Trainer's start (TrainerWrap::startDistributed) on a libuv worker thread: it
-// waits for every rank. The model, the optimizer and the group are busy meanwhile.
-class StartTask : public Napi::AsyncWorker {
+// The distributed Trainer's start (TrainerWrap::startDistributed): it waits for every rank.
+class StartTask : public TrainerWork {
  public:
   StartTask(Napi::Env env, TrainerWrap& trainer, Napi::Object trainerObject)
-      : Napi::AsyncWorker(env, "torchbridge.trainerStart"),
-        deferred_(Napi::Promise::Deferred::New(env)),
-        trainer_(trainer),
-        threads_(at::get_num_threads()),
-        busy_(std::make_unique<UsageLease>(busyObjects(), trainer.busyKeys())) {
-    trainerRef_ = Napi::Persistent(trainerObject);
-    ++trainer_.inFlight();
-  }
-  Napi::Promise promise() { return deferred_.Promise(); }
-  void Execute() override {
-    try {
-      trainer_.startDistributed(threads_);
-    } catch (const c10::Error& e) {
-      SetError(e.what_without_backtrace());
-    } catch (const std::exception& e) {
-      SetError(e.what());
-    }
-  }
-  void OnOK() override {
-    settle();
-    deferred_.Resolve(Env().Undefined());
-  }
-  void OnError(const Napi::Error& error) override {
-    settle();
-    deferred_.Reject(error.Value());
-  }
+      : TrainerWork(env, "torchbridge.trainerStart", trainer, trainerObject) {}
 
  private:
-  void settle() {
-    busy_.reset();
-    --trainer_.inFlight();
-  }
-  Napi::Promise::Deferred deferred_;
-  TrainerWrap& trainer_;
-  Napi::ObjectReference trainerRef_;
-  int threads_;
-  std::unique_ptr<UsageLease> busy_;
+  void run() override { trainer_.startDistributed(threads_); }
+  Napi::Value resolve() override { return Env().Undefined(); }
 };
 
 // trainerStep(trainer, inputs: Tensor[], labels) / trainerEvaluate(...) -> Promise
