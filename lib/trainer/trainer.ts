@@ -251,7 +251,9 @@ export class Trainer {
 
   /**
    * The loss and correct predictions on a batch, in eval mode without gradients (d2l's
-   * evaluate_accuracy_gpu per batch); nothing is trained.
+   * evaluate_accuracy_gpu per batch); nothing is trained. With a processGroup the figures are this
+   * rank's batch's: sum them over the ranks with `processGroup.allReduce` (as trainCh13's
+   * evaluation does); every rank must call it as many times, since a forward may broadcast buffers.
    */
   evaluate(inputs: readonly Tensor[], labels: Tensor): Promise<EvalResult> {
     return this.enqueue('evaluate', inputs, labels, (h, l) => ops.trainerEvaluate(this.handle, h, l))
