@@ -177,6 +177,32 @@ describe('distributed training (c10d Gloo, 127.0.0.1)', function () {
     assert.ok(exits[0].ms < 50_000, `rank 0 took ${exits[0].ms} ms to fail`);
   });
 
+  it('ranks whose parameter shapes differ fail the start, and every later step says why', async () => {
+    const lib = JSON.stringify(path.join(__dirname, '..', 'lib'));
+    const script = `const torch = require(${lib});
+      (async () => {
+        const g = await torch.initProcessGroup({ timeoutMs: 20000 });
+        const net = new torch.nn.Linear(4, g.rank === 0 ? 2 : 3);
+        const trainer = new torch.Trainer(net, new torch.optim.SGD(net.parameters(), { lr: 0.1 }), ['cpu'], undefined, { processGroup: g });
+        const x = torch.randn([2, 4]);
+        const y = torch.tensor([0, 1], { dtype: 'int64' });
+        const queued = trainer.step([x], y);
+        const lines = [];
+        for (const p of [trainer.ready, queued]) await p.then(() => lines.push('resolved'), (e) => lines.push(e.message.split('\\n')[0]));
+        await trainer.step([x], y).then(() => lines.push('resolved'), (e) => lines.push(e.message.split('\\n')[0]));
+        console.error(JSON.stringify(lines));
+        process.exit(0);
+      })();`;
+    const port = await freePort();
+    const exits = await Promise.all([0, 1].map((rank) => run(process.execPath, ['-e', script], rankEnv(port, rank, 2, ''), 60_000)));
+    exits.forEach((e, rank) => {
+      assert.equal(e.status, 0, e.stderr);
+      const [ready, queued, idle] = JSON.parse(e.stderr.trim().split('\n').pop()!) as string[];
+      assert.match(ready, new RegExp(`distributed: the Trainer's start \\(parameters broadcast from rank 0\\) failed on rank ${rank} of 2`));
+      for (const later of [queued, idle]) assert.equal(later, `Trainer: the distributed start failed, so the Trainer cannot step: ${ready}`);
+    });
+  });
+
   it('a rank that never comes ends the rendezvous after the timeout, naming the address', async () => {
     const c = config('alone', { timeoutMs: 2000 });
     const port = await freePort();

@@ -182,9 +182,7 @@ function rankDevice(options: TrainCliOptions, env: DistributedEnv): Device {
 
 /** Rank `rank`'s part of the test set: every worldSize-th example, none twice (counts are summed over the ranks). */
 function testShard(length: number, rank: number, worldSize: number): Sampler {
-  const indices: number[] = [];
-  for (let i = rank; i < length; i += worldSize) indices.push(i);
-  const order = Int32Array.from(indices);
+  const order = Int32Array.from({ length: Math.max(0, Math.ceil((length - rank) / worldSize)) }, (_, k) => rank + k * worldSize);
   return { length: order.length, indices: () => order };
 }
 

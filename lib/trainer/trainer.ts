@@ -171,6 +171,8 @@ export class Trainer {
   // Steps run one at a time, in call order: a step called while another runs waits for it.
   private tail: Promise<unknown> = Promise.resolve();
   private pending = 0;
+  // why the distributed start failed: every later step and evaluation fails with it
+  private startError: unknown;
 
   /**
    * @param net the model: a native module whose forward takes the batch inputs and returns
@@ -226,11 +228,13 @@ export class Trainer {
     } else {
       ++this.pending;
       const started = ops.trainerStart(this._handle);
-      started.then(() => --this.pending, () => --this.pending);
+      // registered before the tail below, so a queued step sees startError
+      started.then(() => --this.pending, (err: unknown) => {
+        --this.pending;
+        this.startError = err;
+      });
       this.ready = started;
-      // steps wait for the start; after a failed start they fail with its error
-      this.tail = started;
-      started.catch(() => undefined);
+      this.tail = started.catch(() => undefined);  // steps wait for the start
     }
   }
 
@@ -294,11 +298,11 @@ export class Trainer {
     } catch (err) {
       return Promise.reject(err);
     }
-    const start = () => run(held.slice(0, -1), held[held.length - 1]);
+    const start = () => (this.startError === undefined ? run(held.slice(0, -1), held[held.length - 1]) : Promise.reject(startFailure(this.startError)));
     let result: Promise<StepResult>;
     try {
       // Start at once when idle, so the model is busy from this call on.
-      result = this.pending === 0 ? start() : this.tail.then(start, (err: unknown) => Promise.reject(startFailure(err)));
+      result = this.pending === 0 ? start() : this.tail.then(start);
     } catch (err) {
       result = Promise.reject(err);
     }
@@ -308,9 +312,7 @@ export class Trainer {
       held.forEach((h) => h.dispose());
     };
     result.then(done, done);
-    // a failed start fails every later step too
     this.tail = result.catch(() => undefined);
-    if (this.processGroup !== undefined) this.tail = Promise.all([this.tail, this.ready]);
     return result;
   }
 }

@@ -85,8 +85,6 @@ DistributedDataParallel::DistributedDataParallel(std::shared_ptr<DistributedGrou
 DistributedDataParallel::~DistributedDataParallel() = default;
 
 const void* DistributedDataParallel::groupKey() const { return impl_->group->key(); }
-int DistributedDataParallel::rank() const { return impl_->group->rank; }
-int DistributedDataParallel::worldSize() const { return impl_->group->size; }
 bool DistributedDataParallel::started() const { return impl_->reducer != nullptr; }
 
 void DistributedDataParallel::start(const std::vector<at::Tensor>& parameters, const std::vector<at::Tensor>& buffers) {

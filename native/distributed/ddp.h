@@ -39,10 +39,8 @@ class DistributedDataParallel {
   DistributedDataParallel(const DistributedDataParallel&) = delete;
   DistributedDataParallel& operator=(const DistributedDataParallel&) = delete;
 
-  // The group's key in busyObjects()/heldObjects(), its rank and size.
+  // The group's key in busyObjects()/heldObjects().
   const void* groupKey() const;
-  int rank() const;
-  int worldSize() const;
   bool started() const;
 
   // `parameters` are every parameter of the module (frozen ones too) and `buffers` its buffers,

@@ -93,7 +93,7 @@ std::shared_ptr<DistributedGroup> join(const JoinOptions& o) {
   g->rank = o.rank;
   g->size = o.worldSize;
   g->timeout = o.timeout;
-  g->where = o.masterAddr + ":" + std::to_string(o.masterPort);
+  const std::string where = o.masterAddr + ":" + std::to_string(o.masterPort);  // for messages
   const std::string who = "rank " + std::to_string(o.rank) + " of " + std::to_string(o.worldSize);
   c10d::TCPStoreOptions storeOptions;
   storeOptions.port = static_cast<uint16_t>(o.masterPort);
@@ -116,7 +116,7 @@ std::shared_ptr<DistributedGroup> join(const JoinOptions& o) {
     throw std::runtime_error("distributed: " + who + " could not " +
                              (storeOptions.isServer ? "serve the rendezvous store on port " + std::to_string(o.masterPort) +
                                                           " and gather the other ranks"
-                                                    : "reach the rendezvous store at " + g->where) +
+                                                    : "reach the rendezvous store at " + where) +
                              " within " + seconds(o.timeout) + ": " + message +
                              "\nEvery rank needs the same MASTER_ADDR, MASTER_PORT and WORLD_SIZE, rank 0 must be running, "
                              "MASTER_PORT must be free on rank 0's machine and open to the others, and the store's server (rank 0, or "
@@ -173,7 +173,7 @@ std::shared_ptr<DistributedGroup> join(const JoinOptions& o) {
   } catch (const std::exception& e) {
     std::string message = e.what();
     if (const auto* c10 = dynamic_cast<const c10::Error*>(&e)) message = c10->what_without_backtrace();
-    throw std::runtime_error("distributed: " + who + " could not connect to every other rank (rendezvous at " + g->where + ") within " +
+    throw std::runtime_error("distributed: " + who + " could not connect to every other rank (rendezvous at " + where + ") within " +
                              seconds(o.timeout) + ": " +
                              message + "\nA rank did not start, stopped, or cannot be reached on the address its Gloo device "
                              "announced (set GLOO_SOCKET_IFNAME to the interface the machines share).");

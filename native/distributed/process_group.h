@@ -33,7 +33,6 @@ struct DistributedGroup {
   int rank = 0;
   int size = 1;
   std::chrono::milliseconds timeout{0};
-  std::string where;  // "MASTER_ADDR:MASTER_PORT", for messages
 
   // The key of this group in busyObjects() and heldObjects().
   const void* key() const { return this; }

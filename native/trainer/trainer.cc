@@ -117,6 +117,8 @@ class TrainerWrap : public HandleClass<TrainerWrap> {
     AttentionKernel attention = AttentionKernel::Explicit;
     bool bf16 = false;
     LengthGroups split;
+    std::shared_ptr<DistributedGroup> group;
+    DistributedOptions distributed;
     if (a[3].IsObject()) {
       Napi::Object o = a[3].As<Napi::Object>();
       loss = lossSpecFrom(o.Get("loss"));
@@ -150,11 +152,6 @@ class TrainerWrap : public HandleClass<TrainerWrap> {
         if (name != "float32" && name != "bf16") throw ArgError("Trainer: precision must be 'float32' or 'bf16'");
         bf16 = name == "bf16";
       }
-    }
-    std::shared_ptr<DistributedGroup> group;
-    DistributedOptions distributed;
-    if (a[3].IsObject()) {
-      Napi::Object o = a[3].As<Napi::Object>();
       Napi::Value handle = o.Get("processGroup");
       if (!handle.IsUndefined() && !handle.IsNull()) {
         group = distributedGroupOf(handle, "Trainer: processGroup");
@@ -263,10 +260,7 @@ class TrainerWrap : public HandleClass<TrainerWrap> {
       if (ddp_->started()) throw std::runtime_error("Trainer: the distributed start ran already");
       std::vector<at::Tensor> parameters(replicas_[0].state.begin(), replicas_[0].state.begin() + static_cast<std::ptrdiff_t>(paramCount_));
       std::vector<at::Tensor> buffers(replicas_[0].state.begin() + static_cast<std::ptrdiff_t>(paramCount_), replicas_[0].state.end());
-      distributedStage("the Trainer's start (parameters broadcast from rank 0)", [&] {
-        ddp_->start(parameters, buffers);
-        return 0.0;
-      });
+      distributedStage("the Trainer's start (parameters broadcast from rank 0)", [&] { ddp_->start(parameters, buffers); });
       recordMasterState();  // the broadcast wrote the parameters
     }).get();
   }
@@ -327,7 +321,7 @@ class TrainerWrap : public HandleClass<TrainerWrap> {
   // A distributed failure (a collective that a dead or diverging rank broke) as a message naming
   // the rank, the stage and the cause; other errors as they are.
   template <class F>
-  double distributedStage(const std::string& what, F&& body) {
+  auto distributedStage(const std::string& what, F&& body) -> decltype(body()) {
     if (!ddp_) return body();
     try {
       return body();
