@@ -4,7 +4,8 @@
   # standard it requires (C++17 at least). libtorch needs RTTI and C++ exceptions, which Node's
   # common.gypi turns off. USE_C10D_GLOO: c10d's Gloo header is wrapped in it. native/compat
   # comes after the system's headers: what a libtorch leaves out of its own (Debian 1.13's
-  # distributed-autograd context.h, which c10d's reducer.hpp includes).
+  # distributed-autograd context.h, which c10d's reducer.hpp includes). -fno-math-errno lets
+  # the fused kernels' loops vectorise their square roots (no code of ours reads errno).
   "targets": [
     {
       "target_name": "torchbridge",
@@ -18,6 +19,7 @@
         "native/nn/dropout.cc",
         "native/nn/loss.cc",
         "native/optim/optimizers.cc",
+        "native/optim/fused_adam.cc",
         "native/trainer/trainer.cc",
         "native/d2l/blocks.cc",
         "native/jit/script_module.cc",
@@ -33,7 +35,7 @@
       "defines": ["NAPI_VERSION=8", "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS", "USE_C10D_GLOO", "<!@(node scripts/find-libtorch.js --defines)"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-rtti", "-fno-exceptions", "-std=gnu++17"],
-      "cflags_cc": ["-frtti", "-fexceptions", "-std=<!(node scripts/find-libtorch.js --cxx-std)", "-Wno-unused-parameter", "-Wno-missing-field-initializers", "-Wno-cast-function-type", "-idirafter", "<(module_root_dir)/native/compat"],
+      "cflags_cc": ["-frtti", "-fexceptions", "-fno-math-errno", "-std=<!(node scripts/find-libtorch.js --cxx-std)", "-Wno-unused-parameter", "-Wno-missing-field-initializers", "-Wno-cast-function-type", "-idirafter", "<(module_root_dir)/native/compat"],
       "libraries": ["<!@(node scripts/find-libtorch.js --libs)"]
     }
   ]

@@ -24,6 +24,8 @@ export * as optim from './optim';
 export * as jit from './jit';
 export { Trainer } from './trainer/trainer';
 export type { StepResult, EvalResult, TrainerOptions } from './trainer/trainer';
+export { summarizeProfile } from './trainer/profile-summary';
+export type { ProfileEntry } from './trainer/profile-summary';
 export { DataLoader, loadArray } from './data/data-loader';
 export type { Batch, BatchableDataset, BatchTransform, DataLoaderBaseOptions, DataLoaderOptions, LoaderBatch, LoaderDataset } from './data/data-loader';
 export { TensorDataset, Subset, randomSplit, defaultCollate } from './data/dataset';

@@ -342,7 +342,7 @@ export interface NativeOps {
   attentionKernel(kernel: Opt<'explicit' | 'fused'>): 'explicit' | 'fused';
   fusedAttentionAvailable(): boolean;
   // optimizers and losses
-  optimizerCreate(kind: 'adam' | 'adamw' | 'sgd', groups: ({ params: T[] } & Partial<NativeGroupOptions>)[]): NativeOptimizer;
+  optimizerCreate(kind: 'adam' | 'adamw' | 'sgd', groups: ({ params: T[] } & Partial<NativeGroupOptions>)[], options?: { fused?: boolean }): NativeOptimizer;
   optimizerStep(o: NativeOptimizer): void;
   optimizerZeroGrad(o: NativeOptimizer, setToNone: boolean): void;
   optimizerGroupCount(o: NativeOptimizer): number;
@@ -352,12 +352,14 @@ export interface NativeOps {
   optimizerState(o: NativeOptimizer): (NativeParamState | null)[];
   optimizerSetState(o: NativeOptimizer, index: number, state: NativeParamState): void;
   optimizerDispose(o: NativeOptimizer): void;
-  trainerCreate(module: M, optimizer: NativeOptimizer, devices: string[], options: { loss: TrainerLossSpec & { accuracy?: boolean }; dropoutRng?: 'philox' | 'pytorch'; attention?: 'explicit' | 'fused'; precision?: 'float32' | 'bf16';
+  trainerCreate(module: M, optimizer: NativeOptimizer, devices: string[], options: { loss: TrainerLossSpec & { accuracy?: boolean }; dropoutRng?: 'philox' | 'pytorch'; attention?: 'explicit' | 'fused'; kernels?: 'fused' | 'reference'; precision?: 'float32' | 'bf16';
     lengthGroups?: { groups: number; lengthsInput: number; trimmedInputs: number[] };
     processGroup?: NativeProcessGroup; gradientReduction?: 'sum' | 'mean'; bucketCapMB?: number }): NativeTrainer;
   trainerStart(trainer: NativeTrainer): Promise<void>;
   trainerStep(trainer: NativeTrainer, inputs: T[], labels: T): Promise<TrainerStepSums>;
   trainerEvaluate(trainer: NativeTrainer, inputs: T[], labels: T): Promise<TrainerStepSums>;
+  trainerProfileStart(trainer: NativeTrainer): void;
+  trainerProfileStop(trainer: NativeTrainer): string;
   trainerDispose(trainer: NativeTrainer): void;
   processGroupJoin(options: NativeJoinOptions): Promise<NativeProcessGroup>;
   processGroupInfo(group: NativeProcessGroup): { rank: number; worldSize: number; backend: 'gloo'; timeoutMs: number };

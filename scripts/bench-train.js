@@ -31,6 +31,11 @@
 //
 //   node scripts/bench-train.js [--batch-size 64] [--max-len 128] [--steps 20] [--warmup 3]
 //       [--devices cpu|cpu,cpu|cuda:0,...] [--threads N] [--data DIR] [--no-python] [--json] [--check]
+//       [--profile TOP]
+//
+// --profile TOP runs only the default configuration and PyTorch's same schedule, each with its
+// timed steps under libtorch's profiler (Trainer.startProfile; torch.profiler on the PyTorch
+// side), and prints the TOP operators of each by self time per step.
 //
 // Defaults: batch 64 on ['cpu'] without a GPU, batch 512 on every GPU with them; the threads
 // torchbridge starts with (one per core).
@@ -69,6 +74,7 @@ function parseArgs(argv) {
     python: true,
     json: false,
     check: false,
+    profile: 0,
   };
   for (let k = 0; k < argv.length; ++k) {
     const flag = argv[k];
@@ -85,6 +91,7 @@ function parseArgs(argv) {
     else if (flag === '--threads') args.threads = integer(flag, value(), 1);
     else if (flag === '--data') args.data = path.resolve(value());
     else if (flag === '--no-python') args.python = false;
+    else if (flag === '--profile') args.profile = integer(flag, value(), 0);
     else if (flag === '--json') args.json = true;
     else if (flag === '--check') args.check = true;
     // internal: one configuration, in the child process measureInChild starts
@@ -127,6 +134,10 @@ const configurations = [
   { name: 'fixed padding (d2l; --fixed-padding)', loader: (dataset, batchSize) => new DataLoader(dataset, batchSize), versus: 'd2l' },
   { name: 'trimmed (--length-groups 1)', loader: trimmed, versus: 'grouped1' },
   { name: 'trimmed, 4 length groups (default)', loader: trimmed, trainer: groups, versus: 'grouped' },
+  {
+    name: 'default, reference kernels (--kernels reference)', loader: trimmed, trainer: { ...groups, kernels: 'reference' }, fusedAdam: false,
+    versus: 'grouped',
+  },
   {
     name: 'default + bucketing (--bucket)',
     loader: (dataset, batchSize) => trimmed(dataset, batchSize, { shuffle: true, seed: SELECTION_SEED, bucket: { lengths: dataset.inputs[2].toArray() } }),
@@ -177,7 +188,7 @@ async function saveBatches(batches, file) {
  * `batches` (an array or a DataLoader epoch): `warmup` untimed steps then the timed ones, timed
  * with the loader's work included. `saveInitTo` writes the initial weights first.
  */
-async function measureOurs(batches, { warmup, devices, dropout = BERT_SMALL.dropout, saveInitTo, trainerOptions = {} }) {
+async function measureOurs(batches, { warmup, devices, dropout = BERT_SMALL.dropout, saveInitTo, trainerOptions = {}, fusedAdam = true, profile = 0 }) {
   torch.manualSeed(0);
   const bert = new BERTModel({ ...BERT_SMALL, dropout });
   const net = new BERTClassifier(bert);
@@ -192,7 +203,7 @@ async function measureOurs(batches, { warmup, devices, dropout = BERT_SMALL.drop
         for (const t of state.values()) t.dispose();
       }
     }
-    optimizer = new torch.optim.Adam(net.parameters(), { lr: LR });
+    optimizer = new torch.optim.Adam(net.parameters(), { lr: LR, fused: fusedAdam });
     trainer = new torch.Trainer(net, optimizer, devices, new torch.nn.CrossEntropyLoss({ reduction: 'none' }), trainerOptions);
     const lossSums = [];
     const corrects = [];
@@ -200,7 +211,10 @@ async function measureOurs(batches, { warmup, devices, dropout = BERT_SMALL.drop
     let k = 0;
     let start = performance.now();
     for await (const [inputs, labels] of batches) {
-      if (k === warmup) start = performance.now();
+      if (k === warmup) {
+        if (profile > 0) trainer.startProfile();
+        start = performance.now();
+      }
       const { lossSum, correct, count } = await trainer.step(inputs, labels);
       lossSums.push(lossSum);
       corrects.push(correct);
@@ -208,7 +222,17 @@ async function measureOurs(batches, { warmup, devices, dropout = BERT_SMALL.drop
       ++k;
     }
     const seconds = (performance.now() - start) / 1000;
-    return { examples, seconds, examplesPerSec: examples / seconds, lossSums, corrects, maxRssKiB: process.resourceUsage().maxRSS };
+    let top = null;
+    if (profile > 0) {
+      const file = path.join(os.tmpdir(), `bench-train-profile-${process.pid}.json`);
+      try {
+        await trainer.stopProfile(file);
+        top = torch.summarizeProfile(fs.readFileSync(file, 'utf8'), k - warmup).slice(0, profile);
+      } finally {
+        fs.rmSync(file, { force: true });
+      }
+    }
+    return { examples, seconds, examplesPerSec: examples / seconds, lossSums, corrects, maxRssKiB: process.resourceUsage().maxRSS, profile: top };
   } finally {
     trainer?.dispose();
     optimizer?.dispose();
@@ -232,7 +256,8 @@ const mib = (kib) => `${Math.round(kib / 1024)} MiB`;
 // One configuration in a child process (`--measure K --examples FILE`): prints our result as JSON.
 function measureInChild(index, examplesFile, args) {
   const argv = [__filename, '--measure', String(index), '--examples', examplesFile, '--batch-size', String(args.batchSize),
-    '--steps', String(args.steps), '--warmup', String(args.warmup), '--devices', args.devices.join(','), '--threads', String(args.threads)];
+    '--steps', String(args.steps), '--warmup', String(args.warmup), '--devices', args.devices.join(','), '--threads', String(args.threads),
+    '--profile', String(args.profile)];
   const out = execFileSync(process.execPath, argv, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 });
   return JSON.parse(out.trim().split('\n').pop());
 }
@@ -243,7 +268,7 @@ async function measureChild(args) {
   const dataset = { inputs: [saved.get('tokens'), saved.get('segments'), saved.get('validLens')], labels: saved.get('labels') };
   try {
     const config = configurations[args.measure];
-    console.log(JSON.stringify(await measureOurs(config.loader(dataset, args.batchSize), { ...args, trainerOptions: config.trainer })));
+    console.log(JSON.stringify(await measureOurs(config.loader(dataset, args.batchSize), { ...args, trainerOptions: config.trainer, fusedAdam: config.fusedAdam })));
   } finally {
     torch.dispose([...saved.values()]);
   }
@@ -255,11 +280,54 @@ function pythonHasSdpa() {
   return out.trim() === 'True';
 }
 
+// The roofline: the FLOPs of the default schedule's steps (the same for PyTorch's grouped program),
+// counted from the GEMMs of bert.small's forward and backward (each GEMM of the forward runs
+// twice more in backward: the input's and the weight's gradients), and the GEMM rate this
+// machine's libtorch reaches on their shape, measured here with our threads.
+function stepFlops(validLens, batchSize, first, count, groups = 4) {
+  const { numHiddens: h, ffnNumHiddens: f, numHeads, numBlks } = BERT_SMALL;
+  let total = 0;
+  for (let b = first; b < first + count; ++b) {
+    const lens = validLens.slice(b * batchSize, (b + 1) * batchSize).sort((x, y) => x - y);
+    const size = Math.ceil(lens.length / groups);  // torch.chunk
+    for (let start = 0; start < lens.length; start += size) {
+      const rows = Math.min(size, lens.length - start);
+      const L = Math.max(lens[start + rows - 1], 1);
+      const tokens = rows * L;
+      // W_q, W_k, W_v, W_o, dense1, dense2; scores and weighted values; then hidden and output on <cls>
+      const perBlock = 2 * tokens * (4 * h * h + 2 * h * f) + 2 * 2 * rows * numHeads * L * L * (h / numHeads);
+      total += 3 * (numBlks * perBlock + 2 * rows * (h * h + 3 * h));
+    }
+  }
+  return total / count;
+}
+
+function gemmRate() {
+  const [m, k, n] = [2048, 256, 512];
+  const a = torch.randn([m, k]);
+  const b = torch.randn([k, n]);
+  try {
+    for (let i = 0; i < 5; ++i) torch.tidy(() => { a.matmul(b); });
+    let best = Infinity;
+    for (let round = 0; round < 5; ++round) {
+      const start = performance.now();
+      for (let i = 0; i < 20; ++i) torch.tidy(() => { a.matmul(b); });
+      best = Math.min(best, (performance.now() - start) / 20 / 1000);
+    }
+    return { shape: [m, k, n], flopsPerSec: (2 * m * k * n) / best };
+  } finally {
+    a.dispose();
+    b.dispose();
+  }
+}
+
 async function benchmark(args, dataset, dir) {
   const examplesFile = path.join(dir, 'examples.pt');
   await torch.save(new Map([['tokens', dataset.tokens], ['segments', dataset.segments], ['validLens', dataset.validLens], ['labels', dataset.labels]]), examplesFile);
   const fused = fusedAttentionAvailable();
-  const results = configurations.flatMap((config, index) => (config.needsFused && !fused ? [] : [{
+  // --profile: the default configuration and PyTorch's same schedule only
+  const profiled = (index) => args.profile === 0 || configurations[index].name.endsWith('(default)');
+  const results = configurations.flatMap((config, index) => (config.needsFused && !fused || !profiled(index) ? [] : [{
     name: config.name, versus: config.versus, torchbridge: measureInChild(index, examplesFile, args),
   }]));
   // PyTorch after all of ours, never alongside, on d2l's (fixed-padding) batches
@@ -275,15 +343,25 @@ async function benchmark(args, dataset, dir) {
     const sdpa = pythonHasSdpa();
     for (const [key, program] of Object.entries(pytorchPrograms)) {
       if (program.needsSdpa && !sdpa) continue;
-      pytorch[key] = { name: program.name, ...measurePytorch(file, args, program.argv) };
+      if (args.profile > 0 && key !== 'grouped') continue;
+      const profile = args.profile > 0 ? ['--profile', String(args.profile)] : [];
+      pytorch[key] = { name: program.name, ...measurePytorch(file, args, [...program.argv, ...profile]) };
     }
   }
+  const flops = stepFlops(dataset.validLens.toArray(), args.batchSize, args.warmup, args.steps);
+  const gemm = gemmRate();
+  const roofline = { gemmShape: gemm.shape, gemmFlopsPerSec: gemm.flopsPerSec, defaultStepFlops: flops };
+  const fraction = (examplesPerSec) => (examplesPerSec / args.batchSize) * flops / gemm.flopsPerSec;
+  for (const result of results) {
+    if (result.versus === 'grouped' || result.versus === 'groupedBf16' || result.versus === 'groupedSdpa') result.gemmFraction = fraction(result.torchbridge.examplesPerSec);
+  }
+  for (const p of [pytorch.grouped, pytorch.groupedSdpa, pytorch.groupedBf16]) if (p) p.gemmFraction = fraction(p.examplesPerSec);
   for (const result of results) {
     result.ratio = pytorch.d2l ? result.torchbridge.examplesPerSec / pytorch.d2l.examplesPerSec : null;
     const same = result.versus ? pytorch[result.versus] : undefined;
     result.sameWorkRatio = same ? result.torchbridge.examplesPerSec / same.examplesPerSec : null;
   }
-  return { results, pytorch };
+  return { results, pytorch, roofline };
 }
 
 async function check(args, dataset, dir) {
@@ -334,25 +412,38 @@ async function main() {
       }
       if (!result.ok) process.exitCode = 1;
     } else {
-      const { results, pytorch } = await benchmark(args, dataset, dir);
+      const { results, pytorch, roofline } = await benchmark(args, dataset, dir);
       if (args.json) {
         console.log(JSON.stringify({
           model: 'bert.small classifier', batchSize: args.batchSize, maxLen: args.maxLen, steps: args.steps, warmup: args.warmup,
-          devices: args.devices, threads: args.threads, configurations: results, pytorch,
+          devices: args.devices, threads: args.threads, configurations: results, pytorch, roofline,
         }));
       } else {
         console.log(heading);
         const names = [...results.map((r) => `torchbridge, ${r.name}`), ...Object.values(pytorch).map((p) => `pytorch, ${p.name}`)];
         const width = Math.max(...names.map((n) => n.length));
+        const roof = (x) => (x === undefined ? '' : `  ${(100 * x).toFixed(0)}% of GEMM peak`);
         for (const r of results) {
-          const same = r.sameWorkRatio === null ? '' : `  vs PyTorch doing the same: ${r.sameWorkRatio.toFixed(2)}x`;
+          const same = (r.sameWorkRatio === null ? '' : `  vs PyTorch doing the same: ${r.sameWorkRatio.toFixed(2)}x`) + roof(r.gemmFraction);
           console.log(`${`torchbridge, ${r.name}`.padEnd(width)}  ${r.torchbridge.examplesPerSec.toFixed(1).padStart(8)} examples/sec  ` +
             `peak RSS ${mib(r.torchbridge.maxRssKiB).padStart(9)}${r.ratio === null ? '' : `  vs d2l's loop ${r.ratio.toFixed(2)}x`}${same}`);
         }
         for (const p of Object.values(pytorch)) {
           const cudaPeak = p.cudaMaxMemoryAllocated ? `  CUDA peak ${p.cudaMaxMemoryAllocated.map((b) => mib(b / 1024)).join(', ')}` : '';
           console.log(`${`pytorch, ${p.name}`.padEnd(width)}  ${p.examplesPerSec.toFixed(1).padStart(8)} examples/sec  ` +
-            `peak RSS ${mib(p.maxRssKiB).padStart(9)}${cudaPeak}  (PyTorch ${p.torch})`);
+            `peak RSS ${mib(p.maxRssKiB).padStart(9)}${cudaPeak}  (PyTorch ${p.torch})${roof(p.gemmFraction)}`);
+        }
+        console.log(`roofline: mm ${roofline.gemmShape.join('x')} at ${(roofline.gemmFlopsPerSec / 1e9).toFixed(1)} GFLOP/s here, ` +
+          `${(roofline.defaultStepFlops / 1e9).toFixed(2)} GFLOP of GEMMs per step of the default schedule ` +
+          `(bound: ${(args.batchSize * roofline.gemmFlopsPerSec / roofline.defaultStepFlops).toFixed(0)} examples/sec)`);
+        if (args.profile > 0) {
+          const sides = [...results.map((r) => [`torchbridge, ${r.name}`, r.torchbridge.profile]), ...Object.values(pytorch).map((p) => [`pytorch, ${p.name}`, p.profile])];
+          for (const [name, top] of sides) {
+            console.log(`\n${name}: operators by self time per step`);
+            for (const e of top ?? []) {
+              console.log(`  ${e.name.slice(0, 56).padEnd(56)} ${e.selfMs.toFixed(2).padStart(8)} ms ${e.calls.toFixed(1).padStart(8)} calls ${e.percent.toFixed(1).padStart(5)}%`);
+            }
+          }
         }
       }
     }

@@ -6,6 +6,7 @@ own measurement:
     /usr/bin/python3 scripts/bench_train_pytorch.py --batches FILE --steps S --warmup W --threads N
         [--devices cpu | cuda:0,cuda:1,...] [--dropout 0.1] [--init STATE_DICT_PT]
         [--schedule d2l | grouped] [--groups 4] [--attention explicit | sdpa] [--precision float32 | bf16]
+        [--profile TOP]
 
 FILE is what bench-train.js wrote with torchbridge's save(): a dict with, for each step k (warm-up
 steps first), `tokens.k`, `segments.k`, `validLens.k` and `labels.k`, the batches that the
@@ -23,6 +24,9 @@ l.sum().backward() per group (the gradients accumulate), then one Adam step. --a
 (PyTorch 2.x) replaces d2l's DotProductAttention.forward by F.scaled_dot_product_attention with
 the mask of valid keys and dropout_p. --precision bf16 runs the forwards under
 torch.autocast(device_type, torch.bfloat16) and the loss in float32, as the Trainer's 'bf16'.
+--profile TOP runs the timed steps under torch.profiler (CPU activities) and adds "profile": the
+TOP operators by self CPU time, each {name, selfMs, calls, percent}, per timed step (the
+profiler's own overhead inflates the total a little, not the shares much).
 Prints one JSON line: the timings, the per-step loss sums and correct
 counts, peak RSS (KiB) and, on CUDA, torch.cuda.max_memory_allocated per device (bytes).
 """
@@ -59,6 +63,7 @@ def parse_args():
     p.add_argument("--groups", type=int, default=4)
     p.add_argument("--attention", choices=["explicit", "sdpa"], default="explicit")
     p.add_argument("--precision", choices=["float32", "bf16"], default="float32")
+    p.add_argument("--profile", type=int, default=0, metavar="TOP")
     return p.parse_args()
 
 
@@ -130,6 +135,15 @@ def build_classifier(dropout, device, batch):
     return net.to(device)
 
 
+def top_operators(profiler, top, steps):
+    """The `top` operators by self CPU time, per step: [{name, selfMs, calls, percent}]."""
+    events = [e for e in profiler.key_averages() if e.self_cpu_time_total > 0]
+    total = sum(e.self_cpu_time_total for e in events)
+    events.sort(key=lambda e: e.self_cpu_time_total, reverse=True)
+    return [{"name": e.key, "selfMs": e.self_cpu_time_total / 1e3 / steps, "calls": e.count / steps,
+             "percent": 100.0 * e.self_cpu_time_total / total} for e in events[:top]]
+
+
 def main():
     args = parse_args()
     torch.set_num_threads(args.threads)
@@ -168,6 +182,9 @@ def main():
         if k == args.warmup:
             if cuda:
                 torch.cuda.synchronize()
+            if args.profile > 0:
+                profiler = torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU])
+                profiler.__enter__()
             start = time.perf_counter()
         if args.schedule == "grouped":
             l, acc = train_batch_grouped(net, X, y, loss, trainer, devices, args.groups, autocast)
@@ -182,6 +199,10 @@ def main():
             examples += y.shape[0]
     if args.steps > 0:
         seconds = time.perf_counter() - start
+    profile = None
+    if args.profile > 0 and args.steps > 0:
+        profiler.__exit__(None, None, None)
+        profile = top_operators(profiler, args.profile, args.steps)
 
     print(json.dumps({
         "torch": torch.__version__,
@@ -198,6 +219,7 @@ def main():
         "lossSums": loss_sums,
         "corrects": corrects,
         "maxRssKiB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        "profile": profile,
         "cudaMaxMemoryAllocated": [torch.cuda.max_memory_allocated(d) for d in devices] if cuda else None,
     }))
 

@@ -97,13 +97,13 @@ async function loadModel(run: Run, file: string): Promise<Model> {
 // parameters a live optimizer holds cannot be disposed).
 const optimizers: optim.Optimizer<object>[] = [];
 
-function makeOptimizer(run: Run, model: Model): optim.Adam | optim.AdamW | optim.SGD {
-  const made = makeOptimizerOf(run, model);
+function makeOptimizer(run: Run, model: Model, fused = false): optim.Adam | optim.AdamW | optim.SGD {
+  const made = makeOptimizerOf(run, model, fused);
   optimizers.push(made);
   return made;
 }
 
-function makeOptimizerOf(run: Run, model: Model): optim.Adam | optim.AdamW | optim.SGD {
+function makeOptimizerOf(run: Run, model: Model, fused: boolean): optim.Adam | optim.AdamW | optim.SGD {
   const named = new Map(model.namedParameters());
   const param = (name: string) => named.get(name) ?? assert.fail(`no parameter ${name}`);
   const params = run.groups === null
@@ -111,9 +111,9 @@ function makeOptimizerOf(run: Run, model: Model): optim.Adam | optim.AdamW | opt
     : run.groups.map(({ params: names, ...options }) => ({ ...options, params: names.map(param) }));
   switch (run.optimizer) {
     case 'adam':
-      return new optim.Adam(params as Tensor[], run.options);
+      return new optim.Adam(params as Tensor[], { ...run.options, fused });
     case 'adamw':
-      return new optim.AdamW(params as Tensor[], run.options);
+      return new optim.AdamW(params as Tensor[], { ...run.options, fused });
     case 'sgd':
       return new optim.SGD(params as Tensor[], run.options as { lr: number });
   }
@@ -247,6 +247,79 @@ describe('optimizers match PyTorch (test/fixtures/nn/optim.json)', () => {
         assert.equal(same, name.startsWith('extra.') || name.startsWith('unused.'), `${name} ${same ? 'unchanged' : 'changed'}`);
       }
       assert.ok(model.extra.parameters().every((p) => p.grad === undefined));
+    });
+  });
+
+  describe('fused Adam and AdamW (options.fused): one pass per parameter, PyTorch\'s update', () => {
+    for (const run of fixtures.runs.filter((r) => r.optimizer !== 'sgd')) {
+      it(`${run.name}: 20 fused steps end at PyTorch's parameters and state, and at libtorch's step within 1e-6`, async () => {
+        const model = track(await loadModel(run, `${run.model}_init.pt`));
+        const optimizer = makeOptimizer(run, model, true);
+        const losses = train(run, model, optimizer, 0, steps);
+        assertClose(losses, run.losses, LOSS_TOLERANCE, `${run.name}: per-step losses`);
+        assertParams(model, run.params, `${run.name}: parameters after ${steps} fused steps`);
+        torch.tidy(() => assertOptimizerState(optimizer.stateDict(), run.optimizerState, `${run.name}: fused stateDict()`));
+        const reference = track(await loadModel(run, `${run.model}_init.pt`));
+        train(run, reference, makeOptimizer(run, reference), 0, steps);
+        const want = snapshot(reference);
+        for (const [name, values] of snapshot(model)) {
+          assertClose(values, want.get(name)!, { rtol: 1e-6, atol: 1e-7 }, `${run.name}: fused ${name} against libtorch's step`);
+        }
+      });
+    }
+
+    it('a fused and a libtorch optimizer resume each other\'s state', async () => {
+      const run = fixtures.runs.find((r) => r.optimizer === 'adam' && r.optim10 !== undefined)!;
+      const model = track(await loadModel(run, `${run.model}_init.pt`));
+      const first = makeOptimizer(run, model, true);
+      const losses = train(run, model, first, 0, resumeAt);
+      const second = makeOptimizer(run, model, false);
+      torch.tidy(() => second.loadStateDict(first.stateDict()));
+      losses.push(...train(run, model, second, resumeAt, steps));
+      assertClose(losses, run.losses, LOSS_TOLERANCE, `${run.name}: losses, fused then libtorch's`);
+      assertParams(model, run.params, `${run.name}: parameters, fused then libtorch's`);
+    });
+
+    it('large float32 and float64 parameters (split over threads) agree with libtorch\'s step; AMSGrad and both weight decays', () => {
+      for (const dtype of ['float32', 'float64'] as const) {
+        for (const variant of [{ kind: 'adam', weightDecay: 0.01, amsgrad: false }, { kind: 'adamw', weightDecay: 0.1, amsgrad: true }, { kind: 'adam', weightDecay: 0, amsgrad: true }]) {
+          torch.manualSeed(7);
+          const init = torch.randn([300, 700], { dtype });
+          const target = torch.randn([300, 700], { dtype });
+          const params = [0, 1].map(() => init.clone().requiresGrad_());
+          const make = (p: Tensor, fused: boolean) => {
+            const options = { lr: 0.01, weightDecay: variant.weightDecay, amsgrad: variant.amsgrad, fused };
+            return variant.kind === 'adam' ? new optim.Adam([p], options) : new optim.AdamW([p], options);
+          };
+          const opts = [make(params[0], true), make(params[1], false)];
+          try {
+            for (let step = 0; step < 8; ++step) {
+              params.forEach((p, k) => {
+                opts[k].zeroGrad();
+                torch.tidy(() => p.sub(target).mul(p.sub(target)).mul(step + 1).sum().backward());
+                opts[k].step();
+              });
+            }
+            const tolerance = dtype === 'float64' ? { rtol: 1e-12, atol: 1e-13 } : { rtol: 1e-6, atol: 1e-7 };
+            assertClose(tensorValues(params[0]), tensorValues(params[1]), tolerance, `${dtype} ${JSON.stringify(variant)}: fused against libtorch's step`);
+          } finally {
+            opts.forEach((o) => o.dispose());
+            params.forEach((p) => p.dispose());
+            init.dispose();
+            target.dispose();
+          }
+        }
+      }
+    });
+
+    it('refuses fused for SGD and a fused that is not a boolean', () => {
+      const p = torch.zeros([2]).requiresGrad_();
+      try {
+        assert.throws(() => new optim.SGD([p], { lr: 0.1, fused: true } as never), /fused applies to Adam and AdamW/);
+        assert.throws(() => new optim.Adam([p], { fused: 'yes' as never }), /Adam: options.fused must be a boolean, got/);
+      } finally {
+        p.dispose();
+      }
     });
   });
 

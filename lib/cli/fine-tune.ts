@@ -232,7 +232,7 @@ async function fineTuneOn(options: TrainCliOptions, reporter: TrainReporter, gro
       : new DataLoader(trainSet, options.batchSize, { sampler, transform, bucket });
     const testIter = new DataLoader(testSet, options.batchSize,
       { transform, ...(group === undefined ? {} : { sampler: testShard(testSet.length, group.rank, group.worldSize) }) });
-    const optimizer = new Adam(net.parameters(), { lr: options.lr });
+    const optimizer = new Adam(net.parameters(), { lr: options.lr, fused: options.kernels === 'fused' });
     const loss = new CrossEntropyLoss({ reduction: 'none' });
     const lead = group === undefined || group.rank === 0;  // only rank 0 draws and saves
     const chart = options.plot === null || !lead ? undefined : new Chart(options.plot, options.epochs, reporter);
@@ -242,6 +242,7 @@ async function fineTuneOn(options: TrainCliOptions, reporter: TrainReporter, gro
         trainer: {
           dropoutRng: options.dropoutRng,
           attention: options.attention,
+          kernels: options.kernels,
           precision: options.precision,
           // SNLIBERTDataset's inputs: [tokens, segments, validLens]
           lengthGroups: options.lengthGroups > 1 ? { groups: options.lengthGroups, lengthsInput: 2, trimmedInputs: [0, 1] } : undefined,

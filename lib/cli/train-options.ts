@@ -40,6 +40,7 @@ const FLAGS = {
   'fixed-padding': { type: 'boolean', help: "feed every batch padded to --max-len, as d2l does (default: cut each batch to\nits longest example, which gives the same outputs for less work)" },
   'length-groups': { type: 'string', value: 'N', help: 'run each step as N groups of similar lengths, each cut to its longest example,\ngradients accumulated: the same step for less work (default 4; 1: one group;\nat most 1024)' },
   'exact-dropout': { type: 'boolean', help: "draw dropout masks from PyTorch's serial CPU stream (default: a parallel\ncounter-based generator, same distribution, a third less time per CPU step)" },
+  kernels: { type: 'string', value: 'fused|reference', help: "fused (default): d2l's blocks and Adam with fused native kernels, the same\nfunctions with less work (equal to float rounding); reference: op for op as d2l" },
   attention: { type: 'string', value: 'explicit|fused', help: "d2l's attention kernel: explicit (default; d2l's masked softmax) or fused\n(libtorch 2.x's scaled_dot_product_attention, the same function)" },
   precision: { type: 'string', value: 'float32|bf16', help: 'bf16: forward passes under autocast to bfloat16, float32 weights (default float32)' },
   bucket: { type: 'boolean', help: 'batch training examples of similar lengths together (in random batch order)' },
@@ -112,6 +113,8 @@ export interface TrainCliOptions {
   dropoutRng: 'philox' | 'pytorch';
   /** The trainer's attention kernel. */
   attention: 'explicit' | 'fused';
+  /** Fused native kernels for d2l's blocks and Adam, or d2l's ops one by one. */
+  kernels: 'fused' | 'reference';
   /** Autocast to bfloat16 in forward passes, or plain float32. */
   precision: 'float32' | 'bf16';
   /** Length bucketing of the training batches. */
@@ -234,6 +237,7 @@ export function parseTrainArgs(argv: readonly string[]): TrainCliOptions | null 
     bucket: flags.bucket ?? false,
     dropoutRng: flags['exact-dropout'] ? 'pytorch' : 'philox',
     attention: choiceFlag('attention', flags.attention, ['explicit', 'fused'] as const, 'explicit'),
+    kernels: choiceFlag('kernels', flags.kernels, ['fused', 'reference'] as const, 'fused'),
     precision: choiceFlag('precision', flags.precision, ['float32', 'bf16'] as const, 'float32'),
     init: flags.init,
     save: flags.save,

@@ -64,7 +64,7 @@ export abstract class Optimizer<O extends object> {
   readonly paramGroups: readonly ParamGroupView[];
   private readonly kind: Kind;
 
-  protected constructor(kind: Kind, params: readonly Tensor[] | readonly ParamGroup<O>[], defaults: O) {
+  protected constructor(kind: Kind, params: readonly Tensor[] | readonly ParamGroup<O>[], defaults: O, native: { fused?: boolean } = {}) {
     if (!Array.isArray(params) || params.length === 0) {
       throw new TypeError(`${new.target.name}: params must be a non-empty array of Tensors or of parameter groups`);
     }
@@ -75,7 +75,7 @@ export abstract class Optimizer<O extends object> {
       }
     });
     this.kind = kind;
-    this._handle = ops.optimizerCreate(kind, groups.map((g) => ({ ...g, params: g.params.map((p) => p.handle) })));
+    this._handle = ops.optimizerCreate(kind, groups.map((g) => ({ ...g, params: g.params.map((p) => p.handle) })), native);
     const self = this;
     this.paramGroups = groups.map((g, k): ParamGroupView => ({
       params: Object.freeze([...g.params]),

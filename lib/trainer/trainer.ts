@@ -16,6 +16,12 @@ import { Tensor, optionsOf } from '../core/tensor';
 import { Device, isFloatingPoint } from '../core/types';
 import { describe } from '../core/describe';
 import { ProcessGroup } from '../distributed/process-group';
+import { writeFileAtomically } from '../core/atomic-file';
+
+function busyError(what: string, pending: number): Error {
+  return Object.assign(new Error(`${what}: the Trainer is busy: ${pending} step(s) or evaluation(s) are running or queued; await them first`),
+    { code: 'ERR_TORCHBRIDGE_BUSY' });
+}
 
 /** The losses the Trainer computes natively (lib/nn/loss.ts), with any of their options. */
 export type TrainerLoss = CrossEntropyLoss | NLLLoss | MSELoss | L1Loss | SmoothL1Loss | HuberLoss | BCELoss | BCEWithLogitsLoss;
@@ -62,6 +68,16 @@ export interface TrainerOptions {
    * noise, not `dropoutRng`'s, so a seed reproduces another run than with 'explicit'.
    */
   attention?: 'explicit' | 'fused';
+  /**
+   * The kernels of d2l's blocks during training steps. 'fused' (default): native kernels that
+   * compute the same functions with less work, equal to 'reference' up to float rounding
+   * (tests: 1e-5 per step). So far: the token and segment embeddings' gradients as rows (one per
+   * token) summed once into the dense gradient before the optimizer step, instead of a dense
+   * [vocab, hidden] gradient zeroed, filled and accumulated per length group (dense under a
+   * processGroup, whose Reducer buckets dense gradients). 'reference': d2l's ops one by one, as
+   * `Module.forward` runs them. For the optimizer's share, create Adam or AdamW with `fused: true`.
+   */
+  kernels?: 'fused' | 'reference';
   /**
    * 'float32' (default), or 'bf16': forward passes under autocast to bfloat16 (torch.autocast:
    * matmuls and linears in bfloat16 on the CPU or the GPU, float32 parameters, gradients and
@@ -215,6 +231,7 @@ export class Trainer {
       loss: { ...spec, accuracy: o.accuracy },
       dropoutRng: o.dropoutRng,
       attention: o.attention,
+      kernels: o.kernels,
       precision: o.precision,
       lengthGroups: o.lengthGroups,
       ...(group === undefined ? {} : {
@@ -265,16 +282,37 @@ export class Trainer {
   }
 
   /**
+   * Starts libtorch's profiler (its legacy, CPU-event profiler) on the thread where steps run
+   * their forward, backward and optimizer step (replica 0's: a CPU Trainer's whole step). Every
+   * operator call of the steps and evaluations until `stopProfile` is recorded. Throws while a
+   * step is running (await it first) or when the Trainer is profiling already.
+   */
+  startProfile(): void {
+    if (this.pending > 0) throw busyError('Trainer.startProfile', this.pending);
+    ops.trainerProfileStart(this.handle);
+  }
+
+  /**
+   * Ends the profile begun by `startProfile` and writes it to `file` atomically (a temporary
+   * file, then a rename), as a Chrome trace: a JSON array of complete events
+   * `{name, ph: 'X', ts, dur, tid, ...}` in microseconds, which chrome://tracing and Perfetto open
+   * and `summarizeProfile` sums by operator. Throws while a step is
+   * running or when the Trainer is not profiling.
+   */
+  async stopProfile(file: string): Promise<void> {
+    if (typeof file !== 'string' || file === '') throw new TypeError(`Trainer.stopProfile: file must be a path, got ${describe(file)}`);
+    if (this.pending > 0) throw busyError('Trainer.stopProfile', this.pending);
+    await writeFileAtomically(file, ops.trainerProfileStop(this.handle));
+  }
+
+  /**
    * Frees the replicas (their memory and threads) now and lets go of the model and the
    * optimizer, which can then be disposed. Throws while a step or evaluation is running or
    * queued (await it first). Using the trainer afterwards is an error. Idempotent.
    */
   dispose(): void {
     if (this._handle === undefined) return;
-    if (this.pending > 0) {
-      throw Object.assign(new Error(`Trainer.dispose: the Trainer is busy: ${this.pending} step(s) or evaluation(s) are running or queued; await them first`),
-        { code: 'ERR_TORCHBRIDGE_BUSY' });
-    }
+    if (this.pending > 0) throw busyError('Trainer.dispose', this.pending);
     ops.trainerDispose(this._handle);
     this._handle = undefined;
   }

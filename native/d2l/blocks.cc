@@ -1,7 +1,10 @@
 // d2l's BERT blocks (see blocks.h), their module types and their constructors for JS.
 #include "d2l/blocks.h"
 
+#include <ATen/TracerMode.h>
+
 #include "nn/attention.h"
+#include "nn/block_kernels.h"
 #include "nn/dropout.h"
 #include "nn/module_types.h"
 #include "nn/module_wrap.h"
@@ -14,6 +17,21 @@ namespace d2l {
 namespace {
 torch::nn::Linear linear(int64_t in, int64_t out, bool bias = true) {
   return torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(bias));
+}
+
+// nn.Linear's forward as PyTorch's Python runs it: at::linear, which folds the bias of a
+// contiguous [batch, n, in] input into one addmm. (libtorch's C++ Linear::forward takes
+// matmul and then adds the bias in place: two passes, and another kernel's rounding.)
+at::Tensor applyLinear(const torch::nn::Linear& layer, const at::Tensor& input) { return at::linear(input, layer->weight, layer->bias); }
+
+// An embedding lookup; with the fused block kernels in a training forward, its weight's gradient
+// comes as sparse rows (nn/block_kernels.h).
+at::Tensor applyEmbedding(torch::nn::Embedding& embedding, const at::Tensor& indices) {
+  const bool rows = sparseRowGradients() && at::GradMode::is_enabled() && embedding->weight.requires_grad() &&
+                    !at::tracer::impl::is_dispatch_enabled() && !embedding->options.padding_idx().has_value() &&
+                    !embedding->options.scale_grad_by_freq() && !embedding->options.max_norm().has_value();
+  if (!rows) return embedding->forward(indices);
+  return at::embedding(embedding->weight, indices, /*padding_idx=*/-1, /*scale_grad_by_freq=*/false, /*sparse=*/true);
 }
 }  // namespace
 
@@ -87,11 +105,11 @@ at::Tensor MultiHeadAttentionImpl::transposeOutput(const at::Tensor& X) const {
 
 at::Tensor MultiHeadAttentionImpl::forward(const at::Tensor& queries, const at::Tensor& keys, const at::Tensor& values,
                                            const at::Tensor& validLens) {
-  at::Tensor q = transposeQkv(W_q->forward(queries));
-  at::Tensor k = transposeQkv(W_k->forward(keys));
-  at::Tensor v = transposeQkv(W_v->forward(values));
+  at::Tensor q = transposeQkv(applyLinear(W_q, queries));
+  at::Tensor k = transposeQkv(applyLinear(W_k, keys));
+  at::Tensor v = transposeQkv(applyLinear(W_v, values));
   at::Tensor lens = validLens.defined() ? at::repeat_interleave(validLens, numHeads, 0) : validLens;
-  return W_o->forward(transposeOutput(attention->forward(q, k, v, lens)));
+  return applyLinear(W_o, transposeOutput(attention->forward(q, k, v, lens)));
 }
 
 void PositionWiseFFNImpl::reset() {
@@ -100,7 +118,7 @@ void PositionWiseFFNImpl::reset() {
   dense2 = register_module("dense2", linear(ffnNumHiddens, ffnNumOutputs));
 }
 
-at::Tensor PositionWiseFFNImpl::forward(const at::Tensor& X) { return dense2->forward(relu->forward(dense1->forward(X))); }
+at::Tensor PositionWiseFFNImpl::forward(const at::Tensor& X) { return applyLinear(dense2, relu->forward(applyLinear(dense1, X))); }
 
 void AddNormImpl::reset() {
   dropout = register_module("dropout", torch::nn::Dropout(p));
@@ -138,7 +156,7 @@ at::Tensor BERTEncoderImpl::forward(const at::Tensor& tokens, const at::Tensor& 
   TORCH_CHECK(tokens.dim() == 2, "BERTEncoder: tokens must be [batch, seq], got ", tokens.sizes());
   TORCH_CHECK(tokens.size(1) <= config.maxLen, "BERTEncoder: sequences of length ", tokens.size(1),
               " exceed the position table (maxLen ", config.maxLen, ")");
-  at::Tensor X = token_embedding->forward(tokens) + segment_embedding->forward(segments);
+  at::Tensor X = applyEmbedding(token_embedding, tokens) + applyEmbedding(segment_embedding, segments);
   X = X + pos_embedding.narrow(1, 0, X.size(1));
   for (auto& blk : blks->items) X = blk.forward<at::Tensor>(X, validLens);
   return X;

@@ -1,11 +1,11 @@
 // Optimizers (libtorch's Adam, AdamW and SGD, whose updates are PyTorch's to the last bit).
-#include <sstream>
-#include <type_traits>
 
 #include "core/env_data.h"
 #include "core/handle.h"
 #include "core/ops.h"
+#include "optim/fused_adam.h"
 #include "optim/optimizer_wrap.h"
+#include "optim/state_key.h"
 #include "core/usage.h"
 
 namespace tb {
@@ -20,9 +20,10 @@ class OptimizerWrap : public HandleClass<OptimizerWrap> {
   static constexpr Napi::FunctionReference EnvData::*kConstructor = &EnvData::optimizerConstructor;
 
   static void Init(Napi::Env env, Napi::Object exports) { HandleClass::Init(env, exports); }
-  static Napi::Object New(Napi::Env env, OptimizerKind kind, std::unique_ptr<torch::optim::Optimizer> optimizer) {
+  static Napi::Object New(Napi::Env env, OptimizerKind kind, std::unique_ptr<torch::optim::Optimizer> optimizer, bool fused) {
     auto [object, wrap] = Make(env);
     wrap->kind = kind;
+    wrap->fused = fused;
     std::vector<const void*> params;
     for (const auto& group : optimizer->param_groups()) {
       for (const auto& p : group.params()) params.push_back(p.unsafeGetTensorImpl());
@@ -55,6 +56,7 @@ class OptimizerWrap : public HandleClass<OptimizerWrap> {
   using HandleClass::HandleClass;
 
   OptimizerKind kind = OptimizerKind::Adam;
+  bool fused = false;  // Adam and AdamW: the one-pass step (optim/fused_adam.h) where it applies
   std::unique_ptr<torch::optim::Optimizer> optimizer;
 
  private:
@@ -124,7 +126,7 @@ std::unique_ptr<torch::optim::OptimizerOptions> groupOptions(OptimizerKind kind,
   throw std::logic_error("unknown optimizer kind");
 }
 
-// optimizerCreate(kind, groups: [{params: Tensor[], ...options}])
+// optimizerCreate(kind, groups: [{params: Tensor[], ...options}], {fused?})
 Napi::Value create(const Args& a) {
   std::string name = a.string(0);
   OptimizerKind kind;
@@ -154,26 +156,15 @@ Napi::Value create(const Args& a) {
     case OptimizerKind::AdamW: optimizer = std::make_unique<torch::optim::AdamW>(paramGroups, torch::optim::AdamWOptions()); break;
     case OptimizerKind::SGD: optimizer = std::make_unique<torch::optim::SGD>(paramGroups, torch::optim::SGDOptions(1e-3)); break;
   }
-  return OptimizerWrap::New(a.env(), kind, std::move(optimizer));
-}
-
-// The optimizer's state map is keyed by the parameter's TensorImpl: libtorch 1.x spells the key
-// as the pointer printed to a string, 2.x uses the pointer itself. The key type decides.
-using StateMap = std::decay_t<decltype(std::declval<torch::optim::Optimizer&>().state())>;
-using StateKey = std::decay_t<decltype(std::declval<StateMap&>().begin()->first)>;
-
-template <class Key>
-Key stateKeyOf(void* impl) {
-  if constexpr (std::is_same_v<Key, std::string>) {
-    std::ostringstream key;  // what libtorch 1.x's c10::guts::to_string writes
-    key << impl;
-    return key.str();
-  } else {
-    return impl;
+  bool fused = false;
+  if (a.has(2)) {
+    if (!a[2].IsObject()) a.fail(2, "an options object {fused}");
+    fused = boolField(a[2].As<Napi::Object>(), "fused", false);
+    if (fused && kind == OptimizerKind::SGD) throw ArgError("optimizer option fused applies to Adam and AdamW");
   }
+  return OptimizerWrap::New(a.env(), kind, std::move(optimizer), fused);
 }
 
-StateKey stateKey(const at::Tensor& p) { return stateKeyOf<StateKey>(p.unsafeGetTensorImpl()); }
 
 // optimizerState(o): per parameter (groups in order), its state or null.
 Napi::Value state(const Args& a) {
@@ -317,7 +308,8 @@ const OpEntry optimOps[] = {
     {"optimizerCreate", create},
     {"optimizerStep",
      [](const Args& a) {
-       stepAndBumpVersions(*OptimizerWrap::Get(a, 0).optimizer);
+       OptimizerWrap& w = OptimizerWrap::Get(a, 0);
+       stepAndBumpVersions(*w.optimizer, w.fused);
        return a.env().Undefined();
      }},
     {"optimizerZeroGrad", zeroGrad},
@@ -352,8 +344,11 @@ const OpEntry optimOps[] = {
 
 torch::optim::Optimizer& optimizerFromHandle(const Args& a, size_t i) { return *OptimizerWrap::Get(a, i).optimizer; }
 
-void stepAndBumpVersions(torch::optim::Optimizer& optimizer) {
-  optimizer.step();
+bool optimizerIsFused(const Args& a, size_t i) { return OptimizerWrap::Get(a, i).fused; }
+
+void stepAndBumpVersions(torch::optim::Optimizer& optimizer, bool fused) {
+  if (fused && fusedAdamApplies(optimizer)) fusedAdamStep(optimizer);
+  else optimizer.step();
   for (auto& group : optimizer.param_groups()) {
     for (auto& p : group.params()) {
       if (p.grad().defined()) p.unsafeGetTensorImpl()->bump_version();

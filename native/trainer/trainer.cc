@@ -7,9 +7,14 @@
 // DistributedDataParallel instead (distributed/ddp.h): one replica per rank, its gradients
 // all-reduced with the other ranks' by c10d's Reducer while backward runs, each rank stepping
 // its own optimizer.
+#include <sstream>
 #include <unordered_set>
 
+#include <torch/csrc/autograd/profiler_legacy.h>
+
 #include "nn/attention.h"
+#include "nn/block_kernels.h"
+#include "nn/sparse_rows.h"
 #include "trainer/autocast.h"
 #include "trainer/loss_spec.h"
 #include "nn/dropout.h"
@@ -95,12 +100,13 @@ class TrainerWrap : public HandleClass<TrainerWrap> {
 
   // trainerCreate(module, optimizer, devices: string[], {loss: {kind, reduction, ignoreIndex, labelSmoothing, beta,
   //                delta, weight, posWeight, accuracy}, dropoutRng: 'philox' | 'pytorch',
-  //                attention: 'explicit' | 'fused', precision: 'float32' | 'bf16',
+  //                attention: 'explicit' | 'fused', kernels: 'fused' | 'reference', precision: 'float32' | 'bf16',
   //                lengthGroups: {groups, lengthsInput, trimmedInputs}})
   // Everything is checked before the model moves; a failure while it moves or is copied puts it back.
   static Napi::Value Create(const Args& a) {
     ModuleWrap& m = a.module(0);
     torch::optim::Optimizer& optimizer = optimizerFromHandle(a, 1);
+    const bool fusedOptimizer = optimizerIsFused(a, 1);
     if (!a[2].IsArray() || a[2].As<Napi::Array>().Length() == 0) a.fail(2, "a non-empty array of devices");
     Napi::Array deviceList = a[2].As<Napi::Array>();
     std::vector<c10::Device> devices;
@@ -115,6 +121,7 @@ class TrainerWrap : public HandleClass<TrainerWrap> {
     LossSpec loss;
     DropoutRng dropoutRng = DropoutRng::Philox;
     AttentionKernel attention = AttentionKernel::Explicit;
+    BlockKernels kernels = BlockKernels::Fused;
     bool bf16 = false;
     LengthGroups split;
     std::shared_ptr<DistributedGroup> group;
@@ -124,6 +131,8 @@ class TrainerWrap : public HandleClass<TrainerWrap> {
       loss = lossSpecFrom(o.Get("loss"));
       Napi::Value rng = o.Get("dropoutRng");
       if (!rng.IsUndefined()) dropoutRng = dropoutRngNamed(rng.IsString() ? rng.As<Napi::String>().Utf8Value() : "", "Trainer: dropoutRng");
+      Napi::Value blockKernels = o.Get("kernels");
+      if (!blockKernels.IsUndefined()) kernels = blockKernelsNamed(blockKernels.IsString() ? blockKernels.As<Napi::String>().Utf8Value() : "", "Trainer: kernels");
       Napi::Value kernel = o.Get("attention");
       if (!kernel.IsUndefined()) attention = attentionKernelNamed(kernel.IsString() ? kernel.As<Napi::String>().Utf8Value() : "", "Trainer: attention");
       Napi::Value groups = o.Get("lengthGroups");
@@ -188,11 +197,13 @@ class TrainerWrap : public HandleClass<TrainerWrap> {
     t.loss_ = loss;
     t.dropoutRng_ = dropoutRng;
     t.attention_ = attention;
+    t.kernels_ = kernels;
     t.bf16_ = bf16;
     t.split_ = std::move(split);
     t.devices_ = devices;
     t.model_ = m.modulePtr();
     t.optimizer_ = &optimizer;
+    t.fusedOptimizer_ = fusedOptimizer;
 
     // As nn.DataParallel(net).to(devices[0]): the model itself is replica 0.
     std::vector<at::Tensor> before = m.module().parameters();
@@ -282,9 +293,31 @@ class TrainerWrap : public HandleClass<TrainerWrap> {
   }
   int& inFlight() { return inFlight_; }
 
+  // libtorch's (legacy) profiler on replica 0's thread, where steps run their forward, backward
+  // and optimizer step: from startProfile until stopProfile, which returns its Chrome trace.
+  void startProfile() {
+    if (inFlight_ > 0) throw BusyError("Trainer.startProfile: a step or evaluation is running; await it first");
+    if (profile_) throw std::runtime_error("Trainer.startProfile: the Trainer is profiling already; call stopProfile() first");
+    replicas_[0].thread->submit([this] {
+      profileOut_ = std::make_unique<std::ostringstream>();
+      profile_ = std::make_unique<torch::autograd::profiler::RecordProfile>(*profileOut_);
+    }).get();
+  }
+
+  std::string stopProfile() {
+    if (inFlight_ > 0) throw BusyError("Trainer.stopProfile: a step or evaluation is running; await it first");
+    if (!profile_) throw std::runtime_error("Trainer.stopProfile: the Trainer is not profiling; call startProfile() first");
+    replicas_[0].thread->submit([this] { profile_.reset(); }).get();  // writes the trace
+    std::string trace = profileOut_->str();
+    profileOut_.reset();
+    return trace;
+  }
+
   // Joins the replicas' threads and frees the replicas, and lets go of the model and the optimizer.
   void dispose() {
     if (inFlight_ > 0) throw BusyError("Trainer.dispose: a step or evaluation is running; await its Promise first");
+    if (profile_) replicas_[0].thread->submit([this] { profile_.reset(); }).get();  // the profiler ends on its own thread
+    profileOut_.reset();
     replicas_.clear();
     ddp_.reset();  // the Reducer's hooks leave the parameters
     holds_.reset();
@@ -353,6 +386,13 @@ class TrainerWrap : public HandleClass<TrainerWrap> {
     }
     std::vector<StepResult> parts(replicas_.size());
     const double denominator = distributedStage("Trainer.step", [&] { return runOnReplicas(inputs, labels, parts, /*train=*/true, threads); });
+    // the fused kernels' sparse row gradients (nn/block_kernels.h), each summed into a dense one
+    for (auto& rep : replicas_) {
+      for (size_t k = 0; k < paramCount_; ++k) {
+        at::Tensor& g = rep.state[k].mutable_grad();
+        if (g.defined() && g.is_sparse()) g = denseFromRows(g);
+      }
+    }
     // nn.DataParallel's reduce: every replica's gradient summed onto the model's parameters
     auto& master = replicas_[0].state;
     for (size_t r = 1; r < replicas_.size(); ++r) {
@@ -364,7 +404,7 @@ class TrainerWrap : public HandleClass<TrainerWrap> {
         else master[k].mutable_grad() = moved.clone();
       }
     }
-    stepAndBumpVersions(*optimizer_);
+    stepAndBumpVersions(*optimizer_, fusedOptimizer_);
     refreshReplicas();  // the update (the model's structure cannot have changed meanwhile: it is busy)
     return combine(parts, denominator);
   }
@@ -505,6 +545,7 @@ class TrainerWrap : public HandleClass<TrainerWrap> {
         useThreads(threads);
         DropoutRngGuard rng(dropoutRng_);
         AttentionKernelGuard kernel(attention_);
+        BlockKernelsGuard blockKernels(kernels_, /*sparseRows=*/!ddp_);
         Replica& rep = replicas_[r];
         c10::Device device = rep.device;
         rep.module->train(train);
@@ -571,6 +612,7 @@ class TrainerWrap : public HandleClass<TrainerWrap> {
   Napi::ObjectReference moduleRef_, optimizerRef_;
   std::shared_ptr<torch::nn::Module> model_;
   torch::optim::Optimizer* optimizer_ = nullptr;
+  bool fusedOptimizer_ = false;
   std::vector<c10::Device> devices_;
   std::vector<Replica> replicas_;
   size_t paramCount_ = 0;  // replicas' state: parameters [0, paramCount_), then buffers
@@ -580,6 +622,7 @@ class TrainerWrap : public HandleClass<TrainerWrap> {
   LossSpec loss_;
   DropoutRng dropoutRng_ = DropoutRng::Philox;
   AttentionKernel attention_ = AttentionKernel::Explicit;
+  BlockKernels kernels_ = BlockKernels::Fused;
   bool bf16_ = false;
   LengthGroups split_;
   std::mutex mutex_;
@@ -587,6 +630,8 @@ class TrainerWrap : public HandleClass<TrainerWrap> {
   bool disposed_ = false;
   std::unique_ptr<UsageLease> holds_;  // the model, the optimizer and the group cannot be disposed meanwhile
   std::unique_ptr<DistributedDataParallel> ddp_;  // with a process group
+  std::unique_ptr<std::ostringstream> profileOut_;  // between startProfile and stopProfile
+  std::unique_ptr<torch::autograd::profiler::RecordProfile> profile_;
 };
 
 // Work of a Trainer on a libuv worker thread, settling a Promise: the model, the optimizer (and
@@ -719,6 +764,12 @@ const OpEntry trainerOps[] = {
        task->Queue();
        return Napi::Value(promise);
      }},
+    {"trainerProfileStart",
+     [](const Args& a) {
+       TrainerWrap::Get(a, 0).startProfile();
+       return a.env().Undefined();
+     }},
+    {"trainerProfileStop", [](const Args& a) -> Napi::Value { return Napi::String::New(a.env(), TrainerWrap::Get(a, 0).stopProfile()); }},
     {"trainerDispose",
      [](const Args& a) {
        TrainerWrap::Get(a, 0).dispose();
