@@ -1,6 +1,9 @@
 // Trainer options: the dropout stream (a parallel Philox generator by default, PyTorch's own on
 // request) and bfloat16 autocast with float32 master weights.
 import { strict as assert } from 'assert';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
 
 import * as torch from '../lib';
 import { BERTClassifier, BERTModel } from '../lib/d2l/bert';
@@ -193,6 +196,45 @@ describe('Trainer options', function () {
     const three = await run(['cpu', 'cpu', 'cpu']);
     assert.ok(maxDiff(three, one) <= 1e-6, `${maxDiff(three, one)}`);
     torch.dispose([...one, ...three]);
+  });
+
+  it("startProfile / stopProfile: libtorch's profiler over the steps, a Chrome trace that summarizeProfile sums by operator", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'torchbridge-profile-'));
+    torch.manualSeed(0);
+    const bert = new BERTModel({ ...config, dropout: 0.1 });
+    const net = new BERTClassifier(bert);
+    const batch = [torch.randint(0, config.vocabSize, [8, 20]), torch.zeros([8, 20], { dtype: 'int64' }), torch.randint(3, 21, [8]), torch.randint(0, 3, [8])];
+    const optimizer = new torch.optim.Adam(net.parameters(), { fused: true });
+    const trainer = new Trainer(net, optimizer, ['cpu']);
+    try {
+      trainer.startProfile();
+      assert.throws(() => trainer.startProfile(), /profiling already; call stopProfile\(\) first/);
+      for (let k = 0; k < 2; ++k) await trainer.step(batch.slice(0, 3), batch[3]);
+      const pending = trainer.step(batch.slice(0, 3), batch[3]);
+      await assert.rejects(trainer.stopProfile(path.join(dir, 'early.json')), /Trainer.stopProfile: the Trainer is busy/);
+      await pending;
+      const file = path.join(dir, 'profile.json');
+      await trainer.stopProfile(file);
+      await assert.rejects(trainer.stopProfile(file), /not profiling; call startProfile\(\) first/);
+      const trace = fs.readFileSync(file, 'utf8');
+      const top = torch.summarizeProfile(trace, 3);
+      const names = top.map((e) => e.name);
+      for (const op of ['aten::addmm', 'aten::bmm', 'aten::native_layer_norm']) assert.ok(names.includes(op), `${op} in ${names.slice(0, 20).join(', ')}`);
+      const addmm = top.find((e) => e.name === 'aten::addmm')!;
+      // per step: 2 blocks x 6 linears of 3-d inputs, plus the hidden and output layers
+      assert.equal(addmm.calls, 14);
+      assert.ok(top.every((e) => e.selfMs >= 0 && e.selfMs <= e.totalMs + 1e-9));
+      assert.ok(Math.abs(top.reduce((sum, e) => sum + e.percent, 0) - 100) < 1e-6);
+      assert.deepEqual(fs.readdirSync(dir).sort(), ['profile.json'], 'no temporary file left');
+      assert.throws(() => torch.summarizeProfile('not json'), /the trace is not JSON/);
+    } finally {
+      trainer.dispose();
+      optimizer.dispose();
+      net.dispose();
+      bert.dispose();
+      torch.dispose(batch);
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('rejects unknown options', () => {
