@@ -22,6 +22,7 @@
         "native/optim/fused_adam.cc",
         "native/trainer/trainer.cc",
         "native/d2l/blocks.cc",
+        "native/d2l/fused_attention.cc",
         "native/jit/script_module.cc",
         "native/distributed/process_group.cc",
         "native/distributed/ddp.cc"

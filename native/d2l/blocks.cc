@@ -3,6 +3,7 @@
 
 #include <ATen/TracerMode.h>
 
+#include "d2l/fused_attention.h"
 #include "nn/attention.h"
 #include "nn/block_kernels.h"
 #include "nn/dropout.h"
@@ -75,6 +76,9 @@ at::Tensor DotProductAttentionImpl::forward(const at::Tensor& queries, const at:
   if (currentAttentionKernel() == AttentionKernel::Fused) {
     at::Tensor out = fusedAttention(queries, keys, values, validLens, dropout->options.p(), dropout->is_training());
     if (out.defined()) return out;
+  } else if (currentBlockKernels() == BlockKernels::Fused &&
+             fusedAttentionApplies(queries, keys, values, validLens, dropout->options.p(), dropout->is_training())) {
+    return fusedDotProductAttention(queries, keys, values, validLens, dropout->options.p(), dropout->is_training());
   }
   double d = static_cast<double>(queries.size(-1));
   at::Tensor scores = at::bmm(queries, keys.transpose(1, 2)) / std::sqrt(d);

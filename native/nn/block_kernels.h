@@ -1,6 +1,7 @@
 // Which kernels d2l's blocks (d2l/blocks.cc) run on the calling thread during a Trainer's steps:
 // the reference ones (each block as d2l writes it, op for op: what Module.forward always runs), or
 // the fused ones, which compute the same functions with less work:
+// - DotProductAttention as one kernel each way (d2l/fused_attention.h), with 'explicit' attention;
 // - the token and segment embeddings' gradients as rows (sparse COO: one row per token) instead
 //   of dense [vocab, hidden] tensors filled with zeros, added up and accumulated per length group;
 //   the Trainer sums the rows into one dense gradient before the optimizer step (sparse_rows.h).
