@@ -57,4 +57,12 @@ function integer(flag, text, min, max = Infinity) {
   return n;
 }
 
-module.exports = { BERT_SMALL, LR, SELECTION_SEED, UsageError, benchExamples, integer };
+/** Runs a benchmark's async `main`: a UsageError prints `name: message` and exits 2, any other error exits 1. */
+function runBenchmark(name, main) {
+  main().catch((e) => {
+    console.error(e instanceof UsageError ? `${name}: ${e.message}` : e);
+    process.exit(e instanceof UsageError ? 2 : 1);
+  });
+}
+
+module.exports = { BERT_SMALL, LR, SELECTION_SEED, UsageError, benchExamples, integer, runBenchmark };

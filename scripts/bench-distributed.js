@@ -30,7 +30,7 @@ const { performance } = require('perf_hooks');
 const torch = require('../lib');
 const { BERTClassifier, BERTModel } = require('../lib/d2l/bert');
 const { initProcessGroup } = require('../lib/distributed/process-group');
-const { BERT_SMALL, LR, UsageError, benchExamples, integer } = require('./bench-data');
+const { BERT_SMALL, LR, UsageError, benchExamples, integer, runBenchmark } = require('./bench-data');
 
 const PYTHON = process.env.TORCHBRIDGE_PYTHON || '/usr/bin/python3';
 const PYTHON_SCRIPT = path.join(__dirname, 'bench_ddp_pytorch.py');
@@ -200,7 +200,4 @@ async function main() {
   }
 }
 
-main().catch((e) => {
-  console.error(e instanceof UsageError ? `bench-distributed: ${e.message}` : e);
-  process.exit(e instanceof UsageError ? 2 : 1);
-});
+runBenchmark('bench-distributed', main);

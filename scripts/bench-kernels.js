@@ -15,7 +15,7 @@ const { performance } = require('perf_hooks');
 const torch = require('../lib');
 const { BERTClassifier, BERTModel } = require('../lib/d2l/bert');
 const { SNLIBERTDataset } = require('../lib/d2l/snli-dataset');
-const { BERT_SMALL, LR, UsageError, benchExamples, integer } = require('./bench-data');
+const { BERT_SMALL, LR, UsageError, benchExamples, integer, runBenchmark } = require('./bench-data');
 
 const BATCH = 64;
 const STEPS = 8;
@@ -71,11 +71,4 @@ async function main() {
   console.log(`fused / reference (medians): ${(median(rates.fused) / median(rates.reference)).toFixed(3)}x`);
 }
 
-main().catch((e) => {
-  if (e instanceof UsageError) {
-    console.error(`bench-kernels: ${e.message}`);
-    process.exit(2);
-  }
-  console.error(e);
-  process.exit(1);
-});
+runBenchmark('bench-kernels', main);

@@ -22,8 +22,10 @@
 // Needs lib/ compiled (`npx tsc -p .`) and the dev split (../shared/data/snli_1.0).
 //
 // Our configurations, as node lib/train.js's flags name them: d2l's fixed padding, batches
-// trimmed to their longest example, trimmed with 4 length groups per step (the default), and the
-// default with length bucketing, fused attention (libtorch 2.x) or bfloat16 autocast. PyTorch runs
+// trimmed to their longest example, trimmed with 4 length groups per step (the default, with the
+// CLI's fused kernels and fused Adam), the default with reference kernels (d2l's ops one by one,
+// libtorch's Adam), and the default with length bucketing, fused attention (libtorch 2.x) or
+// bfloat16 autocast. PyTorch runs
 // d2l's program (fixed padding, float32), and the programs a PyTorch user writes with the same
 // tricks (the same length groups with accumulated gradients, scaled_dot_product_attention on 2.x,
 // autocast to bfloat16). Each of ours is printed over d2l's loop and over PyTorch doing the same
@@ -52,7 +54,7 @@ const { BERTClassifier, BERTModel, fusedAttentionAvailable } = require('../lib/d
 const { SNLIBERTDataset } = require('../lib/d2l/snli-dataset');
 const { DataLoader } = require('../lib/data/data-loader');
 
-const { BERT_SMALL, LR, SELECTION_SEED, UsageError, benchExamples, integer } = require('./bench-data');
+const { BERT_SMALL, LR, SELECTION_SEED, UsageError, benchExamples, integer, runBenchmark } = require('./bench-data');
 
 // The Python whose torch the addon was built against.
 const PYTHON = process.env.TORCHBRIDGE_PYTHON || '/usr/bin/python3';
@@ -454,11 +456,4 @@ async function main() {
   if (torch.memory().liveTensors !== 0) throw new Error(`${torch.memory().liveTensors} tensors leaked`);
 }
 
-main().catch((e) => {
-  if (e instanceof UsageError) {
-    console.error(`bench-train: ${e.message}`);
-    process.exit(2);
-  }
-  console.error(e);
-  process.exit(1);
-});
+runBenchmark('bench-train', main);

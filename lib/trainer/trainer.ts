@@ -69,13 +69,19 @@ export interface TrainerOptions {
    */
   attention?: 'explicit' | 'fused';
   /**
-   * The kernels of d2l's blocks during training steps. 'fused' (default): native kernels that
-   * compute the same functions with less work, equal to 'reference' up to float rounding
-   * (tests: 1e-5 per step). So far: the token and segment embeddings' gradients as rows (one per
-   * token) summed once into the dense gradient before the optimizer step, instead of a dense
-   * [vocab, hidden] gradient zeroed, filled and accumulated per length group (dense under a
-   * processGroup, whose Reducer buckets dense gradients). 'reference': d2l's ops one by one, as
-   * `Module.forward` runs them. For the optimizer's share, create Adam or AdamW with `fused: true`.
+   * The kernels of d2l's blocks during steps and evaluations. 'fused' (default): native kernels
+   * that compute the same functions with less work, equal to 'reference' up to float rounding
+   * (tests: 1e-5 per step). So far:
+   * - d2l's DotProductAttention as one kernel each way, with `attention: 'explicit'`, for CPU
+   *   float32/float64 inputs, without dropout or with the 'philox' dropout stream (it draws the
+   *   same noise); otherwise d2l's ops run;
+   * - the token and segment embeddings' gradients as rows (one per token), summed once into the
+   *   dense gradient before the optimizer step, instead of a dense [vocab, hidden] gradient zeroed,
+   *   filled and accumulated per length group (dense under a processGroup, whose Reducer buckets
+   *   dense gradients).
+   * 'reference': d2l's ops one by one, as `Module.forward` runs them. Measured (README): faster on
+   * Debian's libtorch 1.13, slower on torch 2.11's CPU wheel, whose batched products beat the
+   * attention kernel. For the optimizer's share, create Adam or AdamW with `fused: true`.
    */
   kernels?: 'fused' | 'reference';
   /**

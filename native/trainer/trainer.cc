@@ -128,13 +128,15 @@ class TrainerWrap : public HandleClass<TrainerWrap> {
     DistributedOptions distributed;
     if (a[3].IsObject()) {
       Napi::Object o = a[3].As<Napi::Object>();
+      // a string option's text ("" for a value of another type, which every name check refuses)
+      auto text = [](const Napi::Value& v) { return v.IsString() ? v.As<Napi::String>().Utf8Value() : std::string(); };
       loss = lossSpecFrom(o.Get("loss"));
       Napi::Value rng = o.Get("dropoutRng");
-      if (!rng.IsUndefined()) dropoutRng = dropoutRngNamed(rng.IsString() ? rng.As<Napi::String>().Utf8Value() : "", "Trainer: dropoutRng");
+      if (!rng.IsUndefined()) dropoutRng = dropoutRngNamed(text(rng), "Trainer: dropoutRng");
       Napi::Value blockKernels = o.Get("kernels");
-      if (!blockKernels.IsUndefined()) kernels = blockKernelsNamed(blockKernels.IsString() ? blockKernels.As<Napi::String>().Utf8Value() : "", "Trainer: kernels");
+      if (!blockKernels.IsUndefined()) kernels = blockKernelsNamed(text(blockKernels), "Trainer: kernels");
       Napi::Value kernel = o.Get("attention");
-      if (!kernel.IsUndefined()) attention = attentionKernelNamed(kernel.IsString() ? kernel.As<Napi::String>().Utf8Value() : "", "Trainer: attention");
+      if (!kernel.IsUndefined()) attention = attentionKernelNamed(text(kernel), "Trainer: attention");
       Napi::Value groups = o.Get("lengthGroups");
       if (groups.IsObject()) {
         Napi::Object g = groups.As<Napi::Object>();
@@ -157,7 +159,7 @@ class TrainerWrap : public HandleClass<TrainerWrap> {
       }
       Napi::Value precision = o.Get("precision");
       if (!precision.IsUndefined()) {
-        std::string name = precision.IsString() ? precision.As<Napi::String>().Utf8Value() : "";
+        std::string name = text(precision);
         if (name != "float32" && name != "bf16") throw ArgError("Trainer: precision must be 'float32' or 'bf16'");
         bf16 = name == "bf16";
       }
@@ -168,8 +170,7 @@ class TrainerWrap : public HandleClass<TrainerWrap> {
           throw ArgError("Trainer: with a processGroup, give one device per rank (one process per GPU, as DistributedDataParallel), got " +
                          std::to_string(devices.size()));
         }
-        Napi::Value reduction = o.Get("gradientReduction");
-        std::string name = reduction.IsString() ? reduction.As<Napi::String>().Utf8Value() : "";
+        std::string name = text(o.Get("gradientReduction"));
         if (name != "sum" && name != "mean") throw ArgError("Trainer: gradientReduction must be 'sum' or 'mean'");
         distributed.sumGradients = name == "sum";
         Napi::Value bucket = o.Get("bucketCapMB");
