@@ -2,7 +2,9 @@
 # The suite against the libtorch inside PyTorch's PyPI wheel (the default Linux wheel is the CUDA
 # build; CUDA's own libraries arrive as nvidia-* wheels that torch's libraries find through their
 # RPATHs, and it loads on a machine without a GPU):
-#   scripts/test-torch-wheel.sh [VERSION]       VERSION defaults to 2.11.0, the GPU machines' torch
+#   scripts/test-torch-wheel.sh [VERSION]            VERSION defaults to 2.11.0, the GPU machines' torch
+#   scripts/test-torch-wheel.sh --prepare [VERSION]  step 1 alone (.ci/run downloads the wheel while
+#                                                    another suite runs)
 # 1. a venv with torch==VERSION, numpy and safetensors, cached outside the clone in
 #    /var/cache/torchbridge/venvs/torch-VERSION-pyX.Y (made once, reused after);
 # 2. a fresh clone of this repository's HEAD in a temporary directory, removed on exit;
@@ -22,6 +24,9 @@
 # provides. Exits non-zero when any phase fails.
 set -euo pipefail
 
+MODE=test
+if [ "${1:-}" = --prepare ]; then MODE=prepare; shift; fi
+case "${1:-}" in -*) echo "usage: scripts/test-torch-wheel.sh [--prepare] [VERSION]" >&2; exit 2 ;; esac
 VERSION="${1:-2.11.0}"
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
 SYSTEM_PYTHON=/usr/bin/python3
@@ -39,7 +44,8 @@ finish() {
   local summary=''
   [ ! -f "$WORK/test.log" ] || summary="$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$WORK/test.log" | tail -1 || true)"
   rm -rf --one-file-system "$WORK"
-  if [ -n "$summary" ]; then echo "$summary"; else echo "torch $VERSION wheel suite: no test summary (failed in: ${CURRENT:-?})"; fi
+  if [ "$MODE" = prepare ]; then :
+  elif [ -n "$summary" ]; then echo "$summary"; else echo "torch $VERSION wheel suite: no test summary (failed in: ${CURRENT:-?})"; fi
   exit "$rc"
 }
 trap finish EXIT
@@ -117,6 +123,7 @@ export npm_config_nodedir="${npm_config_nodedir:-$(cd "$REPO" && node -p "requir
 export JOBS=max
 
 phase "venv torch==$VERSION" make_venv
+[ "$MODE" = test ] || exit 0
 phase "clone HEAD" clone
 phase "npm ci (node-gyp build)" build
 phase "prebuilt binary (prebuildify)" prebuild

@@ -57,6 +57,7 @@ std::string seconds(std::chrono::milliseconds t) {
   return out.str();
 }
 
+#if TORCH_VERSION_MAJOR >= 2
 // A TCP socket listening on `host`:`port` only (not on every interface, as TCPStore's own
 // server listens), for the store's server to take over (2.x's masterListenFd). Throws naming
 // the address when this machine cannot listen there (MASTER_ADDR is another machine's).
@@ -86,6 +87,7 @@ int listenOn(const std::string& host, int port) {
   throw std::runtime_error("rank 0 serves the store on MASTER_ADDR, but cannot listen on " + host + ":" + service + " (" + why +
                            "): start rank 0 on the machine MASTER_ADDR names, with a free MASTER_PORT");
 }
+#endif
 
 // As Python's env:// rendezvous and init_process_group('gloo'), up to the group itself.
 std::shared_ptr<DistributedGroup> join(const JoinOptions& o) {

@@ -643,9 +643,9 @@ class TrainerWork : public Napi::AsyncWorker {
  public:
   TrainerWork(Napi::Env env, const char* name, TrainerWrap& trainer, Napi::Object trainerObject)
       : Napi::AsyncWorker(env, name),
-        deferred_(Napi::Promise::Deferred::New(env)),
         trainer_(trainer),
         threads_(at::get_num_threads()),  // the JS thread's setting (libtorch keeps it per thread)
+        deferred_(Napi::Promise::Deferred::New(env)),
         busy_(std::make_unique<UsageLease>(busyObjects(), trainer.busyKeys())) {
     trainerRef_ = Napi::Persistent(trainerObject);
     ++trainer_.inFlight();
