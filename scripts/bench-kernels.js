@@ -1,15 +1,25 @@
 #!/usr/bin/env node
-// The Trainer's fused kernels against its reference kernels (TrainerOptions.kernels), interleaved
-// so that a machine whose speed drifts between minutes (shared vCPUs) affects both alike: two
-// Trainers of the same bert.small classifier (fused: fused kernels and a fused Adam; reference:
-// d2l's ops one by one and libtorch's Adam) on the same 8 trimmed batches of SNLI dev pairs with
-// 4 length groups, 2 warm-up steps each, then ROUNDS rounds of 8 steps, alternating which goes
-// first. Prints each round's examples/sec and the ratio of the medians.
+// Our Trainer's fused kernels, its reference kernels and PyTorch on the same work, interleaved so
+// that a machine whose speed drifts between minutes (shared vCPUs) affects every side alike:
+// - fused: the Trainer's default kernels (TrainerOptions.kernels 'fused') and a fused Adam;
+// - reference: d2l's ops one by one and libtorch's Adam;
+// - pytorch: d2l's own model and train_batch_ch13 in PyTorch with the same schedule
+//   (scripts/bench_train_pytorch.py --schedule grouped --serve, a child process that waits while
+//   the others run), and on PyTorch 2.x also 'pytorch sdpa' (scaled_dot_product_attention).
+// All train bert.small classifiers on the same 8 trimmed batches of 64 SNLI dev pairs with 4
+// length groups and the same threads: 2 warm-up steps each, then ROUNDS rounds of 8 steps, the
+// order of the sides rotating each round. Prints each round's examples/sec, each side's median,
+// and the ratios of the medians to the fused side.
 //
-//   node scripts/bench-kernels.js [--rounds 5] [--data DIR]
+//   node scripts/bench-kernels.js [--rounds 5] [--data DIR] [--no-python] [--sides fused,reference,...]
+// PyTorch: TORCHBRIDGE_PYTHON (default /usr/bin/python3, Debian's python3-torch).
 'use strict';
 
+const { spawn, execFileSync } = require('child_process');
+const fs = require('fs');
+const os = require('os');
 const path = require('path');
+const readline = require('readline');
 const { performance } = require('perf_hooks');
 
 const torch = require('../lib');
@@ -19,9 +29,13 @@ const { BERT_SMALL, LR, UsageError, benchExamples, integer, runBenchmark } = req
 
 const BATCH = 64;
 const STEPS = 8;
+const WARMUP = 2;
+const PYTHON = process.env.TORCHBRIDGE_PYTHON || '/usr/bin/python3';
+const PYTHON_SCRIPT = path.join(__dirname, 'bench_train_pytorch.py');
+const SIDES = ['fused', 'reference', 'pytorch', 'pytorch sdpa'];
 
 function parseArgs(argv) {
-  const args = { rounds: 5, data: path.resolve(__dirname, '..', '..', 'shared', 'data', 'snli_1.0') };
+  const args = { rounds: 5, data: path.resolve(__dirname, '..', '..', 'shared', 'data', 'snli_1.0'), python: true, sides: null };
   for (let k = 0; k < argv.length; ++k) {
     const value = () => {
       if (k + 1 >= argv.length) throw new UsageError(`${argv[k]} needs a value`);
@@ -29,18 +43,83 @@ function parseArgs(argv) {
     };
     if (argv[k] === '--rounds') args.rounds = integer('--rounds', value(), 1);
     else if (argv[k] === '--data') args.data = value();
-    else throw new UsageError(`unknown flag ${argv[k]} (flags: --rounds N, --data DIR)`);
+    else if (argv[k] === '--no-python') args.python = false;
+    else if (argv[k] === '--sides') {
+      args.sides = value().split(',');
+      const unknown = args.sides.filter((s) => !SIDES.includes(s));
+      if (unknown.length || !args.sides.includes('fused')) throw new UsageError(`--sides takes fused (always) and any of ${SIDES.join(', ')}, got '${args.sides.join(',')}'`);
+    } else throw new UsageError(`unknown flag ${argv[k]} (flags: --rounds N, --data DIR, --no-python, --sides LIST)`);
   }
   return args;
 }
 
-function makeTrainer(kernels) {
+// A side of ours: `round()` trains the 8 batches once and resolves to the examples trained.
+function ourSide(kernels, batches) {
   torch.manualSeed(0);
   const bert = new BERTModel(BERT_SMALL);
   const net = new BERTClassifier(bert);
   const optimizer = new torch.optim.Adam(net.parameters(), { lr: LR, fused: kernels === 'fused' });
   const trainer = new torch.Trainer(net, optimizer, ['cpu'], undefined, { kernels, lengthGroups: { groups: 4, lengthsInput: 2, trimmedInputs: [0, 1] } });
-  return { trainer, dispose: () => { trainer.dispose(); optimizer.dispose(); net.dispose(); bert.dispose(); } };
+  const run = async (list) => {
+    for (const [inputs, labels] of list) await trainer.step(inputs, labels);
+  };
+  return {
+    warmup: () => run(batches.slice(0, WARMUP)),
+    round: async () => {
+      await run(batches);
+      return BATCH * STEPS;
+    },
+    close: async () => {
+      trainer.dispose();
+      optimizer.dispose();
+      net.dispose();
+      bert.dispose();
+      return null;
+    },
+  };
+}
+
+// PyTorch's side: bench_train_pytorch.py --serve, one "go" line per round.
+function pytorchSide(file, attention) {
+  const argv = [PYTHON_SCRIPT, '--batches', file, '--steps', String(STEPS), '--warmup', String(WARMUP), '--threads', String(torch.getNumThreads()),
+    '--dropout', String(BERT_SMALL.dropout), '--schedule', 'grouped', '--groups', '4', '--attention', attention, '--serve'];
+  const child = spawn(PYTHON, argv, { stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines = readline.createInterface({ input: child.stdout });
+  const waiting = [];
+  const queued = [];
+  let failure = null;
+  const fail = (e) => {
+    failure = failure ?? e;
+    while (waiting.length) waiting.shift().reject(failure);
+  };
+  lines.on('line', (line) => {
+    if (waiting.length) waiting.shift().resolve(line);
+    else queued.push(line);
+  });
+  child.on('error', (e) => fail(new Error(`cannot run ${PYTHON}: ${e.message}`)));
+  child.on('exit', (code) => fail(new Error(`bench_train_pytorch.py --serve exited with ${code} (its messages are above)`)));
+  const next = () => {
+    if (queued.length) return Promise.resolve(queued.shift());
+    if (failure) return Promise.reject(failure);
+    return new Promise((resolve, reject) => waiting.push({ resolve, reject }));
+  };
+  return {
+    warmup: async () => {},  // the child's own warm-up steps run before its first round
+    round: async () => {
+      child.stdin.write('go\n');
+      return JSON.parse(await next()).examples;
+    },
+    close: async () => {
+      child.stdin.end();
+      const last = JSON.parse(await next());
+      return last;
+    },
+  };
+}
+
+function pythonHasSdpa() {
+  const out = execFileSync(PYTHON, ['-c', 'import torch.nn.functional as F; print(hasattr(F, "scaled_dot_product_attention"))'], { encoding: 'utf8' });
+  return out.trim() === 'True';
 }
 
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
@@ -50,25 +129,52 @@ async function main() {
   const dataset = await benchExamples(args.data, BATCH * STEPS, 128);
   const batches = Array.from({ length: STEPS }, (_, k) => SNLIBERTDataset.trimBatch([
     [dataset.tokens, dataset.segments, dataset.validLens].map((t) => t.narrow(0, k * BATCH, BATCH)), dataset.labels.narrow(0, k * BATCH, BATCH)]));
-  const sides = { fused: makeTrainer('fused'), reference: makeTrainer('reference') };
-  const rates = { fused: [], reference: [] };
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'torchbridge-bench-kernels-'));
+  const sides = {};
+  let closed = null;  // what each side's close() returned, once all are closed
   try {
-    for (const side of Object.values(sides)) for (const [inputs, labels] of batches.slice(0, 2)) await side.trainer.step(inputs, labels);
+    const wanted = (name) => args.sides === null || args.sides.includes(name);
+    sides.fused = ourSide('fused', batches);
+    if (wanted('reference')) sides.reference = ourSide('reference', batches);
+    if (args.python && (wanted('pytorch') || wanted('pytorch sdpa'))) {
+      // PyTorch's warm-up batches first, then the timed ones (bench_train_pytorch.py's layout)
+      const file = path.join(dir, 'batches.pt');
+      const dict = {};
+      [...batches.slice(0, WARMUP), ...batches].forEach(([[tokens, segments, validLens], labels], k) => {
+        Object.assign(dict, { [`tokens.${k}`]: tokens, [`segments.${k}`]: segments, [`validLens.${k}`]: validLens, [`labels.${k}`]: labels });
+      });
+      await torch.save(dict, file);
+      if (wanted('pytorch')) sides.pytorch = pytorchSide(file, 'explicit');
+      if (wanted('pytorch sdpa') && pythonHasSdpa()) sides['pytorch sdpa'] = pytorchSide(file, 'sdpa');
+    }
+    const names = Object.keys(sides);
+    const rates = Object.fromEntries(names.map((n) => [n, []]));
+    for (const side of Object.values(sides)) await side.warmup();
     for (let round = 0; round < args.rounds; ++round) {
-      for (const name of round % 2 === 0 ? ['reference', 'fused'] : ['fused', 'reference']) {
+      const order = names.map((_, k) => names[(k + round) % names.length]);
+      for (const name of order) {
         const start = performance.now();
-        for (const [inputs, labels] of batches) await sides[name].trainer.step(inputs, labels);
-        rates[name].push((BATCH * STEPS) / ((performance.now() - start) / 1000));
+        const examples = await sides[name].round();
+        rates[name].push(examples / ((performance.now() - start) / 1000));
       }
     }
+    const ends = {};
+    for (const [name, side] of Object.entries(sides)) ends[name] = await side.close();
+    closed = ends;
+    const python = closed.pytorch ?? closed['pytorch sdpa'];
+    const torchVersion = python ? `, PyTorch ${python.torch}` : '';
+    console.log(`libtorch ${torch.version().libtorch} (${torch.version().cpuKernels} kernels of ours)${torchVersion}, ${torch.getNumThreads()} threads, bert.small, batch ${BATCH}, 4 length groups, ${args.rounds} interleaved rounds of ${STEPS} steps`);
+    const fused = median(rates.fused);
+    for (const name of names) {
+      const m = median(rates[name]);
+      console.log(`${name.padEnd(13)} ${rates[name].map((v) => v.toFixed(1).padStart(6)).join(' ')}   median ${m.toFixed(1).padStart(6)} examples/sec   fused / ${name}: ${(fused / m).toFixed(2)}x`);
+    }
   } finally {
-    for (const side of Object.values(sides)) side.dispose();
+    if (!closed) for (const side of Object.values(sides)) await side.close().catch(() => {});
     for (const [inputs, labels] of batches) torch.dispose([...inputs, labels]);
     dataset.dispose();
+    fs.rmSync(dir, { recursive: true, force: true });
   }
-  console.log(`libtorch ${torch.version().libtorch}, ${torch.getNumThreads()} threads, bert.small, batch ${BATCH}, 4 length groups`);
-  for (const [name, values] of Object.entries(rates)) console.log(`${name.padEnd(9)} ${values.map((v) => v.toFixed(1)).join('  ')} examples/sec`);
-  console.log(`fused / reference (medians): ${(median(rates.fused) / median(rates.reference)).toFixed(3)}x`);
 }
 
 runBenchmark('bench-kernels', main);

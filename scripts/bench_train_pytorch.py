@@ -6,7 +6,7 @@ own measurement:
     /usr/bin/python3 scripts/bench_train_pytorch.py --batches FILE --steps S --warmup W --threads N
         [--devices cpu | cuda:0,cuda:1,...] [--dropout 0.1] [--init STATE_DICT_PT]
         [--schedule d2l | grouped] [--groups 4] [--attention explicit | sdpa] [--precision float32 | bf16]
-        [--profile TOP]
+        [--profile TOP] [--serve]
 
 FILE is what bench-train.js wrote with torchbridge's save(): a dict with, for each step k (warm-up
 steps first), `tokens.k`, `segments.k`, `validLens.k` and `labels.k`, the batches that the
@@ -27,7 +27,10 @@ torch.autocast(device_type, torch.bfloat16) and the loss in float32, as the Trai
 --profile TOP runs the timed steps under torch.profiler (CPU activities) and adds "profile": the
 TOP operators by self CPU time, each {name, selfMs, calls, percent}, per timed step (the
 profiler's own overhead inflates the total a little, not the shares much).
-Prints one JSON line: the timings, the per-step loss sums and correct
+--serve (scripts/bench-kernels.js, which interleaves this side with its own): after the warm-up
+steps, each line "go" on stdin runs the --steps timed steps once more and prints one JSON line
+{"seconds", "examples"}; end of input prints the final line ({"maxRssKiB", "torch"}) and exits.
+Otherwise prints one JSON line: the timings, the per-step loss sums and correct
 counts, peak RSS (KiB) and, on CUDA, torch.cuda.max_memory_allocated per device (bytes).
 """
 
@@ -64,6 +67,7 @@ def parse_args():
     p.add_argument("--attention", choices=["explicit", "sdpa"], default="explicit")
     p.add_argument("--precision", choices=["float32", "bf16"], default="float32")
     p.add_argument("--profile", type=int, default=0, metavar="TOP")
+    p.add_argument("--serve", action="store_true")
     return p.parse_args()
 
 
@@ -144,6 +148,26 @@ def top_operators(profiler, top, steps):
              "percent": 100.0 * e.self_cpu_time_total / total} for e in events[:top]]
 
 
+def serve(args, batches, step, cuda):
+    """--serve: the warm-up steps, then the timed steps once per "go" line of stdin."""
+    for X, y in batches[:args.warmup]:
+        l, acc = step(X, y)
+        float(l), float(acc)
+    for line in sys.stdin:
+        if line.strip() != "go":
+            sys.exit(f"--serve: expected 'go' on stdin, got {line.strip()!r}")
+        if cuda:
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        examples = 0
+        for X, y in batches[args.warmup:]:
+            l, acc = step(X, y)
+            float(l), float(acc)  # d2l's Accumulator.add
+            examples += y.shape[0]
+        print(json.dumps({"seconds": time.perf_counter() - start, "examples": examples}), flush=True)
+    print(json.dumps({"torch": torch.__version__, "maxRssKiB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}), flush=True)
+
+
 def main():
     args = parse_args()
     torch.set_num_threads(args.threads)
@@ -176,6 +200,17 @@ def main():
     loss = nn.CrossEntropyLoss(reduction="none")
     trainer = torch.optim.Adam(net.parameters(), lr=1e-4)
 
+    def step(X, y):
+        if args.schedule == "grouped":
+            return train_batch_grouped(net, X, y, loss, trainer, devices, args.groups, autocast)
+        if args.precision == "bf16":
+            return train_batch_bf16(net, X, y, loss, trainer, devices, autocast)
+        return train_batch_ch13(net, X, y, loss, trainer, devices)
+
+    if args.serve:
+        serve(args, batches, step, cuda)
+        return
+
     loss_sums, corrects = [], []
     seconds, examples = 0.0, 0
     for k, (X, y) in enumerate(batches):
@@ -186,12 +221,7 @@ def main():
                 profiler = torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU])
                 profiler.__enter__()
             start = time.perf_counter()
-        if args.schedule == "grouped":
-            l, acc = train_batch_grouped(net, X, y, loss, trainer, devices, args.groups, autocast)
-        elif args.precision == "bf16":
-            l, acc = train_batch_bf16(net, X, y, loss, trainer, devices, autocast)
-        else:
-            l, acc = train_batch_ch13(net, X, y, loss, trainer, devices)
+        l, acc = step(X, y)
         # d2l's Accumulator.add: float() of each value
         loss_sums.append(float(l))
         corrects.append(float(acc))

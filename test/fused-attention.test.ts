@@ -3,8 +3,11 @@
 // bmm, masked_softmax, dropout, bmm, op for op): the same training steps within 1e-5, for the
 // edge cases of d2l's masking (valid lengths per item and per query, a row without valid keys,
 // keys beyond every length), with dropout (the same Philox noise, regenerated in backward),
-// float32 and float64.
+// float32 and float64, with shapes that fill the kernel's register tiles and leave tails; then
+// the same cases again in a child process with ATEN_CPU_CAPABILITY=default, which runs the
+// kernel's baseline x86-64 variant instead of its AVX2 one.
 import { strict as assert } from 'assert';
+import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -13,22 +16,30 @@ import * as torch from '../lib';
 import { MultiHeadAttention } from '../lib/d2l/bert';
 import { Trainer } from '../lib/trainer/trainer';
 
+interface Shape {
+  B: number;  // batch
+  Q: number;  // queries
+  K: number;  // keys
+  H: number;  // hidden size, 4 heads of H / 4
+}
+
 interface Case {
   name: string;
   validLens: () => torch.Tensor;
   dropout: number;
   dtype: 'float32' | 'float64';
+  shape?: Shape;
 }
 
 const W_K_BIAS = 3;  // W_q.weight, W_q.bias, W_k.weight, W_k.bias, ...
-const B = 6;
-const Q = 7;
-const K = 9;
-const H = 16;
+const SMALL: Shape = { B: 6, Q: 7, K: 9, H: 16 };
+// Tiles of 4 rows x 16 float columns (8 doubles) and tails of each: 37 keys, 21 queries, depth 40.
+const LARGER: Shape = { B: 3, Q: 21, K: 37, H: 160 };
 
 // 5 steps of a MultiHeadAttention (4 heads) regressed on a fixed target with Adam; the losses,
 // the final parameters and the last step's gradients.
 async function train(c: Case, kernels: 'fused' | 'reference', fusedAdam: boolean): Promise<{ losses: number[]; params: number[][]; grads: number[][] }> {
+  const { B, Q, K, H } = c.shape ?? SMALL;
   torch.manualSeed(11);
   const net = new MultiHeadAttention(H, 4, c.dropout, { bias: true, dtype: c.dtype });
   const queries = torch.randn([B, Q, H], { dtype: c.dtype });
@@ -71,19 +82,34 @@ function assertNear(actual: number[], expected: number[], what: string): void {
 }
 
 const cases: Case[] = [
-  { name: 'every key valid, no dropout', validLens: () => torch.full([B], K, { dtype: 'int64' }), dropout: 0, dtype: 'float32' },
+  { name: 'every key valid, no dropout', validLens: () => torch.full([SMALL.B], SMALL.K, { dtype: 'int64' }), dropout: 0, dtype: 'float32' },
   { name: 'a length per item (one of them 0: no valid key), dropout 0.3', validLens: () => torch.tensor([3, 9, 0, 1, 5, 12], { dtype: 'int64' }), dropout: 0.3, dtype: 'float32' },
   {
     name: 'a length per query (float lengths), dropout 0.5',
-    validLens: () => torch.tidy(() => torch.randint(0, K + 1, [B, Q]).to({ dtype: 'float32' })),
+    validLens: () => torch.tidy(() => torch.randint(0, SMALL.K + 1, [SMALL.B, SMALL.Q]).to({ dtype: 'float32' })),
     dropout: 0.5,
     dtype: 'float32',
   },
   { name: 'float64, a length per item, dropout 0.2', validLens: () => torch.tensor([2, 4, 6, 8, 9, 1], { dtype: 'int64' }), dropout: 0.2, dtype: 'float64' },
+  {
+    name: '37 keys, 21 queries, depth 40, a length per item, dropout 0.1',
+    validLens: () => torch.tensor([37, 20, 33], { dtype: 'int64' }),
+    dropout: 0.1,
+    dtype: 'float32',
+    shape: LARGER,
+  },
+  { name: 'float64, 37 keys, 21 queries, depth 40, every key valid', validLens: () => torch.full([LARGER.B], LARGER.K, { dtype: 'int64' }), dropout: 0, dtype: 'float64', shape: LARGER },
 ];
+
+const BASELINE = process.env.ATEN_CPU_CAPABILITY === 'default';
 
 describe('fused DotProductAttention (the Trainer\'s default kernels) against d2l\'s reference kernel', function () {
   this.timeout(60_000);
+  it('runs its AVX2 variant where the CPU has AVX2 and FMA, its baseline one under ATEN_CPU_CAPABILITY=default', () => {
+    const flags = fs.readFileSync('/proc/cpuinfo', 'utf8').match(/^flags\s*:(.*)$/m)?.[1].split(/\s+/) ?? [];
+    const avx2 = flags.includes('avx2') && flags.includes('fma');
+    assert.equal(torch.version().cpuKernels, avx2 && !BASELINE ? 'avx2' : 'default');
+  });
   for (const c of cases) {
     it(`${c.name}: the same steps within 1e-5`, async () => {
       const reference = await train(c, 'reference', false);
@@ -98,4 +124,17 @@ describe('fused DotProductAttention (the Trainer\'s default kernels) against d2l
       assert.ok(reference.losses[4] < reference.losses[0], 'it trains');
     });
   }
+
+  // The cases above in a child process on the baseline variant (where this one ran AVX2).
+  it('the same cases on the baseline x86-64 variant (ATEN_CPU_CAPABILITY=default, a child process)', function () {
+    if (BASELINE || torch.version().cpuKernels !== 'avx2') this.skip();  // this process already ran the baseline
+    const mocha = require.resolve('mocha/bin/mocha.js');
+    const child = spawnSync(process.execPath, [mocha, '--no-config', '--timeout', '60000', __filename], {
+      env: { ...process.env, ATEN_CPU_CAPABILITY: 'default' },
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    assert.equal(child.status, 0, `the baseline run failed:\n${child.stdout}\n${child.stderr}`);
+    assert.match(child.stdout, new RegExp(`${cases.length + 1} passing`), child.stdout);
+  });
 });

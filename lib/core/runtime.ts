@@ -13,13 +13,19 @@ export interface VersionInfo {
   cuda: string | null;
   /** cuDNN version, or null. */
   cudnn: string | null;
+  /**
+   * The instruction set of torchbridge's own CPU kernels (the Trainer's fused attention):
+   * 'avx2' (AVX2 and FMA) when the CPU has both, 'default' (baseline x86-64) otherwise or when
+   * ATEN_CPU_CAPABILITY=default, the variable that also sends libtorch's kernels to their baseline.
+   */
+  cpuKernels: 'avx2' | 'default';
   /** The loaded binary's path and the libtorch it was built against (null fields when unknown). */
   binary: { file: string; builtAgainst: BuildInfo | null };
 }
 
 export function version(): VersionInfo {
   const v = ops.version();
-  return { libtorch: v.libtorch, cuda: v.cuda, cudnn: v.cudnn, binary: { file: build.file, builtAgainst: build.info ?? null } };
+  return { libtorch: v.libtorch, cuda: v.cuda, cudnn: v.cudnn, cpuKernels: v.cpuKernels, binary: { file: build.file, builtAgainst: build.info ?? null } };
 }
 
 /** CUDA queries. */

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <thread>
 
+#include "core/cpu_kernels.h"
 #include "core/env_data.h"
 #include "core/js_memory.h"
 #include "nn/module_wrap.h"
@@ -44,6 +45,7 @@ Napi::Value version(const Args& a) {
   long cudnn = hooks.hasCUDART() && hooks.hasCuDNN() ? hooks.versionCuDNN() : 0;
   out.Set("cudnn", cudnn > 0 ? Napi::Value(Napi::String::New(a.env(), versionString(cudnn, cudnn >= 10000 ? 10000 : 1000, 100)))
                              : a.env().Null());
+  out.Set("cpuKernels", cpuKernelsName());
   out.Set("cxx11Abi", Napi::Boolean::New(a.env(), _GLIBCXX_USE_CXX11_ABI == 1));
   out.Set("config", at::show_config());
   return out;

@@ -6,9 +6,13 @@
 #include <ATen/record_function.h>
 #include <torch/csrc/autograd/custom_function.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
+#include <vector>
 
+#include "core/cpu_kernels.h"
 #include "nn/dropout.h"
 
 namespace tb::d2l {
@@ -37,96 +41,51 @@ at::Tensor lengthsPerQuery(const at::Tensor& validLens, int64_t batch, int64_t q
   return lens.contiguous();
 }
 
-// Item b's forward: the softmax weights A [Q, K] (before dropout) and the output [Q, dv].
-// Products as row updates (c outer, j inner), which vectorise without reassociating a sum.
+// 32-byte vectors of T (GCC's vector extensions): one AVX2 register, two SSE2 ones.
 template <class T>
-void forwardItem(int64_t b, const Shape& n, const T* q, const T* k, const T* v, const double* lens, T* A, T* out,
-                 const Settings<T>& s, std::vector<T>& keysT, std::vector<T>& noise) {
-  const int64_t Q = n.queries, K = n.keys, D = n.depth, DV = n.valueDepth;
-  for (int64_t j = 0; j < K; ++j) {
-    for (int64_t c = 0; c < D; ++c) keysT[c * K + j] = k[j * D + c];
-  }
-  for (int64_t i = 0; i < Q; ++i) {
-    T* __restrict row = A + i * K;
-    for (int64_t j = 0; j < K; ++j) row[j] = T(0);
-    for (int64_t c = 0; c < D; ++c) {
-      const T qc = q[i * D + c];
-      const T* __restrict kc = keysT.data() + c * K;
-      for (int64_t j = 0; j < K; ++j) row[j] += qc * kc[j];
-    }
-    const double len = lens[i];
-    T top = -std::numeric_limits<T>::infinity();
-    for (int64_t j = 0; j < K; ++j) {
-      row[j] = static_cast<double>(j) < len ? row[j] / s.sqrtDepth : T(-1e6);  // d2l's masked_fill
-      top = std::max(top, row[j]);
-    }
-    T sum = 0;
-    for (int64_t j = 0; j < K; ++j) {
-      row[j] = std::exp(row[j] - top);
-      sum += row[j];
-    }
-    for (int64_t j = 0; j < K; ++j) row[j] = row[j] / sum;
-    if (s.dropout) philoxDropoutNoiseRange<T>(s.seed, s.keep, (b * Q + i) * K, (b * Q + i + 1) * K, noise.data());
-    T* __restrict o = out + i * DV;
-    for (int64_t c = 0; c < DV; ++c) o[c] = T(0);
-    for (int64_t j = 0; j < K; ++j) {
-      const T w = s.dropout ? row[j] * noise[j] : row[j];
-      if (w == T(0)) continue;
-      const T* __restrict vj = v + j * DV;
-      for (int64_t c = 0; c < DV; ++c) o[c] += w * vj[c];
-    }
-  }
-}
+struct Vec;
+template <>
+struct Vec<float> {
+  typedef float type __attribute__((vector_size(32)));
+};
+template <>
+struct Vec<double> {
+  typedef double type __attribute__((vector_size(32)));
+};
 
-// Item b's backward: dq [Q, D], dk [K, D], dv [K, dv] from the output's gradient dout [Q, dv].
+// Per-thread buffers of the item loops, reused across the items of a parallel chunk.
 template <class T>
-void backwardItem(int64_t b, const Shape& n, const T* q, const T* k, const T* v, const double* lens, const T* A, const T* dout,
-                  T* dq, T* dk, T* dv, const Settings<T>& s, std::vector<T>& valuesT, std::vector<T>& noise, std::vector<T>& grad) {
-  const int64_t Q = n.queries, K = n.keys, D = n.depth, DV = n.valueDepth;
-  for (int64_t j = 0; j < K; ++j) {
-    for (int64_t c = 0; c < DV; ++c) valuesT[c * K + j] = v[j * DV + c];
-  }
-  for (int64_t x = 0; x < K * D; ++x) dk[x] = T(0);
-  for (int64_t x = 0; x < K * DV; ++x) dv[x] = T(0);
-  for (int64_t i = 0; i < Q; ++i) {
-    const T* __restrict a = A + i * K;
-    const T* __restrict go = dout + i * DV;
-    if (s.dropout) philoxDropoutNoiseRange<T>(s.seed, s.keep, (b * Q + i) * K, (b * Q + i + 1) * K, noise.data());
-    // the gradient of the dropped-out weights, dout_i . v_j
-    T* __restrict g = grad.data();
-    for (int64_t j = 0; j < K; ++j) g[j] = T(0);
-    for (int64_t c = 0; c < DV; ++c) {
-      const T gc = go[c];
-      const T* __restrict vc = valuesT.data() + c * K;
-      for (int64_t j = 0; j < K; ++j) g[j] += gc * vc[j];
-    }
-    // dv_j += (dropped-out weight ij) dout_i
-    for (int64_t j = 0; j < K; ++j) {
-      const T w = s.dropout ? a[j] * noise[j] : a[j];
-      if (w == T(0)) continue;
-      T* __restrict dvj = dv + j * DV;
-      for (int64_t c = 0; c < DV; ++c) dvj[c] += w * go[c];
-    }
-    // through dropout and the softmax: dS = A * (dA - sum(dA * A)); none into masked scores
-    T dot = 0;
-    for (int64_t j = 0; j < K; ++j) {
-      if (s.dropout) g[j] = g[j] * noise[j];
-      dot += g[j] * a[j];
-    }
-    const double len = lens[i];
-    for (int64_t j = 0; j < K; ++j) g[j] = static_cast<double>(j) < len ? (a[j] * (g[j] - dot)) / s.sqrtDepth : T(0);
-    T* __restrict dqi = dq + i * D;
-    for (int64_t c = 0; c < D; ++c) dqi[c] = T(0);
-    const T* __restrict qi = q + i * D;
-    for (int64_t j = 0; j < K; ++j) {
-      const T gj = g[j];
-      if (gj == T(0)) continue;
-      const T* __restrict kj = k + j * D;
-      T* __restrict dkj = dk + j * D;
-      for (int64_t c = 0; c < D; ++c) dqi[c] += gj * kj[c];
-      for (int64_t c = 0; c < D; ++c) dkj[c] += gj * qi[c];
-    }
-  }
+struct Scratch {
+  std::vector<T> scores, dropped, noise, packed;
+};
+
+// The item loops (forwardItem, backwardItem), once per instruction set; itemKernels picks one.
+namespace baseline {
+#include "d2l/fused_attention_items.inc"
+}  // namespace baseline
+
+#if TB_X86_TARGET_CLONES
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+namespace avx2 {
+#include "d2l/fused_attention_items.inc"
+}  // namespace avx2
+#pragma GCC pop_options
+#endif
+
+template <class T>
+struct ItemKernels {
+  void (*forward)(int64_t, const Shape&, const T*, const T*, const T*, const double*, T*, T*, const Settings<T>&, Scratch<T>&);
+  void (*backward)(int64_t, const Shape&, const T*, const T*, const T*, const double*, const T*, const T*, T*, T*, T*,
+                   const Settings<T>&, Scratch<T>&);
+};
+
+template <class T>
+ItemKernels<T> itemKernels() {
+#if TB_X86_TARGET_CLONES
+  if (useAvx2Kernels()) return {&avx2::forwardItem<T>, &avx2::backwardItem<T>};
+#endif
+  return {&baseline::forwardItem<T>, &baseline::backwardItem<T>};
 }
 
 template <class T>
@@ -149,11 +108,12 @@ struct FusedAttentionFunction : torch::autograd::Function<FusedAttentionFunction
       const scalar_t *qp = q.data_ptr<scalar_t>(), *kp = k.data_ptr<scalar_t>(), *vp = v.data_ptr<scalar_t>();
       scalar_t *Ap = A.data_ptr<scalar_t>(), *op = out.data_ptr<scalar_t>();
       const double* lp = lens.data_ptr<double>();
+      const ItemKernels<scalar_t> kernels = itemKernels<scalar_t>();
       at::parallel_for(0, n.batch, 1, [&](int64_t begin, int64_t end) {
-        std::vector<scalar_t> keysT(n.depth * n.keys), noise(n.keys);
+        Scratch<scalar_t> scratch;
         for (int64_t b = begin; b < end; ++b) {
-          forwardItem<scalar_t>(b, n, qp + b * n.queries * n.depth, kp + b * n.keys * n.depth, vp + b * n.keys * n.valueDepth,
-                                lp + b * n.queries, Ap + b * n.queries * n.keys, op + b * n.queries * n.valueDepth, s, keysT, noise);
+          kernels.forward(b, n, qp + b * n.queries * n.depth, kp + b * n.keys * n.depth, vp + b * n.keys * n.valueDepth,
+                          lp + b * n.queries, Ap + b * n.queries * n.keys, op + b * n.queries * n.valueDepth, s, scratch);
         }
       });
     });
@@ -180,13 +140,13 @@ struct FusedAttentionFunction : torch::autograd::Function<FusedAttentionFunction
       const scalar_t *Ap = A.data_ptr<scalar_t>(), *gp = dout.data_ptr<scalar_t>();
       scalar_t *dqp = dq.data_ptr<scalar_t>(), *dkp = dk.data_ptr<scalar_t>(), *dvp = dv.data_ptr<scalar_t>();
       const double* lp = lens.data_ptr<double>();
+      const ItemKernels<scalar_t> kernels = itemKernels<scalar_t>();
       at::parallel_for(0, n.batch, 1, [&](int64_t begin, int64_t end) {
-        std::vector<scalar_t> valuesT(n.valueDepth * n.keys), noise(n.keys), grad(n.keys);
+        Scratch<scalar_t> scratch;
         for (int64_t b = begin; b < end; ++b) {
           const int64_t qo = b * n.queries, ko = b * n.keys;
-          backwardItem<scalar_t>(b, n, qp + qo * n.depth, kp + ko * n.depth, vp + ko * n.valueDepth, lp + qo, Ap + qo * n.keys,
-                                 gp + qo * n.valueDepth, dqp + qo * n.depth, dkp + ko * n.depth, dvp + ko * n.valueDepth, s, valuesT,
-                                 noise, grad);
+          kernels.backward(b, n, qp + qo * n.depth, kp + ko * n.depth, vp + ko * n.valueDepth, lp + qo, Ap + qo * n.keys,
+                           gp + qo * n.valueDepth, dqp + qo * n.depth, dkp + ko * n.depth, dvp + ko * n.valueDepth, s, scratch);
         }
       });
     });

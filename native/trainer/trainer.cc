@@ -21,6 +21,7 @@
 #include "core/env_data.h"
 #include "core/handle.h"
 #include "nn/module_wrap.h"
+#include "core/omp_pool.h"
 #include "core/ops.h"
 #include "optim/optimizer_wrap.h"
 #include "core/js_memory.h"
@@ -649,6 +650,7 @@ class TrainerWork : public Napi::AsyncWorker {
         busy_(std::make_unique<UsageLease>(busyObjects(), trainer.busyKeys())) {
     trainerRef_ = Napi::Persistent(trainerObject);
     ++trainer_.inFlight();
+    releaseOmpTeamOfThisThread();  // the JS thread's OpenMP team would throttle the step's (core/omp_pool.h)
   }
 
   Napi::Promise promise() { return deferred_.Promise(); }
