@@ -215,6 +215,8 @@ export interface NativeOps {
   gelu(t: T, approximate: Opt<string>): T;
   softmax(t: T, dim: number, dtype: Opt<string>): T;
   dropout(t: T, p: number, train: boolean, rng: 'pytorch' | 'philox'): T;
+  /** Elements [begin, end) of the Philox dropout noise for seed (high, low 32 bits): the kernel's, or libtorch's engine's (tests). */
+  philoxNoise(seedHigh: number, seedLow: number, keep: number, begin: number, end: number, byEngine: boolean, dtype: 'float32' | 'float64'): T;
   logSoftmax(t: T, dim: number, dtype: Opt<string>): T;
   // reductions
   sum(t: T, dims: Opt<Dims>, keepdim: Opt<boolean>, dtype: Opt<string>): T;

@@ -357,6 +357,21 @@ const OpEntry tensorOps[] = {
        DropoutRngGuard guard(dropoutRngNamed(a.string(3), "dropout: rng"));
        return a.wrap(applyDropout(a.tensor(0), a.number(1), a.boolean(2)));
      }},
+    // philoxNoise(seedHigh, seedLow, keep, begin, end, byEngine, dtype): elements [begin, end)
+    // of the Philox dropout noise (nn/dropout.h), by the kernel or by libtorch's at::Philox4_32
+    // element by element; for tests of the kernel against the engine
+    {"philoxNoise", [](const Args& a) {
+       const uint64_t seed = (static_cast<uint64_t>(a.integer(0)) << 32) | static_cast<uint32_t>(a.integer(1));
+       const double keep = a.number(2);
+       const int64_t begin = a.integer(3), end = a.integer(4);
+       if (begin < 0 || end < begin || !(keep > 0 && keep <= 1)) throw ArgError("philoxNoise: needs 0 <= begin <= end and keep in (0, 1]");
+       at::Tensor out = at::empty({end - begin}, at::TensorOptions().dtype(parseDtype(a.string(6))));
+       AT_DISPATCH_FLOATING_TYPES(out.scalar_type(), "philox_noise", [&] {
+         if (a.boolean(5)) philoxDropoutNoiseRangeByEngine<scalar_t>(seed, keep, begin, end, out.data_ptr<scalar_t>());
+         else philoxDropoutNoiseRange<scalar_t>(seed, keep, begin, end, out.data_ptr<scalar_t>());
+       });
+       return a.wrap(out);
+     }},
     // reductions
     {"sum", sum},
     {"mean", mean},

@@ -7,10 +7,27 @@
 #include <ATen/TracerMode.h>
 #include <ATen/core/PhiloxRNGEngine.h>
 
+#include <algorithm>
+
+#include "core/cpu_kernels.h"
+
 namespace tb {
 
 namespace {
 thread_local DropoutRng dropoutRngOfThread = DropoutRng::PyTorch;
+
+// philoxDropoutNoiseRange's loops, once per instruction set
+namespace baseline {
+#include "nn/philox_noise.inc"
+}  // namespace baseline
+#if TB_X86_TARGET_CLONES
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+namespace avx2 {
+#include "nn/philox_noise.inc"
+}  // namespace avx2
+#pragma GCC pop_options
+#endif
 
 // PyTorch's dropout noise, bernoulli(keep) / keep, written into `noise` (contiguous) in one pass
 // (philoxDropoutNoiseRange: a 24-bit uniform per element, CUDA's float uniform in integers), in
@@ -25,6 +42,18 @@ void philoxDropoutNoise(at::Tensor& noise, double keep, uint64_t seed) {
   });
 }
 }  // namespace
+
+template <class T>
+void philoxDropoutNoiseRange(uint64_t seed, double keep, int64_t begin, int64_t end, T* out) {
+  const uint32_t threshold = philoxKeepThreshold(keep);
+  const T kept = static_cast<T>(1) / static_cast<T>(keep);  // as div_'s kernel computes it
+#if TB_X86_TARGET_CLONES
+  if (useAvx2Kernels()) return avx2::noiseRange<T>(seed, threshold, kept, begin, end, out);
+#endif
+  baseline::noiseRange<T>(seed, threshold, kept, begin, end, out);
+}
+template void philoxDropoutNoiseRange<float>(uint64_t, double, int64_t, int64_t, float*);
+template void philoxDropoutNoiseRange<double>(uint64_t, double, int64_t, int64_t, double*);
 
 DropoutRngGuard::DropoutRngGuard(DropoutRng rng) : previous_(dropoutRngOfThread) { dropoutRngOfThread = rng; }
 DropoutRngGuard::~DropoutRngGuard() { dropoutRngOfThread = previous_; }

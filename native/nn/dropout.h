@@ -45,8 +45,13 @@ uint64_t philoxDropoutSeed();
 
 inline uint32_t philoxKeepThreshold(double keep) { return static_cast<uint32_t>(std::ceil(keep * 16777216.0)); }
 
+// (float and double; vector code for AVX2 where core/cpu_kernels.h picks it, philox_noise.inc)
 template <class T>
-void philoxDropoutNoiseRange(uint64_t seed, double keep, int64_t begin, int64_t end, T* out) {
+void philoxDropoutNoiseRange(uint64_t seed, double keep, int64_t begin, int64_t end, T* out);
+
+// The same noise element by element through libtorch's at::Philox4_32 (tests compare with it).
+template <class T>
+void philoxDropoutNoiseRangeByEngine(uint64_t seed, double keep, int64_t begin, int64_t end, T* out) {
   const uint32_t threshold = philoxKeepThreshold(keep);
   const T kept = static_cast<T>(1) / static_cast<T>(keep);  // as div_'s kernel computes it
   int64_t e = begin;
