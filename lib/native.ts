@@ -381,7 +381,7 @@ export interface NativeOps {
   binaryCrossEntropyWithLogits(input: T, target: T, weight: Opt<T>, posWeight: Opt<T>, reduction: string): T;
   broadcastPair(a: T, b: T): [T, T];
   // runtime
-  version(): { libtorch: string; cuda: string | null; cudnn: string | null; cpuKernels: 'avx2' | 'default'; cxx11Abi: boolean; config: string };
+  version(): { libtorch: string; cuda: string | null; cudnn: string | null; cpuKernels: 'avx512' | 'avx2' | 'default'; cxx11Abi: boolean; config: string };
   memory(): { liveTensors: number; bytes: number; cpuBytes: number; moduleBytes: number };
   cudaIsAvailable(): boolean;
   cudaDeviceCount(): number;

@@ -2,14 +2,14 @@
 // vector code, partial blocks by libtorch's engine) against libtorch's own at::Philox4_32
 // element by element: the same noise bit for bit, for seeds with high bits set, keep
 // probabilities from 0.1 to 1, ranges that start and end inside blocks or on their edges, float32
-// and float64. Then the same in a child process with ATEN_CPU_CAPABILITY=default, which runs the
-// kernel's baseline x86-64 variant where this process ran its AVX2 one.
+// and float64. Then the same in child processes with ATEN_CPU_CAPABILITY=avx2 and =default, which
+// run the kernel's narrower variants where this process ran a wider one.
 import { strict as assert } from 'assert';
-import { spawnSync } from 'child_process';
 
 import * as torch from '../lib';
 import { Tensor } from '../lib/core/tensor';
 import { ops } from '../lib/native';
+import { rerunOnNarrowerCpuKernels } from './helpers';
 
 const SEEDS: Array<[number, number]> = [[0, 0], [0, 1], [0x9e3779b9, 0x7f4a7c15], [0xffffffff, 0xfffffffe], [12345, 678910]];
 const KEEPS = [1, 0.9, 0.7, 0.5, 0.1];
@@ -26,9 +26,9 @@ function noise(seed: [number, number], keep: number, range: [number, number], by
   }
 }
 
-const BASELINE = process.env.ATEN_CPU_CAPABILITY === 'default';
+const CHILD = process.env.TORCHBRIDGE_CHILD_KERNELS !== undefined;  // a rerun of rerunOnNarrowerCpuKernels
 
-describe(`Philox dropout noise: the kernel (${BASELINE ? 'baseline x86-64' : 'this CPU\'s variant'}) against libtorch's at::Philox4_32`, () => {
+describe(`Philox dropout noise: the kernel (its ${torch.version().cpuKernels} variant) against libtorch's at::Philox4_32`, () => {
   for (const dtype of ['float32', 'float64'] as const) {
     it(`${dtype}: bit for bit, ${SEEDS.length} seeds x ${KEEPS.length} keep probabilities x ${RANGES.length} ranges`, () => {
       let compared = 0;
@@ -54,16 +54,9 @@ describe(`Philox dropout noise: the kernel (${BASELINE ? 'baseline x86-64' : 'th
     });
   }
 
-  it('the same on the baseline x86-64 variant (ATEN_CPU_CAPABILITY=default, a child process)', function () {
-    if (BASELINE || torch.version().cpuKernels !== 'avx2') this.skip();  // this process already ran the baseline
-    const mocha = require.resolve('mocha/bin/mocha.js');
-    const child = spawnSync(process.execPath, [mocha, '--no-config', '--timeout', '60000', __filename], {
-      env: { ...process.env, ATEN_CPU_CAPABILITY: 'default' },
-      encoding: 'utf8',
-      timeout: 120_000,
-    });
-    assert.equal(child.status, 0, `the baseline run failed:\n${child.stdout}\n${child.stderr}`);
-    assert.match(child.stdout, /baseline x86-64/);
-    assert.match(child.stdout, /2 passing/, child.stdout);
+  it('the same on the narrower variants (ATEN_CPU_CAPABILITY=avx2, =default: child processes)', function () {
+    if (CHILD || torch.version().cpuKernels === 'default') this.skip();  // this process runs the baseline
+    this.timeout(360_000);
+    rerunOnNarrowerCpuKernels(__filename, 2);
   });
 });

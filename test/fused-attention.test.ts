@@ -4,10 +4,9 @@
 // edge cases of d2l's masking (valid lengths per item and per query, a row without valid keys,
 // keys beyond every length), with dropout (the same Philox noise, regenerated in backward),
 // float32 and float64, with shapes that fill the kernel's register tiles and leave tails; then
-// the same cases again in a child process with ATEN_CPU_CAPABILITY=default, which runs the
-// kernel's baseline x86-64 variant instead of its AVX2 one.
+// the same cases again in child processes with ATEN_CPU_CAPABILITY=avx2 and =default, which run
+// the kernel's narrower variants (AVX2, baseline x86-64) where this process ran a wider one.
 import { strict as assert } from 'assert';
-import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -15,6 +14,7 @@ import * as path from 'path';
 import * as torch from '../lib';
 import { MultiHeadAttention } from '../lib/d2l/bert';
 import { Trainer } from '../lib/trainer/trainer';
+import { expectedCpuKernels, rerunOnNarrowerCpuKernels } from './helpers';
 
 interface Shape {
   B: number;  // batch
@@ -101,14 +101,12 @@ const cases: Case[] = [
   { name: 'float64, 37 keys, 21 queries, depth 40, every key valid', validLens: () => torch.full([LARGER.B], LARGER.K, { dtype: 'int64' }), dropout: 0, dtype: 'float64', shape: LARGER },
 ];
 
-const BASELINE = process.env.ATEN_CPU_CAPABILITY === 'default';
+const CHILD = process.env.TORCHBRIDGE_CHILD_KERNELS !== undefined;  // a rerun of rerunOnNarrowerCpuKernels
 
 describe('fused DotProductAttention (the Trainer\'s default kernels) against d2l\'s reference kernel', function () {
   this.timeout(60_000);
-  it('runs its AVX2 variant where the CPU has AVX2 and FMA, its baseline one under ATEN_CPU_CAPABILITY=default', () => {
-    const flags = fs.readFileSync('/proc/cpuinfo', 'utf8').match(/^flags\s*:(.*)$/m)?.[1].split(/\s+/) ?? [];
-    const avx2 = flags.includes('avx2') && flags.includes('fma');
-    assert.equal(torch.version().cpuKernels, avx2 && !BASELINE ? 'avx2' : 'default');
+  it('runs the widest variant of its loops the CPU has, capped by ATEN_CPU_CAPABILITY', () => {
+    assert.equal(torch.version().cpuKernels, expectedCpuKernels());
   });
   for (const c of cases) {
     it(`${c.name}: the same steps within 1e-5`, async () => {
@@ -125,16 +123,10 @@ describe('fused DotProductAttention (the Trainer\'s default kernels) against d2l
     });
   }
 
-  // The cases above in a child process on the baseline variant (where this one ran AVX2).
-  it('the same cases on the baseline x86-64 variant (ATEN_CPU_CAPABILITY=default, a child process)', function () {
-    if (BASELINE || torch.version().cpuKernels !== 'avx2') this.skip();  // this process already ran the baseline
-    const mocha = require.resolve('mocha/bin/mocha.js');
-    const child = spawnSync(process.execPath, [mocha, '--no-config', '--timeout', '60000', __filename], {
-      env: { ...process.env, ATEN_CPU_CAPABILITY: 'default' },
-      encoding: 'utf8',
-      timeout: 120_000,
-    });
-    assert.equal(child.status, 0, `the baseline run failed:\n${child.stdout}\n${child.stderr}`);
-    assert.match(child.stdout, new RegExp(`${cases.length + 1} passing`), child.stdout);
+  // The cases above in child processes on the narrower variants.
+  it('the same cases on the narrower variants of the loops (ATEN_CPU_CAPABILITY=avx2, =default: child processes)', function () {
+    if (CHILD || torch.version().cpuKernels === 'default') this.skip();  // this process runs the baseline
+    this.timeout(360_000);
+    rerunOnNarrowerCpuKernels(__filename, cases.length + 1);
   });
 });

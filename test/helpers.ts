@@ -178,3 +178,36 @@ export async function settledLiveTensors(): Promise<number> {
   }
   return torch.memory().liveTensors;
 }
+
+/** The instruction set version().cpuKernels must report here: the widest /proc/cpuinfo's flags allow, capped by ATEN_CPU_CAPABILITY. */
+export function expectedCpuKernels(): 'avx512' | 'avx2' | 'default' {
+  const flags = new Set(fs.readFileSync('/proc/cpuinfo', 'utf8').match(/^flags\s*:(.*)$/m)?.[1].split(/\s+/) ?? []);
+  const avx2 = flags.has('avx2') && flags.has('fma');
+  const avx512 = avx2 && ['avx512f', 'avx512vl', 'avx512bw', 'avx512dq'].every((f) => flags.has(f));
+  const requested = process.env.ATEN_CPU_CAPABILITY;
+  if (requested === 'default') return 'default';
+  if (avx512 && requested !== 'avx2') return 'avx512';
+  return avx2 ? 'avx2' : 'default';
+}
+
+/**
+ * Reruns the mocha test file `file` in a child process for each variant of our CPU kernels
+ * narrower than this process's (ATEN_CPU_CAPABILITY 'avx2', then 'default'), and asserts that
+ * each child passed `passing` tests. Returns the variants run (none where this process already
+ * runs the baseline).
+ */
+export function rerunOnNarrowerCpuKernels(file: string, passing: number): string[] {
+  const order = ['avx512', 'avx2', 'default'];
+  const narrower = order.slice(order.indexOf(torch.version().cpuKernels) + 1);
+  const mocha = require.resolve('mocha/bin/mocha.js');
+  for (const capability of narrower) {
+    const child = spawnSync(process.execPath, [mocha, '--no-config', '--timeout', '60000', file], {
+      env: { ...process.env, ATEN_CPU_CAPABILITY: capability, TORCHBRIDGE_CHILD_KERNELS: capability },
+      encoding: 'utf8',
+      timeout: 180_000,
+    });
+    assert.equal(child.status, 0, `the run with ATEN_CPU_CAPABILITY=${capability} failed:\n${child.stdout}\n${child.stderr}`);
+    assert.match(child.stdout, new RegExp(`${passing} passing`), `ATEN_CPU_CAPABILITY=${capability}:\n${child.stdout}`);
+  }
+  return narrower;
+}

@@ -14,11 +14,12 @@ export interface VersionInfo {
   /** cuDNN version, or null. */
   cudnn: string | null;
   /**
-   * The instruction set of torchbridge's own CPU kernels (the Trainer's fused attention):
-   * 'avx2' (AVX2 and FMA) when the CPU has both, 'default' (baseline x86-64) otherwise or when
-   * ATEN_CPU_CAPABILITY=default, the variable that also sends libtorch's kernels to their baseline.
+   * The instruction set of torchbridge's own CPU kernels (the Trainer's fused attention, Philox
+   * dropout): the widest the CPU has of 'avx512' (AVX-512 F, VL, BW, DQ), 'avx2' (AVX2 and FMA)
+   * and 'default' (baseline x86-64), capped by ATEN_CPU_CAPABILITY, the variable that also picks
+   * libtorch's kernels ('default' or 'avx2').
    */
-  cpuKernels: 'avx2' | 'default';
+  cpuKernels: 'avx512' | 'avx2' | 'default';
   /** The loaded binary's path and the libtorch it was built against (null fields when unknown). */
   binary: { file: string; builtAgainst: BuildInfo | null };
 }

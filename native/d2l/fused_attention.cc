@@ -41,16 +41,10 @@ at::Tensor lengthsPerQuery(const at::Tensor& validLens, int64_t batch, int64_t q
   return lens.contiguous();
 }
 
-// 32-byte vectors of T (GCC's vector extensions): one AVX2 register, two SSE2 ones.
-template <class T>
-struct Vec;
-template <>
-struct Vec<float> {
-  typedef float type __attribute__((vector_size(32)));
-};
-template <>
-struct Vec<double> {
-  typedef double type __attribute__((vector_size(32)));
+// Vectors of `Bytes` bytes of T (GCC's vector extensions): the register of a variant's tiles.
+template <class T, int Bytes>
+struct Vec {
+  typedef T type __attribute__((vector_size(Bytes)));
 };
 
 // Per-thread buffers of the item loops, reused across the items of a parallel chunk.
@@ -60,6 +54,10 @@ struct Scratch {
 };
 
 // The item loops (forwardItem, backwardItem), once per instruction set; itemKernels picks one.
+// TB_TILE_*: a GEMM tile of the variant, ROWS rows of REGS vectors of BYTES bytes (8 accumulators).
+#define TB_TILE_BYTES 32
+#define TB_TILE_ROWS 4
+#define TB_TILE_REGS 2
 namespace baseline {
 #include "d2l/fused_attention_items.inc"
 }  // namespace baseline
@@ -71,7 +69,23 @@ namespace avx2 {
 #include "d2l/fused_attention_items.inc"
 }  // namespace avx2
 #pragma GCC pop_options
+
+#undef TB_TILE_BYTES
+#undef TB_TILE_ROWS
+#undef TB_TILE_REGS
+#define TB_TILE_BYTES 64
+#define TB_TILE_ROWS 8
+#define TB_TILE_REGS 1
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,avx512f,avx512vl,avx512bw,avx512dq,prefer-vector-width=512")
+namespace avx512 {
+#include "d2l/fused_attention_items.inc"
+}  // namespace avx512
+#pragma GCC pop_options
 #endif
+#undef TB_TILE_BYTES
+#undef TB_TILE_ROWS
+#undef TB_TILE_REGS
 
 template <class T>
 struct ItemKernels {
@@ -83,7 +97,11 @@ struct ItemKernels {
 template <class T>
 ItemKernels<T> itemKernels() {
 #if TB_X86_TARGET_CLONES
-  if (useAvx2Kernels()) return {&avx2::forwardItem<T>, &avx2::backwardItem<T>};
+  switch (cpuKernels()) {
+    case CpuKernels::Avx512: return {&avx512::forwardItem<T>, &avx512::backwardItem<T>};
+    case CpuKernels::Avx2: return {&avx2::forwardItem<T>, &avx2::backwardItem<T>};
+    default: break;
+  }
 #endif
   return {&baseline::forwardItem<T>, &baseline::backwardItem<T>};
 }

@@ -27,6 +27,12 @@ namespace avx2 {
 #include "nn/philox_noise.inc"
 }  // namespace avx2
 #pragma GCC pop_options
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,avx512f,avx512vl,avx512bw,avx512dq,prefer-vector-width=512")
+namespace avx512 {
+#include "nn/philox_noise.inc"
+}  // namespace avx512
+#pragma GCC pop_options
 #endif
 
 // PyTorch's dropout noise, bernoulli(keep) / keep, written into `noise` (contiguous) in one pass
@@ -48,7 +54,11 @@ void philoxDropoutNoiseRange(uint64_t seed, double keep, int64_t begin, int64_t 
   const uint32_t threshold = philoxKeepThreshold(keep);
   const T kept = static_cast<T>(1) / static_cast<T>(keep);  // as div_'s kernel computes it
 #if TB_X86_TARGET_CLONES
-  if (useAvx2Kernels()) return avx2::noiseRange<T>(seed, threshold, kept, begin, end, out);
+  switch (cpuKernels()) {
+    case CpuKernels::Avx512: return avx512::noiseRange<T>(seed, threshold, kept, begin, end, out);
+    case CpuKernels::Avx2: return avx2::noiseRange<T>(seed, threshold, kept, begin, end, out);
+    default: break;
+  }
 #endif
   baseline::noiseRange<T>(seed, threshold, kept, begin, end, out);
 }
