@@ -16,9 +16,13 @@
 #define TB_X86_TARGET_CLONES 0
 #endif
 
-// The variants' targets, spelled out in each `#pragma GCC target` (which expands no macros):
-// "avx2,fma", and "avx2,fma,avx512f,avx512vl,avx512bw,avx512dq,prefer-vector-width=512" (the
-// AVX-512 subsets libtorch's AVX512 capability needs, 512-bit vectors preferred).
+// The variants' code regions: TB_TARGET_AVX2 or TB_TARGET_AVX512 ... TB_TARGET_END around the
+// variant's definitions (AVX-512: the F, VL, BW and DQ subsets libtorch's AVX512 capability
+// needs, 512-bit vectors preferred). _Pragma, because `#pragma GCC target` expands no macros.
+#define TB_TARGET_AVX2 _Pragma("GCC push_options") _Pragma("GCC target(\"avx2,fma\")")
+#define TB_TARGET_AVX512 \
+  _Pragma("GCC push_options") _Pragma("GCC target(\"avx2,fma,avx512f,avx512vl,avx512bw,avx512dq,prefer-vector-width=512\")")
+#define TB_TARGET_END _Pragma("GCC pop_options")
 
 namespace tb {
 

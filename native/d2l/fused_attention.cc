@@ -63,12 +63,11 @@ namespace baseline {
 }  // namespace baseline
 
 #if TB_X86_TARGET_CLONES
-#pragma GCC push_options
-#pragma GCC target("avx2,fma")
+TB_TARGET_AVX2
 namespace avx2 {
 #include "d2l/fused_attention_items.inc"
 }  // namespace avx2
-#pragma GCC pop_options
+TB_TARGET_END
 
 #undef TB_TILE_BYTES
 #undef TB_TILE_ROWS
@@ -76,12 +75,11 @@ namespace avx2 {
 #define TB_TILE_BYTES 64
 #define TB_TILE_ROWS 8
 #define TB_TILE_REGS 1
-#pragma GCC push_options
-#pragma GCC target("avx2,fma,avx512f,avx512vl,avx512bw,avx512dq,prefer-vector-width=512")
+TB_TARGET_AVX512
 namespace avx512 {
 #include "d2l/fused_attention_items.inc"
 }  // namespace avx512
-#pragma GCC pop_options
+TB_TARGET_END
 #endif
 #undef TB_TILE_BYTES
 #undef TB_TILE_ROWS

@@ -21,18 +21,16 @@ namespace baseline {
 #include "nn/philox_noise.inc"
 }  // namespace baseline
 #if TB_X86_TARGET_CLONES
-#pragma GCC push_options
-#pragma GCC target("avx2,fma")
+TB_TARGET_AVX2
 namespace avx2 {
 #include "nn/philox_noise.inc"
 }  // namespace avx2
-#pragma GCC pop_options
-#pragma GCC push_options
-#pragma GCC target("avx2,fma,avx512f,avx512vl,avx512bw,avx512dq,prefer-vector-width=512")
+TB_TARGET_END
+TB_TARGET_AVX512
 namespace avx512 {
 #include "nn/philox_noise.inc"
 }  // namespace avx512
-#pragma GCC pop_options
+TB_TARGET_END
 #endif
 
 // PyTorch's dropout noise, bernoulli(keep) / keep, written into `noise` (contiguous) in one pass
