@@ -5,13 +5,16 @@
 // - reference: d2l's ops one by one and libtorch's Adam;
 // - pytorch: d2l's own model and train_batch_ch13 in PyTorch with the same schedule
 //   (scripts/bench_train_pytorch.py --schedule grouped --serve, a child process that waits while
-//   the others run), and on PyTorch 2.x also 'pytorch sdpa' (scaled_dot_product_attention).
+//   the others run), and on PyTorch 2.x also 'pytorch-sdpa' (scaled_dot_product_attention);
+// - with --sides, also fused-bf16 (the default with TrainerOptions.precision 'bf16') and
+//   pytorch-bf16 (the same schedule under torch.autocast to bfloat16), compared with each other.
 // All train bert.small classifiers on the same 8 trimmed batches of 64 SNLI dev pairs with 4
 // length groups and the same threads: 2 warm-up steps each, then ROUNDS rounds of 8 steps, the
 // order of the sides rotating each round. Prints each round's examples/sec, each side's median,
 // and the ratios of the medians to the fused side.
 //
-//   node scripts/bench-kernels.js [--rounds 5] [--data DIR] [--no-python] [--sides fused,reference,...]
+//   node scripts/bench-kernels.js [--rounds 5] [--data DIR] [--no-python]
+//       [--sides fused,reference,pytorch,pytorch-sdpa,fused-bf16,pytorch-bf16]   (default: the first four)
 // PyTorch: TORCHBRIDGE_PYTHON (default /usr/bin/python3, Debian's python3-torch).
 'use strict';
 
@@ -32,7 +35,10 @@ const STEPS = 8;
 const WARMUP = 2;
 const PYTHON = process.env.TORCHBRIDGE_PYTHON || '/usr/bin/python3';
 const PYTHON_SCRIPT = path.join(__dirname, 'bench_train_pytorch.py');
-const SIDES = ['fused', 'reference', 'pytorch', 'pytorch sdpa'];
+const SIDES = ['fused', 'reference', 'pytorch', 'pytorch-sdpa', 'fused-bf16', 'pytorch-bf16'];
+const DEFAULT_SIDES = SIDES.slice(0, 4);
+// Each side's ratio: our side of the same precision over it.
+const VERSUS = { reference: 'fused', pytorch: 'fused', 'pytorch-sdpa': 'fused', 'pytorch-bf16': 'fused-bf16', 'fused-bf16': 'fused' };
 
 function parseArgs(argv) {
   const args = { rounds: 5, data: path.resolve(__dirname, '..', '..', 'shared', 'data', 'snli_1.0'), python: true, sides: null };
@@ -54,12 +60,12 @@ function parseArgs(argv) {
 }
 
 // A side of ours: `round()` trains the 8 batches once and resolves to the examples trained.
-function ourSide(kernels, batches) {
+function ourSide(kernels, batches, precision = 'float32') {
   torch.manualSeed(0);
   const bert = new BERTModel(BERT_SMALL);
   const net = new BERTClassifier(bert);
   const optimizer = new torch.optim.Adam(net.parameters(), { lr: LR, fused: kernels === 'fused' });
-  const trainer = new torch.Trainer(net, optimizer, ['cpu'], undefined, { kernels, lengthGroups: { groups: 4, lengthsInput: 2, trimmedInputs: [0, 1] } });
+  const trainer = new torch.Trainer(net, optimizer, ['cpu'], undefined, { kernels, precision, lengthGroups: { groups: 4, lengthsInput: 2, trimmedInputs: [0, 1] } });
   const run = async (list) => {
     for (const [inputs, labels] of list) await trainer.step(inputs, labels);
   };
@@ -80,9 +86,9 @@ function ourSide(kernels, batches) {
 }
 
 // PyTorch's side: bench_train_pytorch.py --serve, one "go" line per round.
-function pytorchSide(file, attention) {
+function pytorchSide(file, attention, precision = 'float32') {
   const argv = [PYTHON_SCRIPT, '--batches', file, '--steps', String(STEPS), '--warmup', String(WARMUP), '--threads', String(torch.getNumThreads()),
-    '--dropout', String(BERT_SMALL.dropout), '--schedule', 'grouped', '--groups', '4', '--attention', attention, '--serve'];
+    '--dropout', String(BERT_SMALL.dropout), '--schedule', 'grouped', '--groups', '4', '--attention', attention, '--precision', precision, '--serve'];
   const child = spawn(PYTHON, argv, { stdio: ['pipe', 'pipe', 'inherit'] });
   const lines = readline.createInterface({ input: child.stdout });
   const waiting = [];
@@ -133,10 +139,11 @@ async function main() {
   const sides = {};
   let closed = null;  // what each side's close() returned, once all are closed
   try {
-    const wanted = (name) => args.sides === null || args.sides.includes(name);
+    const wanted = (name) => (args.sides ?? DEFAULT_SIDES).includes(name);
     sides.fused = ourSide('fused', batches);
     if (wanted('reference')) sides.reference = ourSide('reference', batches);
-    if (args.python && (wanted('pytorch') || wanted('pytorch sdpa'))) {
+    if (wanted('fused-bf16')) sides['fused-bf16'] = ourSide('fused', batches, 'bf16');
+    if (args.python && ['pytorch', 'pytorch-sdpa', 'pytorch-bf16'].some(wanted)) {
       // PyTorch's warm-up batches first, then the timed ones (bench_train_pytorch.py's layout)
       const file = path.join(dir, 'batches.pt');
       const dict = {};
@@ -145,7 +152,8 @@ async function main() {
       });
       await torch.save(dict, file);
       if (wanted('pytorch')) sides.pytorch = pytorchSide(file, 'explicit');
-      if (wanted('pytorch sdpa') && pythonHasSdpa()) sides['pytorch sdpa'] = pytorchSide(file, 'sdpa');
+      if (wanted('pytorch-sdpa') && pythonHasSdpa()) sides['pytorch-sdpa'] = pytorchSide(file, 'sdpa');
+      if (wanted('pytorch-bf16')) sides['pytorch-bf16'] = pytorchSide(file, 'explicit', 'bf16');
     }
     const names = Object.keys(sides);
     const rates = Object.fromEntries(names.map((n) => [n, []]));
@@ -161,13 +169,14 @@ async function main() {
     const ends = {};
     for (const [name, side] of Object.entries(sides)) ends[name] = await side.close();
     closed = ends;
-    const python = closed.pytorch ?? closed['pytorch sdpa'];
+    const python = closed.pytorch ?? closed['pytorch-sdpa'] ?? closed['pytorch-bf16'];
     const torchVersion = python ? `, PyTorch ${python.torch}` : '';
     console.log(`libtorch ${torch.version().libtorch} (${torch.version().cpuKernels} kernels of ours)${torchVersion}, ${torch.getNumThreads()} threads, bert.small, batch ${BATCH}, 4 length groups, ${args.rounds} interleaved rounds of ${STEPS} steps`);
-    const fused = median(rates.fused);
     for (const name of names) {
       const m = median(rates[name]);
-      console.log(`${name.padEnd(13)} ${rates[name].map((v) => v.toFixed(1).padStart(6)).join(' ')}   median ${m.toFixed(1).padStart(6)} examples/sec   fused / ${name}: ${(fused / m).toFixed(2)}x`);
+      const versus = VERSUS[name];
+      const ratio = versus && rates[versus] ? `   ${versus} / ${name}: ${(median(rates[versus]) / m).toFixed(2)}x` : '';
+      console.log(`${name.padEnd(13)} ${rates[name].map((v) => v.toFixed(1).padStart(6)).join(' ')}   median ${m.toFixed(1).padStart(6)} examples/sec${ratio}`);
     }
   } finally {
     if (!closed) for (const side of Object.values(sides)) await side.close().catch(() => {});
