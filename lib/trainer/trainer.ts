@@ -79,9 +79,11 @@ export interface TrainerOptions {
    *   dense gradient before the optimizer step, instead of a dense [vocab, hidden] gradient zeroed,
    *   filled and accumulated per length group (dense under a processGroup, whose Reducer buckets
    *   dense gradients).
-   * 'reference': d2l's ops one by one, as `Module.forward` runs them. Measured (README): faster on
-   * Debian's libtorch 1.13, slower on torch 2.11's CPU wheel, whose batched products beat the
-   * attention kernel. For the optimizer's share, create Adam or AdamW with `fused: true`.
+   * The native loops run the widest instruction set the CPU has (`version().cpuKernels`).
+   * 'reference': d2l's ops one by one, as `Module.forward` runs them. Measured (README,
+   * scripts/bench-kernels.js): 'fused' with a fused Adam is 1.2x 'reference' on Debian's
+   * libtorch 1.13 and on torch 2.11's CPU wheel. For the optimizer's share, create Adam or AdamW
+   * with `fused: true`.
    */
   kernels?: 'fused' | 'reference';
   /**
