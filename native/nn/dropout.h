@@ -45,15 +45,14 @@ uint64_t philoxDropoutSeed();
 
 inline uint32_t philoxKeepThreshold(double keep) { return static_cast<uint32_t>(std::ceil(keep * 16777216.0)); }
 
-// (float and double; vector code for AVX2 where core/cpu_kernels.h picks it, philox_noise.inc)
+// (float and double; vector code where core/cpu_kernels.h picks AVX2 or AVX-512, philox_noise.inc)
 template <class T>
 void philoxDropoutNoiseRange(uint64_t seed, double keep, int64_t begin, int64_t end, T* out);
 
-// The same noise element by element through libtorch's at::Philox4_32 (tests compare with it).
+// The same noise element by element through libtorch's at::Philox4_32, with the keep threshold
+// and the kept value already made (the kernel's partial blocks go through it).
 template <class T>
-void philoxDropoutNoiseRangeByEngine(uint64_t seed, double keep, int64_t begin, int64_t end, T* out) {
-  const uint32_t threshold = philoxKeepThreshold(keep);
-  const T kept = static_cast<T>(1) / static_cast<T>(keep);  // as div_'s kernel computes it
+void philoxNoiseByEngine(uint64_t seed, uint32_t threshold, T kept, int64_t begin, int64_t end, T* out) {
   int64_t e = begin;
   while (e < end) {
     const int64_t block = e / 4;
@@ -61,6 +60,13 @@ void philoxDropoutNoiseRangeByEngine(uint64_t seed, double keep, int64_t begin, 
     for (int64_t lane = 0; lane < e % 4; ++lane) engine();
     for (; e < std::min(end, 4 * block + 4); ++e) out[e - begin] = (engine() >> 8) < threshold ? kept : T(0);
   }
+}
+
+// philoxDropoutNoiseRange through the engine alone (tests compare the kernel with it).
+template <class T>
+void philoxDropoutNoiseRangeByEngine(uint64_t seed, double keep, int64_t begin, int64_t end, T* out) {
+  const T kept = static_cast<T>(1) / static_cast<T>(keep);  // as div_'s kernel computes it
+  philoxNoiseByEngine<T>(seed, philoxKeepThreshold(keep), kept, begin, end, out);
 }
 
 // at::dropout(input, p, train) with the calling thread's stream.
