@@ -49,10 +49,11 @@ inline uint32_t philoxKeepThreshold(double keep) { return static_cast<uint32_t>(
 template <class T>
 void philoxDropoutNoiseRange(uint64_t seed, double keep, int64_t begin, int64_t end, T* out);
 
-// The same noise element by element through libtorch's at::Philox4_32, with the keep threshold
-// and the kept value already made (the kernel's partial blocks go through it).
+// The same noise element by element through libtorch's at::Philox4_32 (tests compare with it).
 template <class T>
-void philoxNoiseByEngine(uint64_t seed, uint32_t threshold, T kept, int64_t begin, int64_t end, T* out) {
+void philoxDropoutNoiseRangeByEngine(uint64_t seed, double keep, int64_t begin, int64_t end, T* out) {
+  const uint32_t threshold = philoxKeepThreshold(keep);
+  const T kept = static_cast<T>(1) / static_cast<T>(keep);  // as div_'s kernel computes it
   int64_t e = begin;
   while (e < end) {
     const int64_t block = e / 4;
@@ -60,13 +61,6 @@ void philoxNoiseByEngine(uint64_t seed, uint32_t threshold, T kept, int64_t begi
     for (int64_t lane = 0; lane < e % 4; ++lane) engine();
     for (; e < std::min(end, 4 * block + 4); ++e) out[e - begin] = (engine() >> 8) < threshold ? kept : T(0);
   }
-}
-
-// philoxDropoutNoiseRange through the engine alone (tests compare the kernel with it).
-template <class T>
-void philoxDropoutNoiseRangeByEngine(uint64_t seed, double keep, int64_t begin, int64_t end, T* out) {
-  const T kept = static_cast<T>(1) / static_cast<T>(keep);  // as div_'s kernel computes it
-  philoxNoiseByEngine<T>(seed, philoxKeepThreshold(keep), kept, begin, end, out);
 }
 
 // at::dropout(input, p, train) with the calling thread's stream.
