@@ -4,6 +4,9 @@
 // reserved tokens, SNLIBERTDataset padded to maxLen).
 'use strict';
 
+const { execFileSync } = require('child_process');
+
+const torch = require('../lib');
 const { readSnli } = require('../lib/d2l/snli');
 const { SNLIBERTDataset } = require('../lib/d2l/snli-dataset');
 const { tokenize, Vocab } = require('../lib/d2l/text');
@@ -45,6 +48,24 @@ async function benchExamples(dataDir, count, maxLen) {
   return SNLIBERTDataset.create(select(dev, count), maxLen, vocab, { log: null });
 }
 
+/** The Python of the PyTorch sides: TORCHBRIDGE_PYTHON, default Debian's python3 (python3-torch). */
+const PYTHON = process.env.TORCHBRIDGE_PYTHON || '/usr/bin/python3';
+
+/** Whether PYTHON's torch has scaled_dot_product_attention (PyTorch 2.x). */
+function pythonHasSdpa() {
+  const out = execFileSync(PYTHON, ['-c', 'import torch.nn.functional as F; print(hasattr(F, "scaled_dot_product_attention"))'], { encoding: 'utf8' });
+  return out.trim() === 'True';
+}
+
+/** `batches` ([[tokens, segments, validLens], labels] each) in one torch.save file, as bench_train_pytorch.py reads them. */
+async function saveBatches(batches, file) {
+  const dict = {};
+  batches.forEach(([[tokens, segments, validLens], labels], k) => {
+    Object.assign(dict, { [`tokens.${k}`]: tokens, [`segments.${k}`]: segments, [`validLens.${k}`]: validLens, [`labels.${k}`]: labels });
+  });
+  await torch.save(dict, file);
+}
+
 /** A bad command line (the benchmarks exit with 2). */
 class UsageError extends Error {}
 
@@ -65,4 +86,4 @@ function runBenchmark(name, main) {
   });
 }
 
-module.exports = { BERT_SMALL, LR, SELECTION_SEED, UsageError, benchExamples, integer, runBenchmark };
+module.exports = { BERT_SMALL, LR, PYTHON, SELECTION_SEED, UsageError, benchExamples, integer, pythonHasSdpa, runBenchmark, saveBatches };

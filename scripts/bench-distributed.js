@@ -30,9 +30,8 @@ const { performance } = require('perf_hooks');
 const torch = require('../lib');
 const { BERTClassifier, BERTModel } = require('../lib/d2l/bert');
 const { initProcessGroup } = require('../lib/distributed/process-group');
-const { BERT_SMALL, LR, UsageError, benchExamples, integer, runBenchmark } = require('./bench-data');
+const { BERT_SMALL, LR, PYTHON, UsageError, benchExamples, integer, runBenchmark } = require('./bench-data');
 
-const PYTHON = process.env.TORCHBRIDGE_PYTHON || '/usr/bin/python3';
 const PYTHON_SCRIPT = path.join(__dirname, 'bench_ddp_pytorch.py');
 const GROUPS = 4;
 const ALLREDUCE_REPS = 10;

@@ -18,7 +18,7 @@
 // PyTorch: TORCHBRIDGE_PYTHON (default /usr/bin/python3, Debian's python3-torch).
 'use strict';
 
-const { spawn, execFileSync } = require('child_process');
+const { spawn } = require('child_process');
 const fs = require('fs');
 const os = require('os');
 const path = require('path');
@@ -28,12 +28,11 @@ const { performance } = require('perf_hooks');
 const torch = require('../lib');
 const { BERTClassifier, BERTModel } = require('../lib/d2l/bert');
 const { SNLIBERTDataset } = require('../lib/d2l/snli-dataset');
-const { BERT_SMALL, LR, UsageError, benchExamples, integer, runBenchmark } = require('./bench-data');
+const { BERT_SMALL, LR, PYTHON, UsageError, benchExamples, integer, pythonHasSdpa, runBenchmark, saveBatches } = require('./bench-data');
 
 const BATCH = 64;
 const STEPS = 8;
 const WARMUP = 2;
-const PYTHON = process.env.TORCHBRIDGE_PYTHON || '/usr/bin/python3';
 const PYTHON_SCRIPT = path.join(__dirname, 'bench_train_pytorch.py');
 const SIDES = ['fused', 'reference', 'pytorch', 'pytorch-sdpa', 'fused-bf16', 'pytorch-bf16'];
 const DEFAULT_SIDES = SIDES.slice(0, 4);
@@ -123,11 +122,6 @@ function pytorchSide(file, attention, precision = 'float32') {
   };
 }
 
-function pythonHasSdpa() {
-  const out = execFileSync(PYTHON, ['-c', 'import torch.nn.functional as F; print(hasattr(F, "scaled_dot_product_attention"))'], { encoding: 'utf8' });
-  return out.trim() === 'True';
-}
-
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
 async function main() {
@@ -146,11 +140,7 @@ async function main() {
     if (args.python && ['pytorch', 'pytorch-sdpa', 'pytorch-bf16'].some(wanted)) {
       // PyTorch's warm-up batches first, then the timed ones (bench_train_pytorch.py's layout)
       const file = path.join(dir, 'batches.pt');
-      const dict = {};
-      [...batches.slice(0, WARMUP), ...batches].forEach(([[tokens, segments, validLens], labels], k) => {
-        Object.assign(dict, { [`tokens.${k}`]: tokens, [`segments.${k}`]: segments, [`validLens.${k}`]: validLens, [`labels.${k}`]: labels });
-      });
-      await torch.save(dict, file);
+      await saveBatches([...batches.slice(0, WARMUP), ...batches], file);
       if (wanted('pytorch')) sides.pytorch = pytorchSide(file, 'explicit');
       if (wanted('pytorch-sdpa') && pythonHasSdpa()) sides['pytorch-sdpa'] = pytorchSide(file, 'sdpa');
       if (wanted('pytorch-bf16')) sides['pytorch-bf16'] = pytorchSide(file, 'explicit', 'bf16');

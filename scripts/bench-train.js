@@ -54,10 +54,9 @@ const { BERTClassifier, BERTModel, fusedAttentionAvailable } = require('../lib/d
 const { SNLIBERTDataset } = require('../lib/d2l/snli-dataset');
 const { DataLoader } = require('../lib/data/data-loader');
 
-const { BERT_SMALL, LR, SELECTION_SEED, UsageError, benchExamples, integer, runBenchmark } = require('./bench-data');
+const { BERT_SMALL, LR, PYTHON, SELECTION_SEED, UsageError, benchExamples, integer, pythonHasSdpa, runBenchmark, saveBatches } = require('./bench-data');
 
 // The Python whose torch the addon was built against.
-const PYTHON = process.env.TORCHBRIDGE_PYTHON || '/usr/bin/python3';
 const PYTHON_SCRIPT = path.join(__dirname, 'bench_train_pytorch.py');
 
 const CHECK_STEPS = 2;
@@ -176,15 +175,6 @@ function disposeBatches(batches) {
   }
 }
 
-// The batches in one torch.save file, as bench_train_pytorch.py reads them.
-async function saveBatches(batches, file) {
-  const dict = {};
-  batches.forEach(([[tokens, segments, validLens], labels], k) => {
-    Object.assign(dict, { [`tokens.${k}`]: tokens, [`segments.${k}`]: segments, [`validLens.${k}`]: validLens, [`labels.${k}`]: labels });
-  });
-  await torch.save(dict, file);
-}
-
 /**
  * Our side: a fresh bert.small-shaped classifier (seeded), Adam, the Trainer on `devices`, over
  * `batches` (an array or a DataLoader epoch): `warmup` untimed steps then the timed ones, timed
@@ -274,12 +264,6 @@ async function measureChild(args) {
   } finally {
     torch.dispose([...saved.values()]);
   }
-}
-
-// Whether PYTHON's torch has scaled_dot_product_attention (PyTorch 2.x).
-function pythonHasSdpa() {
-  const out = execFileSync(PYTHON, ['-c', 'import torch.nn.functional as F; print(hasattr(F, "scaled_dot_product_attention"))'], { encoding: 'utf8' });
-  return out.trim() === 'True';
 }
 
 // The roofline: the FLOPs of the default schedule's steps (the same for PyTorch's grouped program),
