@@ -23,6 +23,7 @@
         "native/trainer/trainer.cc",
         "native/d2l/blocks.cc",
         "native/d2l/fused_attention.cc",
+        "native/d2l/fused_add_norm.cc",
         "native/jit/script_module.cc",
         "native/distributed/process_group.cc",
         "native/distributed/ddp.cc"

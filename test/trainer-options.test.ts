@@ -219,13 +219,15 @@ describe('Trainer options', function () {
       const trace = fs.readFileSync(file, 'utf8');
       const top = torch.summarizeProfile(trace, 3);
       const names = top.map((e) => e.name);
-      // the default kernels: d2l's attention fused, forward and backward
-      for (const op of ['aten::addmm', 'aten::native_layer_norm', 'torchbridge::fused_attention', 'torchbridge::fused_attention_backward']) assert.ok(names.includes(op), `${op} in ${names.slice(0, 20).join(', ')}`);
+      // the default kernels: d2l's self-attention from the packed W_q, W_k, W_v product, and AddNorm, fused forward and backward
+      const fused = ['torchbridge::fused_self_attention', 'torchbridge::fused_self_attention_backward', 'torchbridge::fused_add_norm', 'torchbridge::fused_add_norm_backward'];
+      for (const op of ['aten::addmm', ...fused]) assert.ok(names.includes(op), `${op} in ${names.slice(0, 20).join(', ')}`);
       const addmm = top.find((e) => e.name === 'aten::addmm')!;
-      // per step: 2 blocks x 6 linears of 3-d inputs, plus the hidden and output layers
-      assert.equal(addmm.calls, 14);
-      assert.equal(top.find((e) => e.name === 'torchbridge::fused_attention')!.calls, 2, 'one per block');
-      assert.ok(!names.includes('aten::bmm'), 'no batched products left');
+      // per step: 2 blocks x 4 linears of 3-d inputs (W_q, W_k and W_v as one), plus the hidden and output layers
+      assert.equal(addmm.calls, 10);
+      assert.equal(top.find((e) => e.name === 'torchbridge::fused_self_attention')!.calls, 2, 'one per block');
+      assert.equal(top.find((e) => e.name === 'torchbridge::fused_add_norm')!.calls, 4, 'two per block');
+      for (const op of ['aten::bmm', 'aten::native_layer_norm', 'torchbridge::fused_attention']) assert.ok(!names.includes(op), `${op} is left`);
       assert.ok(top.every((e) => e.selfMs >= 0 && e.selfMs <= e.totalMs + 1e-9));
       assert.ok(Math.abs(top.reduce((sum, e) => sum + e.percent, 0) - 100) < 1e-6);
       assert.deepEqual(fs.readdirSync(dir).sort(), ['profile.json'], 'no temporary file left');

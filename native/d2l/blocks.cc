@@ -3,6 +3,7 @@
 
 #include <ATen/TracerMode.h>
 
+#include "d2l/fused_add_norm.h"
 #include "d2l/fused_attention.h"
 #include "nn/attention.h"
 #include "nn/block_kernels.h"
@@ -109,9 +110,28 @@ at::Tensor MultiHeadAttentionImpl::transposeOutput(const at::Tensor& X) const {
 
 at::Tensor MultiHeadAttentionImpl::forward(const at::Tensor& queries, const at::Tensor& keys, const at::Tensor& values,
                                            const at::Tensor& validLens) {
-  at::Tensor q = transposeQkv(applyLinear(W_q, queries));
-  at::Tensor k = transposeQkv(applyLinear(W_k, keys));
-  at::Tensor v = transposeQkv(applyLinear(W_v, values));
+  at::Tensor q, k, v;
+  // Self-attention (d2l's encoder blocks pass X three times) with the fused block kernels: one
+  // product with W_q, W_k and W_v stacked into [3 hidden, in] (the parameters stay d2l's three;
+  // the stacking is part of the graph, so each gets its rows of the gradient), and the heads read
+  // in place from it unless PyTorch's fused attention (SDPA) runs.
+  if (currentBlockKernels() == BlockKernels::Fused && queries.is_same(keys) && keys.is_same(values) &&
+      !at::tracer::impl::is_dispatch_enabled()) {
+    at::Tensor weight = at::cat({W_q->weight, W_k->weight, W_v->weight});
+    at::Tensor biases = W_q->bias.defined() ? at::cat({W_q->bias, W_k->bias, W_v->bias}) : at::Tensor();
+    at::Tensor qkv = at::linear(queries, weight, biases);
+    const double p = attention->dropout->options.p();
+    const bool train = attention->dropout->is_training();
+    if (currentAttentionKernel() != AttentionKernel::Fused && fusedSelfAttentionApplies(qkv, validLens, numHeads, p, train)) {
+      return applyLinear(W_o, fusedSelfAttention(qkv, validLens, numHeads, p, train));
+    }
+    std::vector<at::Tensor> parts = qkv.chunk(3, -1);
+    q = transposeQkv(parts[0]), k = transposeQkv(parts[1]), v = transposeQkv(parts[2]);
+  } else {
+    q = transposeQkv(applyLinear(W_q, queries));
+    k = transposeQkv(applyLinear(W_k, keys));
+    v = transposeQkv(applyLinear(W_v, values));
+  }
   at::Tensor lens = validLens.defined() ? at::repeat_interleave(validLens, numHeads, 0) : validLens;
   return applyLinear(W_o, transposeOutput(attention->forward(q, k, v, lens)));
 }
@@ -129,7 +149,12 @@ void AddNormImpl::reset() {
   ln = register_module("ln", torch::nn::LayerNorm(torch::nn::LayerNormOptions({normShape})));
 }
 
-at::Tensor AddNormImpl::forward(const at::Tensor& X, const at::Tensor& Y) { return ln->forward(tb::applyDropout(dropout, Y) + X); }
+at::Tensor AddNormImpl::forward(const at::Tensor& X, const at::Tensor& Y) {
+  if (currentBlockKernels() == BlockKernels::Fused && fusedAddNormApplies(X, Y, ln, dropout->options.p(), dropout->is_training())) {
+    return fusedAddNorm(X, Y, ln, dropout->options.p(), dropout->is_training());
+  }
+  return ln->forward(tb::applyDropout(dropout, Y) + X);
+}
 
 void TransformerEncoderBlockImpl::reset() {
   attention = register_module("attention", MultiHeadAttention(numHiddens, numHeads, p, useBias, numHiddens));

@@ -27,4 +27,15 @@ bool fusedAttentionApplies(const at::Tensor& queries, const at::Tensor& keys, co
 at::Tensor fusedDotProductAttention(const at::Tensor& queries, const at::Tensor& keys, const at::Tensor& values,
                                     const at::Tensor& validLens, double p, bool train);
 
+// MultiHeadAttention's self-attention from the packed projections: qkv [batch, n, 3 * hidden]
+// (X W_q^T + b_q, X W_k^T + b_k, X W_v^T + b_v side by side, hidden = heads * depth), validLens
+// [batch] or [batch, n] as MultiHeadAttention takes them -> [batch, n, hidden], d2l's
+// transpose_output(attention(transpose_qkv(q), transpose_qkv(k), transpose_qkv(v), lens repeated
+// over the heads)) without the transposed copies: each head's item reads its columns in place, and
+// backward writes the three gradients into one [batch, n, 3 * hidden] tensor. The same conditions
+// as fusedAttentionApplies (dropout noise: item b * heads + h's, as the reference draws it).
+bool fusedSelfAttentionApplies(const at::Tensor& qkv, const at::Tensor& validLens, int64_t heads, double p, bool train);
+
+at::Tensor fusedSelfAttention(const at::Tensor& qkv, const at::Tensor& validLens, int64_t heads, double p, bool train);
+
 }  // namespace tb::d2l

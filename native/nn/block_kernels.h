@@ -2,6 +2,10 @@
 // the reference ones (each block as d2l writes it, op for op: what Module.forward always runs), or
 // the fused ones, which compute the same functions with less work:
 // - DotProductAttention as one kernel each way (d2l/fused_attention.h), with 'explicit' attention;
+// - self-attention (MultiHeadAttention given one tensor as queries, keys and values, as d2l's
+//   encoder blocks do) as one product with W_q, W_k and W_v stacked, whose heads that kernel reads
+//   in place (no transposed copies); with PyTorch's fused attention, the stacked product only;
+// - AddNorm (dropout, residual add, LayerNorm) as one pass each way (d2l/fused_add_norm.h);
 // - the token and segment embeddings' gradients as rows (sparse COO: one row per token) instead
 //   of dense [vocab, hidden] tensors filled with zeros, added up and accumulated per length group;
 //   the Trainer sums the rows into one dense gradient before the optimizer step (sparse_rows.h).
