@@ -34,6 +34,7 @@ struct Operand {
   int64_t at(int64_t b, int64_t heads) const { return offset + (b / heads) * batchStride + (b % heads) * headStride; }
 };
 
+// The valid lengths of item b are row b / heads of the [examples, Q] lengths.
 struct Layout {
   int64_t heads;
   Operand q, k, v, out;
@@ -142,7 +143,7 @@ void attentionForward(const Shape& n, const Layout& l, const at::Tensor& q, cons
     at::parallel_for(0, n.batch, 1, [&](int64_t begin, int64_t end) {
       Scratch<scalar_t> scratch;
       for (int64_t b = begin; b < end; ++b) {
-        kernels.forward(b, n, qp + l.q.at(b, l.heads), kp + l.k.at(b, l.heads), vp + l.v.at(b, l.heads), lp + b * n.queries,
+        kernels.forward(b, n, qp + l.q.at(b, l.heads), kp + l.k.at(b, l.heads), vp + l.v.at(b, l.heads), lp + (b / l.heads) * n.queries,
                         Ap + b * n.queries * n.keys, op + l.out.at(b, l.heads), s, scratch);
       }
     });
@@ -164,7 +165,7 @@ void attentionBackward(const Shape& n, const Layout& l, const at::Tensor& q, con
       Scratch<scalar_t> scratch;
       for (int64_t b = begin; b < end; ++b) {
         const int64_t qo = l.q.at(b, l.heads), ko = l.k.at(b, l.heads), vo = l.v.at(b, l.heads);
-        kernels.backward(b, n, qp + qo, kp + ko, vp + vo, lp + b * n.queries, Ap + b * n.queries * n.keys, gp + l.out.at(b, l.heads),
+        kernels.backward(b, n, qp + qo, kp + ko, vp + vo, lp + (b / l.heads) * n.queries, Ap + b * n.queries * n.keys, gp + l.out.at(b, l.heads),
                          dqp + qo, dkp + ko, dvp + vo, s, scratch);
       }
     });
@@ -308,9 +309,8 @@ bool fusedSelfAttentionApplies(const at::Tensor& qkv, const at::Tensor& validLen
 }
 
 at::Tensor fusedSelfAttention(const at::Tensor& qkv, const at::Tensor& validLens, int64_t heads, double p, bool train) {
-  // d2l's repeat_interleave of the lengths over the heads: item b * heads + h has example b's
-  at::Tensor lens = validLens.defined() ? at::repeat_interleave(validLens, heads, 0) : validLens;
-  lens = lengthsPerQuery(lens, qkv.size(0) * heads, qkv.size(1), qkv.size(1));
+  // per example: item b * heads + h reads example b's (d2l's repeat_interleave over the heads)
+  at::Tensor lens = lengthsPerQuery(validLens, qkv.size(0), qkv.size(1), qkv.size(1));
   return FusedSelfAttentionFunction::apply(qkv, lens, heads, p, train);
 }
 
