@@ -37,7 +37,7 @@
       "defines": ["NAPI_VERSION=8", "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS", "USE_C10D_GLOO", "<!@(node scripts/find-libtorch.js --defines)"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-rtti", "-fno-exceptions", "-std=gnu++17"],
-      "cflags_cc": ["-frtti", "-fexceptions", "-fno-math-errno", "-std=<!(node scripts/find-libtorch.js --cxx-std)", "-Wno-unused-parameter", "-Wno-missing-field-initializers", "-Wno-cast-function-type", "-idirafter", "<(module_root_dir)/native/compat"],
+      "cflags_cc": ["-frtti", "-fexceptions", "-fno-math-errno", "-std=<!(node scripts/find-libtorch.js --cxx-std)", "-Wno-unused-parameter", "-Wno-missing-field-initializers", "-Wno-cast-function-type", "-Wno-interference-size", "-idirafter", "<(module_root_dir)/native/compat"],
       "libraries": ["<!@(node scripts/find-libtorch.js --libs)"]
     }
   ]

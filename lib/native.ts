@@ -66,6 +66,7 @@ export interface NativeJoinOptions {
   agentStore: boolean;
   restartCount: string;
   interfaces: string[];
+  backend: 'gloo' | 'nccl';
 }
 
 /** Hyper-parameters of one optimizer parameter group (fields by optimizer kind). */
@@ -364,7 +365,8 @@ export interface NativeOps {
   trainerProfileStop(trainer: NativeTrainer): string;
   trainerDispose(trainer: NativeTrainer): void;
   processGroupJoin(options: NativeJoinOptions): Promise<NativeProcessGroup>;
-  processGroupInfo(group: NativeProcessGroup): { rank: number; worldSize: number; backend: 'gloo'; timeoutMs: number };
+  processGroupInfo(group: NativeProcessGroup): { rank: number; worldSize: number; backend: 'gloo' | 'nccl'; timeoutMs: number };
+  ncclVersion(): string | null;
   processGroupAllReduce(group: NativeProcessGroup, tensor: T, op: 'sum' | 'product' | 'min' | 'max'): Promise<T>;
   processGroupBroadcast(group: NativeProcessGroup, tensor: T, src: number): Promise<T>;
   processGroupBarrier(group: NativeProcessGroup): Promise<void>;
@@ -402,6 +404,8 @@ export interface NativeAddon {
 export interface BuildInfo {
   libtorch: string;
   cuda: boolean;
+  /** Whether c10d's NCCL backend was compiled in (absent in binaries built before it existed). */
+  nccl?: boolean;
   /** The C++ ABI it was compiled with (_GLIBCXX_USE_CXX11_ABI), libtorch's own. */
   abi: 0 | 1;
   source: string;

@@ -13,6 +13,11 @@
 //   node scripts/find-libtorch.js --cxx-std       the C++ standard to compile with (c++17, c++20)
 //   node scripts/find-libtorch.js --cmake-dir     the directory holding TorchConfig.cmake
 //   node scripts/find-libtorch.js --write-info F  also writes the JSON to F (the loader reads it)
+//
+// A CUDA libtorch also gets c10d's NCCL backend (the 'nccl' process group) when the headers that
+// ProcessGroupNCCL.hpp includes are there: CUDA's runtime headers with their crt/ directory and
+// NCCL's nccl.h (see ncclIncludeDirs). TORCHBRIDGE_NCCL=0 builds without it; TORCHBRIDGE_NCCL=1
+// makes missing headers an error instead of a build without NCCL.
 'use strict';
 
 const fs = require('fs');
@@ -101,6 +106,60 @@ function glooIncludeDirs(includeDir, debian) {
   return [path.join(__dirname, '..', 'native', 'third_party', 'gloo')];
 }
 
+function isDir(p) {
+  try {
+    return fs.statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+// The include directories c10d's ProcessGroupNCCL.hpp needs beside libtorch's, searched in:
+// CUDA_HOME / CUDA_PATH and NCCL_HOME (toolkit installs), the NVIDIA wheels that PyTorch's CUDA
+// wheels depend on (site-packages/nvidia/cu13/include, or CUDA 12's nvidia/<part>/include), and
+// /usr/local/cuda and /usr/include. The runtime's crt/ headers come in their own wheel
+// (nvidia-cuda-crt), which torch does not depend on. Returns {dirs} or {missing: what to install}.
+function ncclIncludeDirs(found, env = process.env) {
+  const nvidia = path.join(found.prefix, '..', 'nvidia');
+  const candidates = [];
+  for (const home of [env.CUDA_HOME, env.CUDA_PATH, env.NCCL_HOME]) if (home) candidates.push(path.join(home, 'include'));
+  if (isDir(nvidia)) {
+    for (const part of fs.readdirSync(nvidia).sort()) candidates.push(path.join(nvidia, part, 'include'));
+  }
+  candidates.push('/usr/local/cuda/include', '/usr/include');
+  const where = (header) => candidates.find((dir) => isFile(path.join(dir, header)));
+  const needed = [
+    ['cuda_runtime_api.h', "CUDA's runtime headers (pip install nvidia-cuda-runtime matching torch's CUDA, or set CUDA_HOME)"],
+    ['crt/host_config.h', "CUDA's crt headers (pip install \"nvidia-cuda-crt==<torch's CUDA major.minor>.*\", or set CUDA_HOME)"],
+    ['nccl.h', 'NCCL\'s header (pip install nvidia-nccl matching torch\'s CUDA, or set NCCL_HOME)'],
+  ];
+  const dirs = [];
+  const missing = [];
+  if (!isFile(path.join(found.includeDirs[0], 'torch', 'csrc', 'distributed', 'c10d', 'ProcessGroupNCCL.hpp'))) {
+    missing.push('c10d\'s ProcessGroupNCCL.hpp (this libtorch ships no NCCL backend)');
+  }
+  for (const [header, install] of needed) {
+    const dir = where(header);
+    if (dir === undefined) missing.push(`${header}: ${install}`);
+    else if (!dirs.includes(dir) && dir !== '/usr/include') dirs.push(dir);
+  }
+  return missing.length === 0 ? { dirs } : { missing };
+}
+
+// c10d's NCCL backend for a CUDA libtorch (see the header): found.nccl is true when it is built
+// in, found.ncclMissing says why not.
+function withNccl(found, env = process.env) {
+  if (!found.cuda || env.TORCHBRIDGE_NCCL === '0') {
+    return { ...found, nccl: false, ncclMissing: found.cuda ? 'TORCHBRIDGE_NCCL=0' : 'a CPU-only libtorch' };
+  }
+  const headers = ncclIncludeDirs(found, env);
+  if (headers.missing) {
+    if (env.TORCHBRIDGE_NCCL === '1') throw new Error(`TORCHBRIDGE_NCCL=1, but NCCL's build needs:\n  ${headers.missing.join('\n  ')}`);
+    return { ...found, nccl: false, ncclMissing: headers.missing.join('; ') };
+  }
+  return { ...found, nccl: true, includeDirs: [...found.includeDirs, ...headers.dirs] };
+}
+
 // A libtorch install from its TorchConfig.cmake directory (<prefix>/share/cmake/Torch, or
 // Debian's /usr/lib/<triplet>/cmake/Torch). `known`: what the caller knows already (abi, python).
 function fromCmakeDir(cmakeDir, source, known = {}) {
@@ -171,17 +230,18 @@ function linkFlags(found) {
 }
 
 function defines(found) {
-  return [`_GLIBCXX_USE_CXX11_ABI=${found.abi}`];
+  return [`_GLIBCXX_USE_CXX11_ABI=${found.abi}`, ...(found.nccl ? ['TB_WITH_NCCL=1'] : [])];
 }
 
 function describe(found) {
-  return `libtorch ${found.version} (${found.cuda ? 'CUDA' : 'CPU only'}, _GLIBCXX_USE_CXX11_ABI=${found.abi}) from ${found.source}: ${found.prefix}`;
+  const nccl = found.cuda ? (found.nccl ? ', with NCCL' : `, without NCCL: ${found.ncclMissing}`) : '';
+  return `libtorch ${found.version} (${found.cuda ? 'CUDA' : 'CPU only'}, _GLIBCXX_USE_CXX11_ABI=${found.abi}${nccl}) from ${found.source}: ${found.prefix}`;
 }
 
 function main(argv) {
   let found;
   try {
-    found = findLibtorch();
+    found = withNccl(findLibtorch());
   } catch (err) {
     process.stderr.write(`find-libtorch: ${err.message}\n`);
     process.exit(1);
@@ -194,7 +254,7 @@ function main(argv) {
       process.exit(2);
     }
     fs.mkdirSync(path.dirname(file), { recursive: true });
-    const info = { libtorch: found.version, cuda: found.cuda, abi: found.abi, source: found.source, libDir: found.libDir };
+    const info = { libtorch: found.version, cuda: found.cuda, nccl: found.nccl, abi: found.abi, source: found.source, libDir: found.libDir };
     if (found.python) info.python = found.python;
     fs.writeFileSync(`${file}.tmp`, JSON.stringify(info, null, 2) + '\n');
     fs.renameSync(`${file}.tmp`, file);
@@ -209,6 +269,6 @@ function main(argv) {
   else process.stdout.write(describe(found) + '\n');
 }
 
-module.exports = { findLibtorch, linkFlags, defines, describe, abiFromLibrary };
+module.exports = { findLibtorch, withNccl, ncclIncludeDirs, linkFlags, defines, describe, abiFromLibrary };
 
 if (require.main === module) main(process.argv.slice(2));

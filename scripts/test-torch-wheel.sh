@@ -13,8 +13,9 @@
 # 4. the prebuilt binary for that libtorch (npm run build:prebuilt), which everything after
 #    loads (PREBUILDS_ONLY=1);
 # 5. checks that the addon loaded is that prebuilt, the wheel's build: its libtorch version, CUDA
-#    and cuDNN versions, no library missing (ldd), and CUDA available exactly when the wheel's
-#    torch says so;
+#    and cuDNN versions, c10d's NCCL backend (CUDA 13: the venv gets nvidia-cuda-crt's headers
+#    for it, and TORCHBRIDGE_NCCL=1 makes its build required), no library missing (ldd), and CUDA
+#    available exactly when the wheel's torch says so;
 # 6. the README's test command, `npm test`, whose parity checks run the venv's torch;
 # 7. the prebuilt copied into this checkout's prebuilds/linux-x64/<variant> (ignored by git), so
 #    that a CI run leaves a binary for each libtorch it tested.
@@ -58,7 +59,15 @@ make_venv() {
   # Idempotent: completes a venv that an interrupted run left half installed, and is a quick
   # no-op on a complete one.
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check "torch==$VERSION" numpy safetensors
-  "$VENV/bin/python" -c 'import numpy, safetensors, torch; print("torch", torch.__version__, "CUDA", torch.version.cuda, "cuDNN", torch.backends.cudnn.version(), "ABI", int(torch._C._GLIBCXX_USE_CXX11_ABI))'
+  # CUDA's crt headers, which c10d's ProcessGroupNCCL.hpp needs and torch's wheels leave out
+  # (headers only), for the NCCL backend: CUDA 13's come as nvidia-cuda-crt
+  local cuda
+  cuda="$("$VENV/bin/python" -c 'import torch; print(torch.version.cuda or "")')"
+  case "$cuda" in
+    13.*) "$VENV/bin/python" -m pip install -q --disable-pip-version-check "nvidia-cuda-crt==${cuda%.*}.*" ;;
+    *) echo "torch's CUDA is '${cuda:-none}': the suite builds without NCCL" ;;
+  esac
+  "$VENV/bin/python" -c 'import numpy, safetensors, torch; print("torch", torch.__version__, "CUDA", torch.version.cuda, "cuDNN", torch.backends.cudnn.version(), "NCCL", torch.cuda.nccl.version() if torch.version.cuda else None, "ABI", int(torch._C._GLIBCXX_USE_CXX11_ABI))'
 }
 
 clone() {
@@ -68,6 +77,8 @@ clone() {
 
 build() {
   cd "$WORK/torchbridge"
+  # with CUDA 13 (crt headers installed above), NCCL must build: a missing header is an error
+  if [ "$("$TORCHBRIDGE_PYTHON" -c 'import torch; print((torch.version.cuda or "").split(".")[0])')" = 13 ]; then export TORCHBRIDGE_NCCL=1; fi
   node scripts/find-libtorch.js
   npm ci --no-audit --no-fund
 }
@@ -99,7 +110,7 @@ check_addon() {
   EXPECT_VERSION="$VERSION" EXPECT_CUDA_AVAILABLE="$python_cuda" node -e "
     const torch = require('./lib');
     const v = torch.version();
-    const facts = { libtorch: v.libtorch, cuda: v.cuda, cudnn: v.cudnn, cudaAvailable: torch.cuda.isAvailable(), builtAgainst: v.binary.builtAgainst };
+    const facts = { libtorch: v.libtorch, cuda: v.cuda, cudnn: v.cudnn, nccl: v.nccl, cudaAvailable: torch.cuda.isAvailable(), builtAgainst: v.binary.builtAgainst };
     console.log(JSON.stringify(facts, null, 2));
     const [major, minor] = process.env.EXPECT_VERSION.split('.');
     const problems = [];
@@ -108,6 +119,7 @@ check_addon() {
     if (!v.cudnn) problems.push('no cuDNN version');
     if (String(facts.cudaAvailable) !== process.env.EXPECT_CUDA_AVAILABLE) problems.push('cuda.isAvailable() is ' + facts.cudaAvailable + ', the wheel\'s torch says ' + process.env.EXPECT_CUDA_AVAILABLE);
     if (!v.binary.builtAgainst || v.binary.builtAgainst.python !== process.env.TORCHBRIDGE_PYTHON) problems.push('not built through TORCHBRIDGE_PYTHON');
+    if (process.env.TORCHBRIDGE_NCCL === '1' && !v.nccl) problems.push('no NCCL backend (version().nccl is null)');
     if (problems.length) { console.error('not the wheel\'s CUDA build: ' + problems.join('; ')); process.exit(1); }
   "
 }

@@ -19,7 +19,7 @@ import { trainCh13, TrainCh13Result } from '../d2l/train-ch13';
 import { manualSeed } from '../core/creation';
 import { CrossEntropyLoss } from '../nn/loss';
 import { Adam } from '../optim/optimizers';
-import { setNumThreads } from '../core/runtime';
+import { setNumThreads, version } from '../core/runtime';
 import { dispose } from '../core/scope';
 import { load } from '../serialization';
 import { UsageError } from './flags';
@@ -180,6 +180,23 @@ function rankDevice(options: TrainCliOptions, env: DistributedEnv): Device {
   return devices[env.localRank];
 }
 
+/**
+ * c10d's backend for a rank training on `device`: --dist-backend, where 'auto' is NCCL for a GPU
+ * rank of a binary that has it (as PyTorch's jobs pick 'nccl' for GPUs), Gloo otherwise.
+ */
+function distBackend(options: TrainCliOptions, device: Device): 'gloo' | 'nccl' {
+  const onGpu = device.startsWith('cuda');
+  if (options.distBackend === 'auto') return onGpu && version().nccl !== null ? 'nccl' : 'gloo';
+  if (options.distBackend === 'nccl') {
+    if (!onGpu) throw new UsageError(`--dist-backend nccl reduces CUDA tensors, and this rank trains on ${device}; use --dist-backend gloo`);
+    if (version().nccl === null) {
+      throw new UsageError("--dist-backend nccl: this torchbridge binary has no NCCL (a CUDA libtorch 2.x built with CUDA's and NCCL's headers has: " +
+        '`node scripts/find-libtorch.js` says which are missing); use --dist-backend gloo');
+    }
+  }
+  return options.distBackend;
+}
+
 /** Rank `rank`'s part of the test set: every worldSize-th example, none twice (counts are summed over the ranks). */
 function testShard(length: number, rank: number, worldSize: number): Sampler {
   const order = Int32Array.from({ length: Math.max(0, Math.ceil((length - rank) / worldSize)) }, (_, k) => rank + k * worldSize);
@@ -199,7 +216,9 @@ export async function fineTune(options: TrainCliOptions, reporter: TrainReporter
       `give a multiple of ${env.worldSize}`);
   }
   const device = rankDevice(options, env);
-  const group = await initProcessGroup({ timeoutMs: options.distTimeout * 1000 });
+  const group = await initProcessGroup({ timeoutMs: options.distTimeout * 1000, backend: distBackend(options, device) }).catch((error: unknown) => {
+    throw error instanceof DistributedEnvError ? new UsageError(error.message) : error;
+  });
   try {
     return await fineTuneOn({ ...options, devices: [device], batchSize: options.batchSize / env.worldSize }, reporter, group);
   } finally {

@@ -51,6 +51,7 @@ const FLAGS = {
   'max-steps': { type: 'string', value: 'N', help: 'stop after N training steps (the epoch still ends with its test pass)' },
   json: { type: 'boolean', help: 'one JSON object per progress point on stdout (other messages on stderr)' },
   'dist-timeout': { type: 'string', value: 'S', help: 'in a distributed job: seconds a rank waits for the others before it fails\n(default 300)' },
+  'dist-backend': { type: 'string', value: 'auto|gloo|nccl', help: "in a distributed job: c10d's backend. auto (default): nccl where this rank trains\non a GPU and the binary has NCCL (version().nccl), else gloo. nccl: Python's\n'cpu:gloo,cuda:nccl', one GPU per rank" },
   help: { type: 'boolean', help: 'print this help' },
 } as const;
 
@@ -127,6 +128,8 @@ export interface TrainCliOptions {
   json: boolean;
   /** Seconds a rank of a distributed job waits for the others. */
   distTimeout: number;
+  /** c10d's backend in a distributed job: 'auto' takes NCCL for a CUDA rank of a binary with it. */
+  distBackend: 'auto' | 'gloo' | 'nccl';
 }
 
 export const TRAIN_HELP = `Usage: node lib/train.js [options]
@@ -146,7 +149,8 @@ Examples:
   node lib/train.js --pretrained bert.base --devices cuda:0,cuda:1 --save bert-snli.pt
   node lib/train.js --pretrained random --data-dir snli_1.0 --train-split dev --devices cpu
 
-Distributed (one process per device, PyTorch's DistributedDataParallel over c10d's Gloo): start
+Distributed (one process per device, PyTorch's DistributedDataParallel over c10d's Gloo, or
+NCCL for GPU ranks where the binary has it: --dist-backend): start
 every rank with torchrun's variables (MASTER_ADDR, MASTER_PORT, WORLD_SIZE, RANK, LOCAL_RANK,
 LOCAL_WORLD_SIZE), e.g. torchrun --nproc-per-node 2 --no-python node lib/train.js, or
 torchbridge-launch --nproc-per-node 2 node lib/train.js. Each rank trains on --devices[LOCAL_RANK]
@@ -245,6 +249,7 @@ export function parseTrainArgs(argv: readonly string[]): TrainCliOptions | null 
     maxSteps: flags['max-steps'] === undefined ? undefined : integerFlag('max-steps', flags['max-steps'], 1),
     json: flags.json ?? false,
     distTimeout: numberFlag('dist-timeout', flags['dist-timeout'], 300, { min: 0, minOpen: true }),
+    distBackend: choiceFlag('dist-backend', flags['dist-backend'], ['auto', 'gloo', 'nccl'] as const, 'auto'),
   };
   if (flags['fixed-padding'] && flags['length-groups'] !== undefined) {
     throw new UsageError('--fixed-padding and --length-groups contradict each other (length groups trim); give one');

@@ -20,13 +20,26 @@ export interface VersionInfo {
    * libtorch's kernels ('default' or 'avx2').
    */
   cpuKernels: 'avx512' | 'avx2' | 'default';
+  /**
+   * The NCCL version of c10d's NCCL backend (`initProcessGroup({ backend: 'nccl' })`), or null
+   * where this binary has none: a CPU-only libtorch, libtorch 1.x, or a CUDA libtorch built without
+   * CUDA's and NCCL's headers (`node scripts/find-libtorch.js` says which are missing).
+   */
+  nccl: string | null;
   /** The loaded binary's path and the libtorch it was built against (null fields when unknown). */
   binary: { file: string; builtAgainst: BuildInfo | null };
 }
 
 export function version(): VersionInfo {
   const v = ops.version();
-  return { libtorch: v.libtorch, cuda: v.cuda, cudnn: v.cudnn, cpuKernels: v.cpuKernels, binary: { file: build.file, builtAgainst: build.info ?? null } };
+  return {
+    libtorch: v.libtorch,
+    cuda: v.cuda,
+    cudnn: v.cudnn,
+    cpuKernels: v.cpuKernels,
+    nccl: ops.ncclVersion(),
+    binary: { file: build.file, builtAgainst: build.info ?? null },
+  };
 }
 
 /** CUDA queries. */

@@ -1,7 +1,9 @@
 /**
  * A c10d process group: PyTorch's `torch.distributed.init_process_group('gloo')` from Node, on
  * libtorch's own TCPStore and ProcessGroupGloo, keyed exactly as Python keys them, so Node
- * ranks and Python ranks (torchrun, `DistributedDataParallel`) can share one group.
+ * ranks and Python ranks (torchrun, `DistributedDataParallel`) can share one group; with
+ * backend 'nccl', Python's `init_process_group('cpu:gloo,cuda:nccl')` (ProcessGroupNCCL for CUDA
+ * tensors, Gloo for CPU ones).
  */
 import { NativeProcessGroup, ops } from '../native';
 import { Tensor } from '../core/tensor';
@@ -25,8 +27,15 @@ export interface InitProcessGroupOptions {
    * most this long). Default `DEFAULT_TIMEOUT_MS` (5 minutes; Python's default is 30).
    */
   timeoutMs?: number;
-  /** 'gloo' (CPU tensors, and CUDA tensors through the host), the only backend so far. */
-  backend?: 'gloo';
+  /**
+   * 'gloo' (default): CPU tensors. 'nccl': CUDA tensors through c10d's ProcessGroupNCCL, one GPU
+   * per rank (NCCL refuses two ranks on one device), and CPU tensors still through Gloo, as
+   * Python's `init_process_group('cpu:gloo,cuda:nccl')` (a Python rank of the same job must use
+   * that backend string). 'nccl' needs a binary with NCCL (`version().nccl` not null: a CUDA
+   * libtorch 2.x built with CUDA's and NCCL's headers) and a CUDA GPU; otherwise it throws a
+   * DistributedEnvError naming what is missing.
+   */
+  backend?: 'gloo' | 'nccl';
 }
 
 /** Reductions of `ProcessGroup.allReduce` (c10d's ReduceOp). */
@@ -45,7 +54,8 @@ export class ProcessGroup {
   /** The ranks' rank on their machine and the number of ranks there (LOCAL_RANK, LOCAL_WORLD_SIZE). */
   readonly localRank: number;
   readonly localWorldSize: number;
-  readonly backend: 'gloo';
+  /** 'gloo', or 'nccl' (CUDA tensors through NCCL, CPU ones through Gloo). */
+  readonly backend: 'gloo' | 'nccl';
   /** How long a rank waits for the others (milliseconds). */
   readonly timeoutMs: number;
   private _handle: NativeProcessGroup | undefined;
@@ -71,7 +81,10 @@ export class ProcessGroup {
    * the rank, the address and the fix when they do not within the timeout.
    * @internal use initProcessGroup
    */
-  static async join(env: DistributedEnv, options: { timeoutMs: number; vars: Readonly<Record<string, string | undefined>> }): Promise<ProcessGroup> {
+  static async join(
+    env: DistributedEnv,
+    options: { timeoutMs: number; vars: Readonly<Record<string, string | undefined>>; backend?: 'gloo' | 'nccl' },
+  ): Promise<ProcessGroup> {
     const vars = options.vars;
     const interfaces = (vars.GLOO_SOCKET_IFNAME ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
     const handle = await ops.processGroupJoin({
@@ -83,6 +96,7 @@ export class ProcessGroup {
       agentStore: vars.TORCHELASTIC_USE_AGENT_STORE === 'True',
       restartCount: vars.TORCHELASTIC_RESTART_COUNT ?? '0',
       interfaces,
+      backend: options.backend ?? 'gloo',
     });
     return new ProcessGroup(handle, env);
   }
@@ -137,8 +151,9 @@ export class ProcessGroup {
     if (tensor !== undefined && !(tensor instanceof Tensor)) {
       return Promise.reject(new TypeError(`ProcessGroup.${what}: expected a Tensor, got ${describe(tensor)}`));
     }
-    if (tensor !== undefined && tensor.device !== 'cpu') {
-      return Promise.reject(new TypeError(`ProcessGroup.${what}: the Gloo group reduces CPU tensors, got one on ${tensor.device}; pass tensor.to('cpu')`));
+    if (tensor !== undefined && tensor.device !== 'cpu' && !(this.backend === 'nccl' && tensor.device.startsWith('cuda'))) {
+      const which = this.backend === 'nccl' ? 'the NCCL group reduces CUDA and CPU tensors' : 'the Gloo group reduces CPU tensors';
+      return Promise.reject(new TypeError(`ProcessGroup.${what}: ${which}, got one on ${tensor.device}; pass tensor.to('cpu')`));
     }
     // Own handle to the tensor while the collective waits its turn
     const held = tensor?.detach();
@@ -173,8 +188,16 @@ export async function initProcessGroup(options: InitProcessGroupOptions = {}): P
   if (env === undefined) return undefined;
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   if (!Number.isFinite(timeoutMs) || timeoutMs < 1) throw new RangeError(`initProcessGroup: timeoutMs must be a positive number of milliseconds, got ${describe(timeoutMs)}`);
-  if (options.backend !== undefined && options.backend !== 'gloo') {
-    throw new DistributedEnvError(`initProcessGroup: backend ${describe(options.backend)} is not available; 'gloo' is (NCCL is not built in yet)`);
+  const backend = options.backend ?? 'gloo';
+  if (backend !== 'gloo' && backend !== 'nccl') throw new DistributedEnvError(`initProcessGroup: backend must be 'gloo' or 'nccl', got ${describe(options.backend)}`);
+  if (backend === 'nccl') {
+    if (ops.ncclVersion() === null) {
+      throw new DistributedEnvError(
+        "initProcessGroup: backend 'nccl' needs a torchbridge binary built with NCCL (a CUDA libtorch 2.x, and CUDA's and NCCL's headers at build time: " +
+          "`node scripts/find-libtorch.js` says which are missing), and this one has none; use backend 'gloo'",
+      );
+    }
+    if (ops.cudaDeviceCount() === 0) throw new DistributedEnvError("initProcessGroup: backend 'nccl' reduces CUDA tensors, and this machine has no CUDA GPU that libtorch can use; use backend 'gloo'");
   }
-  return ProcessGroup.join(env, { timeoutMs: Math.round(timeoutMs), vars });
+  return ProcessGroup.join(env, { timeoutMs: Math.round(timeoutMs), vars, backend });
 }

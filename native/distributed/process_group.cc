@@ -6,7 +6,9 @@
 //   1.x: TCPStore (rank 0 serves it) -> PrefixStore("default_pg") -> PrefixStore("0") -> Gloo,
 //        then a store-based barrier on "default_pg" ("store_based_barrier_key:1");
 //   2.x: TCPStore -> PrefixStore("default_pg") -> PrefixStore("0/") -> PrefixStore("cpu/") -> Gloo,
-//        the Gloo backend registered in a c10d::ProcessGroup for the CPU and CUDA, no barrier.
+//        the Gloo backend registered in a c10d::ProcessGroup for the CPU and CUDA, no barrier;
+//        with NCCL (2.x CUDA builds, TB_WITH_NCCL), Python's init_process_group('cpu:gloo,cuda:nccl'):
+//        Gloo for the CPU as above, then ProcessGroupNCCL on PrefixStore("cuda/") for CUDA.
 // Under torchrun's agent store (TORCHELASTIC_USE_AGENT_STORE=True) the agent serves the store:
 // every rank is a client, and 1.x puts it under PrefixStore("/worker/attempt_<restart count>").
 // The store never uses libuv (Node exports its own libuv symbols, and Debian's builds have no
@@ -27,6 +29,11 @@
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #include <torch/version.h>
+#if TB_WITH_NCCL
+// c10d wraps its NCCL header in USE_C10D_NCCL; it needs CUDA's and NCCL's headers (find-libtorch.js)
+#define USE_C10D_NCCL
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
+#endif
 
 #include "core/args.h"
 #include "core/env_data.h"
@@ -49,6 +56,7 @@ struct JoinOptions {
   bool agentStore = false;           // TORCHELASTIC_USE_AGENT_STORE=True: torchrun's agent serves the store
   std::string restartCount = "0";    // TORCHELASTIC_RESTART_COUNT
   std::vector<std::string> interfaces;  // GLOO_SOCKET_IFNAME
+  bool nccl = false;                    // CUDA tensors through NCCL (CPU ones still through Gloo)
 };
 
 std::string seconds(std::chrono::milliseconds t) {
@@ -86,6 +94,26 @@ int listenOn(const std::string& host, int port) {
   }
   throw std::runtime_error("rank 0 serves the store on MASTER_ADDR, but cannot listen on " + host + ":" + service + " (" + why +
                            "): start rank 0 on the machine MASTER_ADDR names, with a free MASTER_PORT");
+}
+#endif
+
+#if TORCH_VERSION_MAJOR >= 2
+// The NCCL backend of init_process_group('cpu:gloo,cuda:nccl') on 2.x, for the CUDA tensors of
+// this rank (each rank drives its own GPU: NCCL refuses two ranks on one device).
+c10::intrusive_ptr<c10d::Backend> ncclBackend(const c10::intrusive_ptr<c10d::Store>& groupStore, const JoinOptions& o) {
+#if TB_WITH_NCCL
+  auto options = c10d::ProcessGroupNCCL::Options::create();
+  options->timeout = o.timeout;
+  options->group_name = "0";
+  options->group_desc = "default_pg";
+  auto nccl = c10::make_intrusive<c10d::ProcessGroupNCCL>(c10::make_intrusive<c10d::PrefixStore>("cuda/", groupStore), o.rank,
+                                                          o.worldSize, options);
+  nccl->setSequenceNumberForGroup();
+  return nccl;
+#else
+  (void)groupStore, (void)o;
+  throw std::logic_error("ncclBackend: built without NCCL");
+#endif
 }
 #endif
 
@@ -152,8 +180,13 @@ std::shared_ptr<DistributedGroup> join(const JoinOptions& o) {
     auto pg = c10::make_intrusive<c10d::ProcessGroup>(groupStore, o.rank, o.worldSize);
     pg->setDefaultBackend(c10d::ProcessGroup::BackendType::GLOO);
     pg->setBackend(c10::DeviceType::CPU, c10d::ProcessGroup::BackendType::GLOO, gloo);
-    pg->setBackend(c10::DeviceType::CUDA, c10d::ProcessGroup::BackendType::GLOO, gloo);
+    if (o.nccl) {
+      pg->setBackend(c10::DeviceType::CUDA, c10d::ProcessGroup::BackendType::NCCL, ncclBackend(groupStore, o));
+    } else {
+      pg->setBackend(c10::DeviceType::CUDA, c10d::ProcessGroup::BackendType::GLOO, gloo);
+    }
     g->group = pg;
+    g->backend = o.nccl ? "nccl" : "gloo";
 #else
     auto groupStore = c10::make_intrusive<c10d::PrefixStore>("0", defaultPg);
     auto gloo = c10::make_intrusive<c10d::ProcessGroupGloo>(groupStore, o.rank, o.worldSize, options);
@@ -303,13 +336,20 @@ c10d::ReduceOp reduceOpNamed(const std::string& name) {
   throw ArgError("allReduce: op must be 'sum', 'product', 'min' or 'max', got '" + name + "'");
 }
 
-// A CPU tensor that collectives may write: contiguous, its own memory, never a JS buffer's.
-at::Tensor collectiveInput(const at::Tensor& t, const char* what) {
-  if (!t.device().is_cpu()) throw ArgError(std::string(what) + ": the Gloo group reduces CPU tensors; move it with .to('cpu') first");
+// A tensor that collectives may write: contiguous, its own memory, never a JS buffer's; on the
+// CPU, or on CUDA in an NCCL group.
+at::Tensor collectiveInput(const DistributedGroup& g, const at::Tensor& t, const char* what) {
+  if (g.backend == "nccl") {
+    if (!t.device().is_cpu() && !t.device().is_cuda()) {
+      throw ArgError(std::string(what) + ": the NCCL group reduces CUDA tensors (and CPU ones through Gloo), got one on " + t.device().str());
+    }
+  } else if (!t.device().is_cpu()) {
+    throw ArgError(std::string(what) + ": the Gloo group reduces CPU tensors; move it with .to('cpu') first");
+  }
   return t.detach().clone(at::MemoryFormat::Contiguous);
 }
 
-// processGroupJoin({masterAddr, masterPort, rank, worldSize, timeoutMs, agentStore, restartCount, interfaces}) -> Promise<handle>
+// processGroupJoin({masterAddr, masterPort, rank, worldSize, timeoutMs, agentStore, restartCount, interfaces, backend}) -> Promise<handle>
 Napi::Value joinOp(const Args& a) {
   if (!a[0].IsObject()) a.fail(0, "the join options");
   Napi::Object o = a[0].As<Napi::Object>();
@@ -338,6 +378,19 @@ Napi::Value joinOp(const Args& a) {
     Napi::Array list = interfaces.As<Napi::Array>();
     for (uint32_t k = 0; k < list.Length(); ++k) j.interfaces.push_back(list.Get(k).ToString().Utf8Value());
   }
+  Napi::Value backend = o.Get("backend");
+  if (!backend.IsUndefined()) {
+    const std::string name = backend.IsString() ? backend.As<Napi::String>().Utf8Value() : "";
+    if (name != "gloo" && name != "nccl") throw ArgError("processGroupJoin: backend must be 'gloo' or 'nccl'");
+    j.nccl = name == "nccl";
+  }
+  if (j.nccl && ncclVersion().empty()) {
+    throw ArgError("distributed: backend 'nccl' needs a torchbridge built with NCCL (a CUDA libtorch 2.x, and CUDA's and NCCL's "
+                   "headers: `node scripts/find-libtorch.js` says what is missing), and this one is not; use backend 'gloo'");
+  }
+  if (j.nccl && torch::cuda::device_count() == 0) {
+    throw ArgError("distributed: backend 'nccl' reduces CUDA tensors, and this machine has no CUDA GPU that libtorch can use; use backend 'gloo'");
+  }
   auto* task = new JoinTask(a.env(), std::move(j));  // freed by libuv after OnOK/OnError
   Napi::Promise promise = task->promise();
   task->Queue();
@@ -346,19 +399,25 @@ Napi::Value joinOp(const Args& a) {
 
 const OpEntry processGroupOps[] = {
     {"processGroupJoin", joinOp},
+    // ncclVersion() -> the NCCL version of c10d's NCCL backend, or null where this build has none
+    {"ncclVersion",
+     [](const Args& a) -> Napi::Value {
+       const std::string v = ncclVersion();
+       return v.empty() ? a.env().Null() : Napi::Value(Napi::String::New(a.env(), v));
+     }},
     {"processGroupInfo",
      [](const Args& a) {
        const auto& g = *ProcessGroupWrap::Get(a[0], a.name()).group();
        Napi::Object out = Napi::Object::New(a.env());
        out.Set("rank", g.rank);
        out.Set("worldSize", g.size);
-       out.Set("backend", "gloo");
+       out.Set("backend", g.backend);
        out.Set("timeoutMs", static_cast<double>(g.timeout.count()));
        return Napi::Value(out);
      }},
     {"processGroupAllReduce",
      [](const Args& a) {
-       at::Tensor t = collectiveInput(a.tensor(1), "allReduce");
+       at::Tensor t = collectiveInput(*distributedGroupOf(a[0], "allReduce"), a.tensor(1), "allReduce");
        c10d::AllreduceOptions options;
        options.reduceOp = reduceOpNamed(a.string(2));
        return schedule(a, "allReduce", [t, options](c10d::ProcessGroup& pg) mutable {
@@ -369,8 +428,8 @@ const OpEntry processGroupOps[] = {
      }},
     {"processGroupBroadcast",
      [](const Args& a) {
-       at::Tensor t = collectiveInput(a.tensor(1), "broadcast");
        std::shared_ptr<DistributedGroup> g = distributedGroupOf(a[0], "broadcast");
+       at::Tensor t = collectiveInput(*g, a.tensor(1), "broadcast");
        int64_t src = a.integer(2);
        if (src < 0 || src >= g->size) throw ArgError("broadcast: src must be a rank from 0 to " + std::to_string(g->size - 1));
        c10d::BroadcastOptions options;
@@ -398,6 +457,14 @@ const OpEntry processGroupOps[] = {
 };
 
 }  // namespace
+
+std::string ncclVersion() {
+#if TB_WITH_NCCL
+  return c10d::getNcclVersion();
+#else
+  return "";
+#endif
+}
 
 std::shared_ptr<DistributedGroup> distributedGroupOf(const Napi::Value& handle, const std::string& what) {
   return ProcessGroupWrap::Get(handle, what).group();

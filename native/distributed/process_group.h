@@ -18,6 +18,9 @@ namespace tb {
 
 struct DistributedGroup;
 
+// The NCCL version c10d's NCCL backend runs (libtorch_cuda's), or "" where this build has none.
+std::string ncclVersion();
+
 // The group behind a NativeProcessGroup handle; TypeError naming `what` for anything else,
 // Error once disposed. Its address is its key in busyObjects() and heldObjects() (usage.h).
 std::shared_ptr<DistributedGroup> distributedGroupOf(const Napi::Value& handle, const std::string& what);
@@ -25,7 +28,7 @@ std::shared_ptr<DistributedGroup> distributedGroupOf(const Napi::Value& handle, 
 #ifdef TB_WITH_C10D
 
 // One rank's membership: the TCP store of the rendezvous and the Gloo group built on it, as
-// Python's init_process_group('gloo') builds them. Collectives on it must be issued in the same
+// Python's init_process_group('gloo') builds them (or 'cpu:gloo,cuda:nccl'). Collectives on it must be issued in the same
 // order on every rank: the JS handle and the Trainers mark it busy (usage.h) while they use it.
 struct DistributedGroup {
   c10::intrusive_ptr<c10d::Store> store;  // the TCP store (clients and, on rank 0, its server)
@@ -33,6 +36,7 @@ struct DistributedGroup {
   int rank = 0;
   int size = 1;
   std::chrono::milliseconds timeout{0};
+  std::string backend = "gloo";  // 'gloo', or 'nccl' (CUDA tensors through NCCL, CPU ones through Gloo)
 
   // The key of this group in busyObjects() and heldObjects().
   const void* key() const { return this; }
