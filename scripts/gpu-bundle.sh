@@ -8,7 +8,8 @@
 #
 # On the GPU machine:  tar -xf torchbridge-gpu.tar -C DIR && DIR/gpu-run.sh [RESULTS_DIR]
 # gpu-run.sh checks that the prebuilt loads against python3's torch and sees the GPU, runs the
-# test suite (device tests on cuda:0), `node lib/train.js` for one epoch on SNLI dev -> test, and
+# test suite (device tests on cuda:0, the NCCL group's among them), `node lib/train.js` for one
+# epoch on SNLI dev -> test, then 50 steps as a one-rank job on c10d's NCCL backend, and
 # the training benchmark (float32 and bf16 configurations, batch 512), writing each log to
 # RESULTS_DIR (default ./results).
 set -euo pipefail
@@ -60,6 +61,8 @@ step() {
 step load node -e "const t = require('./lib'); const v = t.version(); console.log(JSON.stringify({ ...v, config: undefined, cudaAvailable: t.cuda.isAvailable(), gpus: t.cuda.deviceCount() }, null, 1))"
 step tests node node_modules/mocha/bin/mocha.js
 step train node lib/train.js --pretrained random --data-dir data --train-split dev --test-split test --epochs 1 --devices all --no-plot ${TRAIN_ARGS:-}
+# a one-rank DDP job over c10d's NCCL backend (the machines here have one GPU; NCCL refuses two ranks on one)
+step nccl node lib/launch.js --nproc-per-node 1 node lib/train.js --pretrained random --data-dir data --train-split dev --test-split test --epochs 1 --max-steps 50 --devices cuda:0 --dist-backend nccl --no-plot
 step bench node scripts/bench-train.js --data data --batch-size "${BENCH_BATCH:-512}" ${BENCH_ARGS:-}
 exit $status
 EOF
