@@ -123,6 +123,24 @@ describe('Trainer options', function () {
     });
   });
 
+  it('Philox dropout of bfloat16 and half tensors: the float32 mask, kept values x * (1 / (1 - p) rounded to the type)', () => {
+    torch.tidy(() => {
+      const x = torch.rand([300, 500]).add(1);
+      torch.manualSeed(7);
+      const reference = torch.dropout(x, 0.3, { rng: 'philox' });
+      for (const dtype of ['bfloat16', 'float16'] as const) {
+        const low = x.to({ dtype });
+        torch.manualSeed(7);
+        const y = torch.dropout(low, 0.3, { rng: 'philox' });
+        assert.equal(y.dtype, dtype);
+        assert.equal(y.ne(0).ne(reference.ne(0)).sum().item(), 0, `${dtype}: the float32 stream's mask`);
+        // PyTorch's noise for the type: 1, divided by 0.7 in float32, rounded to it
+        const scale = torch.tensor(1, { dtype: 'float32' }).div(torch.tensor(0.7, { dtype: 'float32' })).to({ dtype });
+        assert.equal(torch.where(y.ne(0), y.sub(low.mul(scale)), 0).to({ dtype: 'float32' }).abs().max().item(), 0, `${dtype}: kept values`);
+      }
+    });
+  });
+
   it("precision 'bf16': autocast forward, float32 weights, losses within bfloat16's precision of float32's", async () => {
     const f32 = await train(0, {}, 4);
     const bf16 = await train(0, { precision: 'bf16' }, 4);

@@ -76,15 +76,18 @@ uint64_t philoxDropoutSeed() {
 
 at::Tensor applyDropout(const at::Tensor& input, double p, bool train) {
   const auto type = input.scalar_type();
+  const bool reduced = type == at::kBFloat16 || type == at::kHalf;
   // PyTorch's own op under torch.jit.trace, so that the graph records aten::dropout
   if (dropoutRngOfThread == DropoutRng::PyTorch || at::tracer::impl::is_dispatch_enabled() || !train || p == 0 || p == 1 || input.numel() == 0 || !input.is_cpu() ||
-      (type != at::kFloat && type != at::kDouble)) {
+      (type != at::kFloat && type != at::kDouble && !reduced)) {
     return at::dropout(input, p, train);  // PyTorch's stream; its own edge cases
   }
   const uint64_t seed = philoxDropoutSeed();
-  at::Tensor noise = at::empty_like(input, at::MemoryFormat::Contiguous);
+  // bfloat16 and half (autocast's linear outputs): the float32 noise rounded to the input's type,
+  // as PyTorch's noise.div_(1 - p) rounds 1 / (1 - p) in that type, then the product in it
+  at::Tensor noise = at::empty(input.sizes(), input.options().dtype(reduced ? at::kFloat : type).memory_format(at::MemoryFormat::Contiguous));
   philoxDropoutNoise(noise, 1 - p, seed);
-  return input * noise;
+  return input * (reduced ? noise.to(type) : noise);
 }
 
 }  // namespace tb

@@ -63,7 +63,8 @@ void philoxDropoutNoiseRangeByEngine(uint64_t seed, double keep, int64_t begin, 
   }
 }
 
-// at::dropout(input, p, train) with the calling thread's stream.
+// at::dropout(input, p, train) with the calling thread's stream (Philox: CPU float32, float64,
+// and bfloat16 / half through float32 noise rounded to their type).
 at::Tensor applyDropout(const at::Tensor& input, double p, bool train);
 
 // The forward of a torch::nn::Dropout submodule with the calling thread's stream.
