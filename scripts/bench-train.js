@@ -33,11 +33,12 @@
 //
 //   node scripts/bench-train.js [--batch-size 64] [--max-len 128] [--steps 20] [--warmup 3]
 //       [--devices cpu|cpu,cpu|cuda:0,...] [--threads N] [--data DIR] [--no-python] [--json] [--check]
-//       [--profile TOP]
+//       [--profile TOP [--trace FILE]]
 //
 // --profile TOP runs only the default configuration and PyTorch's same schedule, each with its
 // timed steps under libtorch's profiler (Trainer.startProfile; torch.profiler on the PyTorch
-// side), and prints the TOP operators of each by self time per step.
+// side), and prints the TOP operators of each by self time per step. --trace FILE keeps our
+// side's Chrome trace there (chrome://tracing or ui.perfetto.dev), for a look at parent ops.
 //
 // Defaults: batch 64 on ['cpu'] without a GPU, batch 512 on every GPU with them; the threads
 // torchbridge starts with (one per core).
@@ -76,6 +77,7 @@ function parseArgs(argv) {
     json: false,
     check: false,
     profile: 0,
+    trace: undefined,
   };
   for (let k = 0; k < argv.length; ++k) {
     const flag = argv[k];
@@ -93,6 +95,7 @@ function parseArgs(argv) {
     else if (flag === '--data') args.data = path.resolve(value());
     else if (flag === '--no-python') args.python = false;
     else if (flag === '--profile') args.profile = integer(flag, value(), 0);
+    else if (flag === '--trace') args.trace = path.resolve(value());
     else if (flag === '--json') args.json = true;
     else if (flag === '--check') args.check = true;
     // internal: one configuration, in the child process measureInChild starts
@@ -100,6 +103,7 @@ function parseArgs(argv) {
     else if (flag === '--examples') args.examples = value();
     else throw new UsageError(`unknown argument '${flag}' (see the header of ${path.relative(process.cwd(), __filename)})`);
   }
+  if (args.trace !== undefined && args.profile === 0) throw new UsageError('--trace keeps the profiler\'s trace: it needs --profile TOP');
   if (args.check && !args.python) throw new UsageError('--check compares with PyTorch: it cannot go with --no-python');
   const gpus = torch.cuda.deviceCount();
   args.devices ??= torch.devices();
@@ -180,7 +184,7 @@ function disposeBatches(batches) {
  * `batches` (an array or a DataLoader epoch): `warmup` untimed steps then the timed ones, timed
  * with the loader's work included. `saveInitTo` writes the initial weights first.
  */
-async function measureOurs(batches, { warmup, devices, dropout = BERT_SMALL.dropout, saveInitTo, trainerOptions = {}, fusedAdam = true, profile = 0 }) {
+async function measureOurs(batches, { warmup, devices, dropout = BERT_SMALL.dropout, saveInitTo, trainerOptions = {}, fusedAdam = true, profile = 0, trace }) {
   torch.manualSeed(0);
   const bert = new BERTModel({ ...BERT_SMALL, dropout });
   const net = new BERTClassifier(bert);
@@ -216,10 +220,13 @@ async function measureOurs(batches, { warmup, devices, dropout = BERT_SMALL.drop
     const seconds = (performance.now() - start) / 1000;
     let top = null;
     if (profile > 0) {
-      const file = path.join(os.tmpdir(), `bench-train-profile-${process.pid}.json`);
+      // beside --trace's file when there is one, so that the rename stays on its file system
+      const file = trace !== undefined ? `${trace}.${process.pid}.tmp` : path.join(os.tmpdir(), `bench-train-profile-${process.pid}.json`);
       try {
         await trainer.stopProfile(file);
         top = torch.summarizeProfile(fs.readFileSync(file, 'utf8'), k - warmup).slice(0, profile);
+        // only a trace that was written and parsed whole replaces FILE
+        if (trace !== undefined) fs.renameSync(file, trace);
       } finally {
         fs.rmSync(file, { force: true });
       }
@@ -249,7 +256,7 @@ const mib = (kib) => `${Math.round(kib / 1024)} MiB`;
 function measureInChild(index, examplesFile, args) {
   const argv = [__filename, '--measure', String(index), '--examples', examplesFile, '--batch-size', String(args.batchSize),
     '--steps', String(args.steps), '--warmup', String(args.warmup), '--devices', args.devices.join(','), '--threads', String(args.threads),
-    '--profile', String(args.profile)];
+    '--profile', String(args.profile), ...(args.trace !== undefined ? ['--trace', args.trace] : [])];
   const out = execFileSync(process.execPath, argv, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 });
   return JSON.parse(out.trim().split('\n').pop());
 }
