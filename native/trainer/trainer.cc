@@ -321,6 +321,7 @@ class TrainerWrap : public HandleClass<TrainerWrap> {
     if (profile_) replicas_[0].thread->submit([this] { profile_.reset(); }).get();  // the profiler ends on its own thread
     profileOut_.reset();
     replicas_.clear();
+    rowGrads_.clear();
     ddp_.reset();  // the Reducer's hooks leave the parameters
     holds_.reset();
     moduleRef_.Reset();
@@ -389,10 +390,13 @@ class TrainerWrap : public HandleClass<TrainerWrap> {
     std::vector<StepResult> parts(replicas_.size());
     const double denominator = distributedStage("Trainer.step", [&] { return runOnReplicas(inputs, labels, parts, /*train=*/true, threads); });
     // the fused kernels' sparse row gradients (nn/block_kernels.h), each summed into a dense one
-    for (auto& rep : replicas_) {
+    // that is kept from step to step (sparse_rows.h)
+    rowGrads_.resize(replicas_.size());
+    for (size_t r = 0; r < replicas_.size(); ++r) {
+      rowGrads_[r].resize(paramCount_);
       for (size_t k = 0; k < paramCount_; ++k) {
-        at::Tensor& g = rep.state[k].mutable_grad();
-        if (g.defined() && g.is_sparse()) g = denseFromRows(g);
+        at::Tensor& g = replicas_[r].state[k].mutable_grad();
+        if (g.defined() && g.is_sparse()) g = rowGrads_[r][k].accumulate(g);
       }
     }
     // nn.DataParallel's reduce: every replica's gradient summed onto the model's parameters
@@ -402,8 +406,13 @@ class TrainerWrap : public HandleClass<TrainerWrap> {
         const at::Tensor& g = replicas_[r].state[k].grad();
         if (!g.defined()) continue;
         at::Tensor moved = g.to(master[k].device(), /*non_blocking=*/true);
-        if (master[k].grad().defined()) master[k].mutable_grad().add_(moved);
-        else master[k].mutable_grad() = moved.clone();
+        if (master[k].grad().defined()) {
+          master[k].mutable_grad().add_(moved);
+          RowGradBuffer& kept = rowGrads_[0][k];
+          if (kept.holds(master[k].grad())) kept.absorbed(rowGrads_[r][k].holds(g) ? &rowGrads_[r][k] : nullptr);
+        } else {
+          master[k].mutable_grad() = moved.clone();
+        }
       }
     }
     stepAndBumpVersions(*optimizer_, fusedOptimizer_);
@@ -618,6 +627,7 @@ class TrainerWrap : public HandleClass<TrainerWrap> {
   std::vector<c10::Device> devices_;
   std::vector<Replica> replicas_;
   size_t paramCount_ = 0;  // replicas' state: parameters [0, paramCount_), then buffers
+  std::vector<std::vector<RowGradBuffer>> rowGrads_;  // [replica][parameter]: dense gradients of sparse rows
   std::vector<int64_t> seenVersion_;  // of the model's state when the replicas last copied it
   std::vector<const void*> seenData_;
   std::vector<at::ScalarType> dtypes_;  // of the model's state, as the replicas hold it
