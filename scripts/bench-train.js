@@ -33,11 +33,12 @@
 //
 //   node scripts/bench-train.js [--batch-size 64] [--max-len 128] [--steps 20] [--warmup 3]
 //       [--devices cpu|cpu,cpu|cuda:0,...] [--threads N] [--data DIR] [--no-python] [--json] [--check]
-//       [--profile TOP [--trace FILE]]
+//       [--profile TOP [--profile-config default|bf16] [--trace FILE]]
 //
 // --profile TOP runs only the default configuration and PyTorch's same schedule, each with its
 // timed steps under libtorch's profiler (Trainer.startProfile; torch.profiler on the PyTorch
-// side), and prints the TOP operators of each by self time per step. --trace FILE keeps our
+// side), and prints the TOP operators of each by self time per step; --profile-config bf16 profiles
+// the bf16 row and PyTorch's bf16 autocast instead. --trace FILE keeps our
 // side's Chrome trace there (chrome://tracing or ui.perfetto.dev), for a look at parent ops.
 //
 // Defaults: batch 64 on ['cpu'] without a GPU, batch 512 on every GPU with them; the threads
@@ -77,6 +78,7 @@ function parseArgs(argv) {
     json: false,
     check: false,
     profile: 0,
+    profileConfig: 'default',
     trace: undefined,
   };
   for (let k = 0; k < argv.length; ++k) {
@@ -96,6 +98,10 @@ function parseArgs(argv) {
     else if (flag === '--no-python') args.python = false;
     else if (flag === '--profile') args.profile = integer(flag, value(), 0);
     else if (flag === '--trace') args.trace = path.resolve(value());
+    else if (flag === '--profile-config') {
+      args.profileConfig = value();
+      if (!Object.hasOwn(PROFILED, args.profileConfig)) throw new UsageError(`--profile-config: '${args.profileConfig}' is not one of ${Object.keys(PROFILED).join(', ')}`);
+    }
     else if (flag === '--json') args.json = true;
     else if (flag === '--check') args.check = true;
     // internal: one configuration, in the child process measureInChild starts
@@ -103,6 +109,7 @@ function parseArgs(argv) {
     else if (flag === '--examples') args.examples = value();
     else throw new UsageError(`unknown argument '${flag}' (see the header of ${path.relative(process.cwd(), __filename)})`);
   }
+  if (args.profileConfig !== 'default' && args.profile === 0) throw new UsageError('--profile-config picks what --profile TOP profiles: it needs --profile TOP');
   if (args.trace !== undefined && args.profile === 0) throw new UsageError('--trace keeps the profiler\'s trace: it needs --profile TOP');
   if (args.check && !args.python) throw new UsageError('--check compares with PyTorch: it cannot go with --no-python');
   const gpus = torch.cuda.deviceCount();
@@ -152,6 +159,9 @@ const configurations = [
   { name: 'default + fused attention (--attention fused)', loader: trimmed, trainer: { ...groups, attention: 'fused' }, versus: 'groupedSdpa', needsFused: true },
   { name: 'default + bf16 (--precision bf16)', loader: trimmed, trainer: { ...groups, precision: 'bf16' }, versus: 'groupedBf16' },
 ];
+
+// what --profile-config names: our configuration (its PyTorch side is its `versus`)
+const PROFILED = { default: 'trimmed, 4 length groups (default)', bf16: 'default + bf16 (--precision bf16)' };
 
 // PyTorch's programs (scripts/bench_train_pytorch.py), all on d2l's batches: d2l's own loop, and
 // what a PyTorch user gets by applying the same tricks as our configurations (trimmed length
@@ -318,8 +328,8 @@ async function benchmark(args, dataset, dir) {
   const examplesFile = path.join(dir, 'examples.pt');
   await torch.save(new Map([['tokens', dataset.tokens], ['segments', dataset.segments], ['validLens', dataset.validLens], ['labels', dataset.labels]]), examplesFile);
   const fused = fusedAttentionAvailable();
-  // --profile: the default configuration and PyTorch's same schedule only
-  const profiled = (index) => args.profile === 0 || configurations[index].name.endsWith('(default)');
+  // --profile: one configuration (--profile-config) and PyTorch's same schedule only
+  const profiled = (index) => args.profile === 0 || configurations[index].name === PROFILED[args.profileConfig];
   const results = configurations.flatMap((config, index) => (config.needsFused && !fused || !profiled(index) ? [] : [{
     name: config.name, versus: config.versus, torchbridge: measureInChild(index, examplesFile, args),
   }]));
@@ -336,7 +346,7 @@ async function benchmark(args, dataset, dir) {
     const sdpa = pythonHasSdpa();
     for (const [key, program] of Object.entries(pytorchPrograms)) {
       if (program.needsSdpa && !sdpa) continue;
-      if (args.profile > 0 && key !== 'grouped') continue;
+      if (args.profile > 0 && key !== configurations.find((c) => c.name === PROFILED[args.profileConfig]).versus) continue;
       const profile = args.profile > 0 ? ['--profile', String(args.profile)] : [];
       pytorch[key] = { name: program.name, ...measurePytorch(file, args, [...program.argv, ...profile]) };
     }
