@@ -189,7 +189,7 @@ describe('Trainer options', function () {
     }
   });
 
-  it("the embeddings' dense gradients kept from step to step: steps on other tokens, and a gradient changed in place from JS, as the 'reference' kernels' fresh ones (1e-5), on one replica and on two", async () => {
+  it("the embeddings' dense gradients kept from step to step: steps on other tokens, a gradient changed in place from JS, and one held across a step, as the 'reference' kernels' fresh ones (1e-5), on one replica and on two", async () => {
     // each step draws its tokens from another range of the vocabulary, so that the rows the last
     // step wrote are not the ones this step writes; after step 2 the token embedding's gradient
     // is filled in place from JS (the kept tensor must then be zeroed whole, not row by row)
@@ -204,12 +204,24 @@ describe('Trainer options', function () {
       torch.manualSeed(7);
       const losses: number[] = [];
       const grads: torch.Tensor[] = [];
+      // a gradient kept from step 3 through step 4 (and its copy): the Trainer's gradients are set
+      // to none before each step, so it must not change
+      let held: [torch.Tensor, torch.Tensor] | null = null;
       for (let k = 0; k < ranges.length; ++k) {
         const batch = [torch.randint(ranges[k][0], ranges[k][1], [12, 20]), torch.zeros([12, 20], { dtype: 'int64' }), torch.randint(3, 21, [12]), torch.randint(0, 3, [12])];
         const { lossSum } = await trainer.step(batch.slice(0, 3), batch[3]);
         losses.push(lossSum);
-        grads.push(tokenGrad().clone());
-        if (k === 2) tokenGrad().fill_(1);
+        if (held) {
+          assert.equal(maxDiff([held[0]], [held[1]]), 0, `${kernels}: a gradient held from the step before changed`);
+          torch.dispose(held);
+          held = null;
+        }
+        // each handle disposed at once, so that the kept tensor is the Trainer's alone again
+        const grad = tokenGrad();
+        grads.push(grad.clone());
+        if (k === 2) grad.fill_(1);
+        if (k === 3) held = [grad, grad.clone()];
+        else grad.dispose();
         torch.dispose(batch);
       }
       const params = net.parameters().map((p) => p.detach().clone());

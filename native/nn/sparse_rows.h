@@ -65,8 +65,10 @@ inline at::Tensor denseFromRows(const at::Tensor& rows) {
 // cost its allocation's page faults (27 ms a step on 1.13 once malloc began returning the block to
 // the kernel) and a full zero fill; here only the rows the last step wrote are zeroed again. That
 // holds while nothing else wrote the tensor: a changed version counter (an in-place op from JS, a
-// clip) zeroes it whole. The tensor is the parameter's `.grad` after the step, like PyTorch's
-// gradients under zero_grad(set_to_none=False): the next step overwrites it in place.
+// clip) zeroes it whole. The tensor is the parameter's `.grad` after the step. It is reused only
+// while nothing else holds it (no JS handle, no view): the Trainer's gradients are set to none
+// before each step, so a gradient a program kept from the last step must stay as it was, and not
+// be written while it reads it; such a step starts a fresh tensor instead.
 class RowGradBuffer {
  public:
   // The dense gradient of `rows`, in the kept tensor (allocated on first use, or when the shape
@@ -76,7 +78,8 @@ class RowGradBuffer {
       clear();
       return rows.to_dense();
     }
-    const bool fits = dense_.defined() && dense_.sizes() == rows.sizes() && dense_.scalar_type() == rows.scalar_type();
+    const bool exclusive = dense_.defined() && dense_.use_count() == 1 && dense_.storage().use_count() == 1;
+    const bool fits = exclusive && dense_.sizes() == rows.sizes() && dense_.scalar_type() == rows.scalar_type();
     if (!fits) {
       dense_ = at::zeros(rows.sizes(), rows.options().layout(at::kStrided));
       rows_.clear();
